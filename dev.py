@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Bootstrap and run authsvc from a fresh checkout with nothing but Python 3.11+.
+
+    python3 dev.py serve        run the service on the embedded PostgreSQL (dev mode)
+    python3 dev.py test         run the test suite
+    python3 dev.py check        ruff, mypy and the OpenAPI drift check
+    python3 dev.py authsvc ...  any other `authsvc` command (accounts, migrate, ...)
+
+The first run creates `.venv/` and installs the project with its dev extras; later
+runs reinstall only when `pyproject.toml` changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".authsvc-installed"
+
+
+def _ensure_venv() -> None:
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on whatever python3 is
+        sys.exit("authsvc needs Python 3.11 or newer")
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not (BIN / "python").exists():
+        print("creating .venv ...", file=sys.stderr)
+        venv.create(VENV, with_pip=True)
+    print("installing authsvc and its dev tools into .venv ...", file=sys.stderr)
+    pip = [str(BIN / "python"), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    if subprocess.run([*pip, "-e", f"{ROOT}[dev]"]).returncode:
+        sys.exit("installing into .venv failed (see above)")
+    STAMP.write_text(wanted)
+
+
+def _run(*argv: str) -> int:
+    return subprocess.run(list(argv), cwd=ROOT).returncode
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(__doc__)
+        return 0
+    _ensure_venv()
+    command, rest = argv[0], argv[1:]
+    if command == "serve":
+        return _run(str(BIN / "authsvc"), "serve", *rest)
+    if command == "test":
+        return _run(str(BIN / "python"), "-m", "pytest", *rest)
+    if command == "check":
+        for step in (
+            [str(BIN / "ruff"), "check", "src", "tests", "migrations", "bench", "dev.py"],
+            [str(BIN / "ruff"), "format", "--check", "src", "tests", "migrations", "bench"],
+            [str(BIN / "mypy")],
+        ):
+            if code := _run(*step):
+                return code
+        return 0
+    if command == "authsvc":
+        return _run(str(BIN / "authsvc"), *rest)
+    print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from authsvc.core.db import Base
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (
+        # Logins are unique regardless of case; lookups use lower(login) and this index.
+        Index("uq_accounts_login_lower", func.lower("login"), unique=True),
+        CheckConstraint("channel IN ('email', 'sms')", name="channel_known"),
+        CheckConstraint("channel <> 'sms' OR phone IS NOT NULL", name="sms_needs_phone"),
+        CheckConstraint("locale IN ('pl', 'en')", name="locale_known"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    login: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(Text)
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(8), default="email")
+    locale: Mapped[str] = mapped_column(String(2), default="pl")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,100 @@
+"""argon2id hashing, always off the event loop, with bounded concurrency.
+
+argon2 is deliberately slow (tens of milliseconds of CPU), so it runs in a thread pool
+sized to the CPU count (argon2-cffi releases the GIL). When more verifications wait for
+a thread than `argon2_max_waiting`, callers get `Overloaded` at once instead of joining
+an unbounded queue: latency and memory stay bounded under a login flood.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
+from typing import TypeVar
+
+import argon2
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from authsvc.config import Settings
+from authsvc.core.errors import Overloaded
+
+T = TypeVar("T")
+
+
+class PasswordHasher:
+    def __init__(
+        self,
+        *,
+        memory_kib: int,
+        time_cost: int,
+        parallelism: int,
+        threads: int | None = None,
+        max_waiting: int = 16,
+    ) -> None:
+        self._argon2 = argon2.PasswordHasher(
+            time_cost=time_cost,
+            memory_cost=memory_kib,
+            parallelism=parallelism,
+            hash_len=32,
+            salt_len=16,
+            type=argon2.Type.ID,
+        )
+        self.threads = threads or os.cpu_count() or 1
+        self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="argon2")
+        self._capacity = self.threads + max_waiting
+        self._in_flight = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PasswordHasher:
+        return cls(
+            memory_kib=settings.argon2_memory_kib,
+            time_cost=settings.argon2_time_cost,
+            parallelism=settings.argon2_parallelism,
+            max_waiting=settings.argon2_max_waiting,
+        )
+
+    def hash_blocking(self, password: str) -> str:
+        """For the CLI, which has no event loop to protect."""
+        return self._argon2.hash(password)
+
+    async def hash(self, password: str) -> str:
+        return await self._offload(self._argon2.hash, password)
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        return await self._offload(self._verify_blocking, password_hash, password)
+
+    async def verify_dummy(self, password: str) -> None:
+        """Spend the same time as a real verification; for unknown or disabled accounts."""
+        await self._offload(self._verify_blocking, self._dummy_hash, password)
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        try:
+            return self._argon2.check_needs_rehash(password_hash)
+        except InvalidHashError:
+            return True
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    @cached_property
+    def _dummy_hash(self) -> str:
+        return self._argon2.hash(secrets.token_urlsafe(16))
+
+    def _verify_blocking(self, password_hash: str, password: str) -> bool:
+        try:
+            return self._argon2.verify(password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    async def _offload(self, fn: Callable[..., T], *args: str) -> T:
+        if self._in_flight >= self._capacity:
+            raise Overloaded("Too many sign-ins at once; try again in a moment.", retry_after=1)
+        self._in_flight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        finally:
+            self._in_flight -= 1

@@ -1,0 +1,41 @@
+"""Password policy (SPEC section 2, NIST SP 800-63B): length, and not a common password.
+
+No composition rules and no truncation; the length is counted in characters after
+Unicode NFC normalisation, so the same password typed on two keyboards counts the same.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import cache
+from importlib import resources
+
+from authsvc.core.errors import InvalidInput
+
+
+class WeakPassword(InvalidInput):
+    code = "weak_password"
+    title = "Password does not meet the policy"
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    text = resources.files("authsvc.accounts").joinpath("common_passwords.txt").read_text()
+    lines = (line.strip().lower() for line in text.splitlines())
+    return frozenset(line for line in lines if line and not line.startswith("#"))
+
+
+def check_password(password: str, *, min_length: int, max_length: int, login: str = "") -> None:
+    """Raise WeakPassword with a reason a person can act on."""
+    normalised = unicodedata.normalize("NFC", password)
+    if len(normalised) < min_length:
+        raise WeakPassword(
+            f"Password must be at least {min_length} characters long (15 or more recommended)."
+        )
+    if len(normalised) > max_length:
+        raise WeakPassword(f"Password must be at most {max_length} characters long.")
+    folded = normalised.lower()
+    if folded in common_passwords():
+        raise WeakPassword("This password is on the list of commonly used passwords.")
+    if login and folded == login.lower():
+        raise WeakPassword("Password must not be the same as the login.")

@@ -1,0 +1,38 @@
+"""Queries on accounts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authsvc.accounts.models import Account
+
+
+async def get_by_login(session: AsyncSession, login: str) -> Account | None:
+    # lower(login) matches the unique functional index uq_accounts_login_lower.
+    query = select(Account).where(func.lower(Account.login) == login.lower())
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def get_by_id(session: AsyncSession, account_id: uuid.UUID) -> Account | None:
+    return await session.get(Account, account_id)
+
+
+async def login_exists(session: AsyncSession, login: str) -> bool:
+    query = select(func.count()).where(func.lower(Account.login) == login.lower())
+    return bool((await session.execute(query)).scalar_one())
+
+
+async def list_all(session: AsyncSession) -> Sequence[Account]:
+    return (await session.execute(select(Account).order_by(Account.created_at))).scalars().all()
+
+
+async def set_password_hash(
+    session: AsyncSession, account_id: uuid.UUID, password_hash: str
+) -> None:
+    await session.execute(
+        update(Account).where(Account.id == account_id).values(password_hash=password_hash)
+    )

@@ -1,0 +1,135 @@
+"""Account rules: who may have an account, and with what contact data and password."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authsvc.accounts import repository
+from authsvc.accounts.models import Account
+from authsvc.core.errors import Conflict, InvalidInput, NotFound
+
+LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}$")
+CHANNELS = ("email", "sms")
+LOCALES = ("pl", "en")
+
+
+class LoginTaken(Conflict):
+    code = "login_taken"
+    title = "Login already taken"
+
+
+class InvalidLogin(InvalidInput):
+    code = "invalid_login"
+    title = "Invalid login"
+
+
+class InvalidEmail(InvalidInput):
+    code = "invalid_email"
+    title = "Invalid e-mail address"
+
+
+class InvalidPhone(InvalidInput):
+    code = "invalid_phone"
+    title = "Invalid phone number"
+
+
+class InvalidChannel(InvalidInput):
+    code = "invalid_channel"
+    title = "Invalid second-factor channel"
+
+
+class AccountNotFound(NotFound):
+    code = "account_not_found"
+    title = "No such account"
+
+
+def normalise_email(email: str) -> str:
+    try:
+        return validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise InvalidEmail(f"{email!r} is not a valid e-mail address: {error}") from None
+
+
+def normalise_phone(phone: str) -> str:
+    """Return the number in E.164 (`+48601234567`); a leading + and country code are required."""
+    try:
+        parsed = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        raise InvalidPhone(
+            f"{phone!r} is not a phone number in international form (+48...)"
+        ) from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidPhone(f"{phone!r} is not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+async def create_account(
+    session: AsyncSession,
+    *,
+    login: str,
+    email: str,
+    password_hash: str,
+    now: datetime,
+    phone: str | None = None,
+    channel: str = "email",
+    locale: str = "pl",
+) -> Account:
+    """Insert a validated account. The caller hashes the checked password beforehand."""
+    validate_contact(login=login, channel=channel, locale=locale, phone=phone)
+    account = Account(
+        id=uuid.uuid4(),
+        login=login,
+        email=normalise_email(email),
+        phone=normalise_phone(phone) if phone else None,
+        channel=channel,
+        locale=locale,
+        password_hash=password_hash,
+        disabled=False,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        # A savepoint keeps the caller's transaction usable after a duplicate login.
+        async with session.begin_nested():
+            session.add(account)
+    except IntegrityError:
+        raise LoginTaken(f"An account with login {login!r} already exists.") from None
+    return account
+
+
+def validate_contact(*, login: str, channel: str, locale: str, phone: str | None) -> None:
+    if not LOGIN_PATTERN.fullmatch(login):
+        raise InvalidLogin(
+            "Login must be 3 to 64 characters: letters, digits and . _ @ + - "
+            "(starting with a letter or digit)."
+        )
+    if channel not in CHANNELS:
+        raise InvalidChannel(f"Channel must be one of {', '.join(CHANNELS)}.")
+    if channel == "sms" and not phone:
+        raise InvalidChannel("The sms channel needs a phone number.")
+    if locale not in LOCALES:
+        raise InvalidInput(f"Locale must be one of {', '.join(LOCALES)}.")
+
+
+async def set_disabled(
+    session: AsyncSession, login: str, *, disabled: bool, now: datetime
+) -> Account:
+    account = await repository.get_by_login(session, login)
+    if account is None:
+        raise AccountNotFound(f"No account with login {login!r}.")
+    account.disabled = disabled
+    account.updated_at = now
+    await session.flush()
+    return account
+
+
+async def list_accounts(session: AsyncSession) -> Sequence[Account]:
+    return await repository.list_all(session)

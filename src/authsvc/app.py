@@ -1,0 +1,78 @@
+"""The ASGI application: routers, middleware, error handlers and lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+import authsvc
+from authsvc.config import Settings, load_settings
+from authsvc.context import ServiceContext
+from authsvc.core.clock import Clock
+from authsvc.core.headers import SecurityHeadersMiddleware
+from authsvc.core.problem import install_problem_handlers
+from authsvc.health.endpoints import router as health_router
+
+# Something that runs beside the API for the app's lifetime (the delivery worker).
+BackgroundService = Callable[[ServiceContext], AbstractAsyncContextManager[None]]
+
+
+def background_services(settings: Settings) -> list[BackgroundService]:
+    """What `authsvc serve` runs beside the API."""
+    return []
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    ctx: ServiceContext | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """Build the app.
+
+    Tests pass a ready `ctx` (and nothing runs in the background); `authsvc serve` lets
+    the lifespan build the context from settings and start the background services.
+    """
+    settings = ctx.settings if ctx is not None else (settings or load_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if ctx is not None:
+            yield
+            return
+        if settings.database_url is None:
+            raise RuntimeError("AUTHSVC_DATABASE_URL is not set")
+        async with AsyncExitStack() as stack:
+            own = ServiceContext.build(
+                settings, settings.database_url.get_secret_value(), clock=clock
+            )
+            stack.push_async_callback(own.close)
+            app.state.ctx = own
+            for service in background_services(settings):
+                await stack.enter_async_context(service(own))
+            yield
+
+    app = FastAPI(
+        title="authsvc",
+        version=authsvc.__version__,
+        description="Two-step login, authorization codes and support verification "
+        "for the Client Panel.",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    install_problem_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Content-Type", "Authorization"],
+        expose_headers=["Retry-After"],
+        max_age=600,
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.include_router(health_router)
+    return app

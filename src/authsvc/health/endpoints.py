@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from authsvc.context import Context
+from authsvc.core.errors import AppError
+from authsvc.core.migrations import schema_is_current
+
+router = APIRouter(tags=["operations"])
+
+
+class Status(BaseModel):
+    status: str
+
+
+class NotReady(AppError):
+    status = 503
+    code = "not_ready"
+    title = "Not ready"
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> Status:
+    return Status(status="ok")
+
+
+@router.get(
+    "/readyz",
+    summary="The database is reachable and its schema is at the latest migration",
+    responses={503: {"description": "Not ready"}},
+)
+async def readyz(ctx: Context) -> Status:
+    try:
+        current = await asyncio.wait_for(schema_is_current(ctx.db.engine), timeout=3)
+    except Exception:
+        raise NotReady("The database is unreachable.") from None
+    if not current:
+        raise NotReady("The database schema is behind; run `authsvc migrate`.")
+    return Status(status="ready")

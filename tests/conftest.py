@@ -1,0 +1,147 @@
+"""Shared test plumbing: a real PostgreSQL, a migrated scratch database, the app over ASGI.
+
+The server is the embedded one (started once per run) unless AUTHSVC_TEST_DATABASE_URL
+names another; either way the tests get a scratch database of their own, migrated once,
+and every table is emptied after each test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from authsvc.app import create_app
+from authsvc.config import Settings
+from authsvc.context import ServiceContext
+from authsvc.core.clock import MovableClock
+from authsvc.core.db import create_engine
+from authsvc.core.embedded import EmbeddedPostgres
+from authsvc.core.migrations import upgrade
+from authsvc.models import metadata
+
+TEST_SECRET_KEY = "test-secret-key-" + "k" * 32
+PANEL_ORIGIN = "https://panel.example.com"
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """URL of a database on the PostgreSQL server the tests use (not the scratch one)."""
+    configured = os.environ.get("AUTHSVC_TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    data_dir = Path(tempfile.mkdtemp(prefix="authsvc-test-pg-"))
+    data_dir.chmod(0o755)  # the embedded server runs as its own OS user when we are root
+    embedded = EmbeddedPostgres(data_dir)
+    try:
+        yield embedded.start(database="postgres")
+    finally:
+        embedded.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _asyncpg_dsn(url: str) -> dict[str, object]:
+    parsed = make_url(url)
+    return {
+        "user": parsed.username,
+        "password": parsed.password,
+        "host": parsed.query.get("host") or parsed.host,
+        "port": int(parsed.query.get("port") or parsed.port or 5432),
+        "database": parsed.database,
+    }
+
+
+@pytest_asyncio.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """A scratch database, migrated to head, dropped after the run."""
+    name = f"authsvc_test_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(**_asyncpg_dsn(server_url))  # type: ignore[arg-type]
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url, pool_size=1)
+    await upgrade(engine)
+    await engine.dispose()
+    try:
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def make_settings(**overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": "dev",
+        "secret_key": SecretStr(TEST_SECRET_KEY),
+        "allowed_origins": [PANEL_ORIGIN],
+        "email_provider": "console",
+        "sms_provider": "console",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def base_ctx(database_url: str, clock: MovableClock) -> AsyncIterator[ServiceContext]:
+    ctx = ServiceContext.build(make_settings(), database_url, clock=clock)
+    yield ctx
+    await ctx.close()
+
+
+@pytest_asyncio.fixture
+async def ctx(base_ctx: ServiceContext, clock: MovableClock) -> AsyncIterator[ServiceContext]:
+    """The service context, with the clock back at the real time and empty tables after."""
+    clock.reset()
+    yield base_ctx
+    tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+    async with base_ctx.db.engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+
+
+def with_settings(ctx: ServiceContext, **overrides: object) -> ServiceContext:
+    """The same database and clock under other settings."""
+    settings = ctx.settings.model_copy(update=overrides)
+    return dataclasses.replace(ctx, settings=settings)
+
+
+def make_client(ctx: ServiceContext, **kwargs: object) -> httpx.AsyncClient:
+    app = create_app(ctx=ctx)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    return httpx.AsyncClient(transport=transport, base_url="https://authsvc.test", **kwargs)  # type: ignore[arg-type]
+
+
+@pytest_asyncio.fixture
+async def client(ctx: ServiceContext) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client(ctx) as http:
+        yield http
+
+
+@pytest.fixture
+def cli_env(database_url: str) -> dict[str, str]:
+    """Environment for running `authsvc` as a subprocess against the scratch database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSVC_")}
+    env.update(
+        AUTHSVC_DATABASE_URL=database_url,
+        AUTHSVC_ENV="dev",
+        AUTHSVC_SECRET_KEY=TEST_SECRET_KEY,
+        AUTHSVC_SMS_PROVIDER="console",
+        AUTHSVC_EMAIL_PROVIDER="console",
+    )
+    return env

@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import dataclasses
+
+import httpx
+import pytest
+from pydantic import BaseModel, Field
+
+from authsvc.app import create_app
+from authsvc.context import ServiceContext
+from authsvc.core.db import Database
+from tests.conftest import make_client
+
+PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, object]:
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, object] = response.json()
+    assert PROBLEM_FIELDS <= body.keys()
+    assert body["code"] == code and body["status"] == status
+    assert "Traceback" not in response.text
+    return body
+
+
+async def test_healthz_answers_ok(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_readyz_answers_ready_on_a_migrated_database(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200, response.text
+
+
+async def test_readyz_is_503_when_the_database_is_unreachable(ctx: ServiceContext) -> None:
+    unreachable = Database.from_url("postgresql+asyncpg://nobody@127.0.0.1:1/none", pool_size=1)
+    async with make_client(dataclasses.replace(ctx, db=unreachable)) as http:
+        response = await http.get("/readyz")
+    await unreachable.dispose()
+    assert_problem(response, 503, "not_ready")
+
+
+async def test_readyz_is_503_when_the_schema_is_behind(ctx: ServiceContext) -> None:
+    async with ctx.db.engine.begin() as connection:
+        await connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0000'")
+    try:
+        async with make_client(ctx) as http:
+            body = assert_problem(await http.get("/readyz"), 503, "not_ready")
+        assert "migrate" in str(body["detail"])
+    finally:
+        async with ctx.db.engine.begin() as connection:
+            from authsvc.core.migrations import head_revision
+
+            await connection.exec_driver_sql(
+                f"UPDATE alembic_version SET version_num = '{head_revision()}'"
+            )
+
+
+async def test_unknown_path_is_a_404_problem(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.get("/no/such/thing"), 404, "not_found")
+
+
+async def test_wrong_method_is_a_405_problem(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.delete("/healthz"), 405, "method_not_allowed")
+
+
+class Probe(BaseModel):
+    name: str = Field(min_length=2)
+    count: int
+
+
+@pytest.fixture
+def probing_app(ctx: ServiceContext) -> httpx.AsyncClient:
+    app = create_app(ctx=ctx)
+
+    @app.post("/_probe")
+    async def probe(body: Probe) -> Probe:
+        return body
+
+    @app.get("/_boom")
+    async def boom() -> None:
+        raise RuntimeError("secret-ish internal detail")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="https://authsvc.test")
+
+
+async def test_validation_error_is_422_with_per_field_errors(
+    probing_app: httpx.AsyncClient,
+) -> None:
+    response = await probing_app.post("/_probe", json={"name": "x", "count": "many"})
+    body = assert_problem(response, 422, "invalid_request")
+    fields = {error["field"] for error in body["errors"]}  # type: ignore[attr-defined]
+    assert fields == {"name", "count"}
+    assert "many" not in response.text  # the input itself is never echoed back
+
+
+async def test_malformed_json_is_a_422_problem(probing_app: httpx.AsyncClient) -> None:
+    response = await probing_app.post(
+        "/_probe", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 422, "invalid_request")
+
+
+async def test_unhandled_error_is_a_500_problem_without_details(
+    probing_app: httpx.AsyncClient,
+) -> None:
+    response = await probing_app.get("/_boom")
+    assert_problem(response, 500, "internal_error")
+    assert "secret-ish" not in response.text
+    assert "RuntimeError" not in response.text

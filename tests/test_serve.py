@@ -1,0 +1,119 @@
+"""`authsvc serve` as a newcomer runs it: embedded PostgreSQL, real process, real port."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+from sqlalchemy import text
+
+from authsvc.core.db import create_engine
+from authsvc.core.migrations import head_revision
+
+from tests.cli import bare_env, run_cli
+from tests.factories import PASSWORD
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "authsvc", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def wait_ready(process: subprocess.Popen[bytes], port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read().decode()  # type: ignore[union-attr]
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("authsvc serve did not become ready")
+
+
+def postmaster_pid(data_dir: Path) -> int:
+    return int((data_dir / "pgdata" / "postmaster.pid").read_text().splitlines()[0])
+
+
+def is_running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+
+
+def test_serve_on_the_embedded_default_gets_ready_keeps_data_and_stops_postgres(
+    tmp_path: Path,
+) -> None:
+    tmp_path.chmod(0o755)
+    env = bare_env(tmp_path)
+    env.pop("AUTHSVC_DATABASE_URL", None)
+    port = free_port()
+
+    process = start_serve(env, port)
+    try:
+        wait_ready(process, port)
+        pg_pid = postmaster_pid(tmp_path)
+        created = run_cli(
+            "accounts", "create", "--login", "dora", "--email", "d@example.com",
+            env=env, stdin=PASSWORD,
+        )  # fmt: skip
+        assert created.returncode == 0, created.stderr
+    finally:
+        stop(process)
+    assert not is_running(pg_pid), "the embedded PostgreSQL outlived authsvc"
+
+    # A second start reuses the data folder: same secret key, same account.
+    key = (tmp_path / "secret_key").read_text()
+    process = start_serve(env, port)
+    try:
+        wait_ready(process, port)
+        listed = run_cli("accounts", "list", env=env)
+        assert "dora" in listed.stdout
+    finally:
+        stop(process)
+    assert (tmp_path / "secret_key").read_text() == key
+
+
+def test_serve_refuses_a_database_whose_schema_is_behind(
+    cli_env: dict[str, str], database_url: str
+) -> None:
+    async def set_version(version: str) -> None:
+        engine = create_engine(database_url, pool_size=1)
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("UPDATE alembic_version SET version_num = :v"), {"v": version}
+            )
+        await engine.dispose()
+
+    asyncio.run(set_version("0000"))
+    try:
+        result = run_cli("serve", "--port", str(free_port()), env=cli_env)
+    finally:
+        asyncio.run(set_version(head_revision()))
+    assert result.returncode == 1
+    assert "authsvc migrate" in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
