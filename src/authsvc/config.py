@@ -11,9 +11,17 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # OWASP Password Storage Cheat Sheet: argon2id with m=19 MiB, t=2, p=1 is the floor.
@@ -145,6 +153,15 @@ class Settings(BaseSettings):
             if not origin.startswith(("http://", "https://")) or origin.count("/") > 2:
                 raise ValueError(f"{origin!r} is not an origin like https://panel.example.com")
         return origins
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone_exists(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use e.g. Europe/Warsaw)") from None
+        return value
 
     @model_validator(mode="after")
     def _resolve_env(self) -> Self:

@@ -2,7 +2,9 @@
 
 from authsvc.accounts.models import Account
 from authsvc.core.db import Base
+from authsvc.sessions.models import UserSession
+from authsvc.throttling.models import ThrottleCounter
 
 metadata = Base.metadata
 
-__all__ = ["Account", "metadata"]
+__all__ = ["Account", "ThrottleCounter", "UserSession", "metadata"]

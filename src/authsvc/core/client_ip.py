@@ -1,0 +1,47 @@
+"""The client's IP: the peer address, or X-Forwarded-For when the peer is a trusted proxy."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from authsvc.config import IPNetwork
+from authsvc.context import Context
+
+
+def _is_trusted(address: str, trusted: list[IPNetwork]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+def resolve_client_ip(peer: str, forwarded_for: list[str], trusted: list[IPNetwork]) -> str:
+    """Walk X-Forwarded-For from the right, skipping trusted proxies.
+
+    Only hops appended by proxies we trust are believed; anything a client put in
+    the header itself is ignored when the peer is not a trusted proxy.
+    """
+    if not _is_trusted(peer, trusted):
+        return peer
+    hops = [hop.strip() for value in forwarded_for for hop in value.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            break
+        if not _is_trusted(hop, trusted):
+            return hop
+    return peer
+
+
+def get_client_ip(request: Request, ctx: Context) -> str:
+    peer = request.client.host if request.client else "0.0.0.0"  # noqa: S104 - unknown peer
+    forwarded = request.headers.getlist("x-forwarded-for")
+    return resolve_client_ip(peer, forwarded, ctx.settings.trusted_proxies)
+
+
+ClientIP = Annotated[str, Depends(get_client_ip)]

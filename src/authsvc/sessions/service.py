@@ -1,0 +1,60 @@
+"""Session rules: a fresh random token per login, idle and absolute timeouts, revocation."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authsvc.accounts.models import Account
+from authsvc.config import Settings
+from authsvc.core.crypto import random_token, token_digest
+from authsvc.sessions import repository
+from authsvc.sessions.models import UserSession
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str  # shown to the client once, never stored
+    record: UserSession
+
+
+async def start_session(
+    session: AsyncSession,
+    *,
+    account_id: uuid.UUID,
+    now: datetime,
+    settings: Settings,
+    ip: str,
+    user_agent: str,
+) -> NewSession:
+    token = random_token(32)  # 256 bits
+    expires_at = now + settings.session_absolute_lifetime
+    record = UserSession(
+        id=uuid.uuid4(),
+        token_hash=token_digest(token),
+        account_id=account_id,
+        created_at=now,
+        last_seen_at=now,
+        idle_expires_at=min(now + settings.session_idle_timeout, expires_at),
+        expires_at=expires_at,
+        ip=ip,
+        user_agent=user_agent[:512],
+    )
+    await repository.insert(session, record)
+    return NewSession(token=token, record=record)
+
+
+async def authenticate(
+    session: AsyncSession, token: str, *, now: datetime, settings: Settings
+) -> tuple[UserSession, Account] | None:
+    """The live session for `token` (its idle expiry slides forward), or None."""
+    return await repository.touch_live(
+        session, token_digest(token), now=now, idle_timeout=settings.session_idle_timeout
+    )
+
+
+async def end_session(session: AsyncSession, session_id: uuid.UUID, *, now: datetime) -> None:
+    await repository.revoke(session, session_id, now=now)
