@@ -2,9 +2,10 @@
 
 from authsvc.accounts.models import Account
 from authsvc.core.db import Base
+from authsvc.login.models import LoginChallenge
 from authsvc.sessions.models import UserSession
 from authsvc.throttling.models import ThrottleCounter
 
 metadata = Base.metadata
 
-__all__ = ["Account", "ThrottleCounter", "UserSession", "metadata"]
+__all__ = ["Account", "LoginChallenge", "ThrottleCounter", "UserSession", "metadata"]
