@@ -121,9 +121,12 @@ def with_settings(ctx: ServiceContext, **overrides: object) -> ServiceContext:
     return dataclasses.replace(ctx, settings=settings)
 
 
-def make_client(ctx: ServiceContext, **kwargs: object) -> httpx.AsyncClient:
+def make_client(
+    ctx: ServiceContext, *, ip: str = "203.0.113.7", **kwargs: object
+) -> httpx.AsyncClient:
+    """The app over ASGI, as seen from a client at `ip`."""
     app = create_app(ctx=ctx)
-    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    transport = httpx.ASGITransport(app=app, client=(ip, 50000))
     return httpx.AsyncClient(transport=transport, base_url="https://authsvc.test", **kwargs)  # type: ignore[arg-type]
 
 
