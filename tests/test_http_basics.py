@@ -5,6 +5,7 @@ import dataclasses
 import httpx
 import pytest
 from pydantic import BaseModel, Field
+from sqlalchemy import text
 
 from authsvc.app import create_app
 from authsvc.context import ServiceContext
@@ -18,7 +19,7 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
     body: dict[str, object] = response.json()
-    assert PROBLEM_FIELDS <= body.keys()
+    assert body.keys() >= PROBLEM_FIELDS
     assert body["code"] == code and body["status"] == status
     assert "Traceback" not in response.text
     return body
@@ -55,8 +56,8 @@ async def test_readyz_is_503_when_the_schema_is_behind(ctx: ServiceContext) -> N
         async with ctx.db.engine.begin() as connection:
             from authsvc.core.migrations import head_revision
 
-            await connection.exec_driver_sql(
-                f"UPDATE alembic_version SET version_num = '{head_revision()}'"
+            await connection.execute(
+                text("UPDATE alembic_version SET version_num = :v"), {"v": head_revision()}
             )
 
 

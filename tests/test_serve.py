@@ -16,7 +16,6 @@ from sqlalchemy import text
 
 from authsvc.core.db import create_engine
 from authsvc.core.migrations import head_revision
-
 from tests.cli import bare_env, run_cli
 from tests.factories import PASSWORD
 
