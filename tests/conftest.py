@@ -122,12 +122,12 @@ def with_settings(ctx: ServiceContext, **overrides: object) -> ServiceContext:
 
 
 def make_client(
-    ctx: ServiceContext, *, ip: str = "203.0.113.7", **kwargs: object
+    ctx: ServiceContext, *, ip: str = "203.0.113.7", base_url: str = "https://authsvc.test"
 ) -> httpx.AsyncClient:
     """The app over ASGI, as seen from a client at `ip`."""
     app = create_app(ctx=ctx)
     transport = httpx.ASGITransport(app=app, client=(ip, 50000))
-    return httpx.AsyncClient(transport=transport, base_url="https://authsvc.test", **kwargs)  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=transport, base_url=base_url)
 
 
 @pytest_asyncio.fixture

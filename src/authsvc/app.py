@@ -9,12 +9,16 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 import authsvc
+from authsvc.auth_codes.endpoints import router as auth_codes_router
 from authsvc.config import Settings, load_settings
 from authsvc.context import ServiceContext
 from authsvc.core.clock import Clock
 from authsvc.core.headers import SecurityHeadersMiddleware
 from authsvc.core.problem import install_problem_handlers
 from authsvc.health.endpoints import router as health_router
+from authsvc.login.endpoints import router as login_router
+from authsvc.sessions.endpoints import router as session_router
+from authsvc.support.endpoints import router as support_router
 
 # Something that runs beside the API for the app's lifetime (the delivery worker).
 BackgroundService = Callable[[ServiceContext], AbstractAsyncContextManager[None]]
@@ -75,4 +79,8 @@ def create_app(
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(health_router)
+    app.include_router(login_router)
+    app.include_router(session_router)
+    app.include_router(auth_codes_router)
+    app.include_router(support_router)
     return app

@@ -1,0 +1,116 @@
+"""HTTP for the two-step login. Thin: parse, call the service, shape the answer."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request, Response
+
+from authsvc.context import Context, Session
+from authsvc.core.client_ip import ClientIP
+from authsvc.core.problem import problem_responses
+from authsvc.login import service
+from authsvc.login.schemas import (
+    AccountOut,
+    ChallengeOut,
+    ChallengeStatusOut,
+    LoginRequest,
+    ResendRequest,
+    SessionOut,
+    SignedInOut,
+    VerifyRequest,
+)
+from authsvc.sessions.cookies import set_session_cookie
+
+router = APIRouter(tags=["login"])
+
+
+def _client(request: Request, ip: str) -> service.Client:
+    return service.Client(ip=ip, user_agent=request.headers.get("user-agent", ""))
+
+
+def _challenge_out(view: service.ChallengeView) -> ChallengeOut:
+    return ChallengeOut(
+        challenge_id=view.challenge_id,
+        channel=view.channel,
+        destination=view.destination,
+        expires_at=view.expires_at,
+        resend_after=view.resend_after,
+    )
+
+
+@router.post(
+    "/login",
+    summary="Check login and password; send a one-time code",
+    responses=problem_responses(401, 422, 429, 503),
+)
+async def login(
+    body: LoginRequest, request: Request, ctx: Context, session: Session, ip: ClientIP
+) -> ChallengeOut:
+    view = await service.start_login(
+        session, ctx, login=body.login, password=body.password, client=_client(request, ip)
+    )
+    return _challenge_out(view)
+
+
+@router.post(
+    "/login/verify",
+    summary="Finish the login with the one-time code; starts a session",
+    responses=problem_responses(401, 404, 410, 422),
+)
+async def verify(
+    body: VerifyRequest,
+    request: Request,
+    response: Response,
+    ctx: Context,
+    session: Session,
+    ip: ClientIP,
+) -> SignedInOut:
+    signed_in = await service.verify_code(
+        session, ctx, challenge_id=body.challenge_id, code=body.code, client=_client(request, ip)
+    )
+    record = signed_in.session.record
+    max_age = int(ctx.settings.session_absolute_lifetime.total_seconds())
+    set_session_cookie(response, request, ctx.settings, signed_in.session.token, max_age=max_age)
+    return SignedInOut(
+        account=AccountOut.model_validate(signed_in.account, from_attributes=True),
+        session=SessionOut(expires_at=record.expires_at, idle_expires_at=record.idle_expires_at),
+    )
+
+
+@router.post(
+    "/login/resend",
+    summary="Send a new code (optionally on the other channel); the old one stops working",
+    responses=problem_responses(404, 410, 422, 429),
+)
+async def resend(
+    body: ResendRequest, request: Request, ctx: Context, session: Session, ip: ClientIP
+) -> ChallengeOut:
+    view = await service.resend_code(
+        session,
+        ctx,
+        challenge_id=body.challenge_id,
+        channel=body.channel,
+        client=_client(request, ip),
+    )
+    return _challenge_out(view)
+
+
+@router.get(
+    "/login/challenges/{challenge_id}",
+    summary="State of a login challenge and the delivery of its code",
+    responses=problem_responses(404),
+)
+async def challenge_status(
+    challenge_id: uuid.UUID, ctx: Context, session: Session
+) -> ChallengeStatusOut:
+    status = await service.describe_challenge(session, ctx, challenge_id)
+    view = status.view
+    return ChallengeStatusOut(
+        channel=view.channel,
+        destination=view.destination,
+        expires_at=view.expires_at,
+        resend_after=view.resend_after,
+        attempts_left=view.attempts_left,
+        delivery=status.delivery,
+    )

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class LoginRequest(BaseModel):
+    login: str = Field(min_length=1, max_length=254)
+    # No upper limit below the policy's maximum; 1024 only keeps argon2's input bounded.
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class VerifyRequest(BaseModel):
+    challenge_id: uuid.UUID
+    code: str = Field(min_length=1, max_length=32)
+
+
+class ResendRequest(BaseModel):
+    challenge_id: uuid.UUID
+    channel: Literal["email", "sms"] | None = None
+
+
+class ChallengeOut(BaseModel):
+    challenge_id: uuid.UUID
+    channel: Literal["email", "sms"]
+    destination: str = Field(examples=["j***@example.com", "+48 *** *** 789"])
+    expires_at: datetime
+    resend_after: datetime
+
+
+class ChallengeStatusOut(BaseModel):
+    channel: Literal["email", "sms"]
+    destination: str
+    expires_at: datetime
+    resend_after: datetime
+    attempts_left: int
+    delivery: Literal["queued", "sent", "failed"]
+
+
+class AccountOut(BaseModel):
+    id: uuid.UUID
+    login: str
+    email: str
+    channel: Literal["email", "sms"]
+    locale: Literal["pl", "en"]
+
+
+class SessionOut(BaseModel):
+    expires_at: datetime
+    idle_expires_at: datetime
+
+
+class SignedInOut(BaseModel):
+    account: AccountOut
+    session: SessionOut

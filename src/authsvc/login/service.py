@@ -1,0 +1,394 @@
+"""Two-step login: password, then a one-time code, then a session (SPEC sections 1-2)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authsvc.accounts import repository as accounts
+from authsvc.accounts.models import Account
+from authsvc.context import ServiceContext
+from authsvc.core.crypto import numeric_code
+from authsvc.core.timefmt import utc_and_local
+from authsvc.delivery import outbox
+from authsvc.login import repository
+from authsvc.login.errors import (
+    ChallengeExhausted,
+    ChallengeExpired,
+    ChallengeNotFound,
+    ChannelUnavailable,
+    InvalidCode,
+    InvalidCredentials,
+    ResendLimitReached,
+    ResendTooSoon,
+)
+from authsvc.login.events import auth_event
+from authsvc.login.masking import mask_destination
+from authsvc.login.models import LoginChallenge
+from authsvc.sessions.service import NewSession, start_session
+from authsvc.throttling import service as throttling
+
+OTP_PURPOSE = "login-otp"
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who is on the other end of the request."""
+
+    ip: str
+    user_agent: str
+
+
+@dataclass(frozen=True)
+class ChallengeView:
+    challenge_id: uuid.UUID
+    channel: str
+    destination: str
+    expires_at: datetime
+    resend_after: datetime
+    attempts_left: int
+
+
+@dataclass(frozen=True)
+class ChallengeStatus:
+    view: ChallengeView
+    delivery: str  # queued, sent or failed
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    account: Account
+    session: NewSession
+
+
+# --- step one: the password ---------------------------------------------------------
+
+
+def _name_key(login: str) -> str:
+    # Keyed by the login as typed (not the account id) so unknown logins are throttled
+    # exactly like known ones and a 429 reveals nothing about existence.
+    return f"login:name:{login.strip().lower()}"
+
+
+async def check_password(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    login: str,
+    account: Account | None,
+    password: str,
+    client_ip: str,
+) -> Account:
+    """The account when the password is right; InvalidCredentials (counted) otherwise."""
+    now = ctx.clock.now()
+    keys = [_name_key(login), throttling.ip_key(client_ip)]
+    try:
+        await throttling.ensure_not_blocked(session, keys, now=now)
+    except throttling.TooManyAttempts:
+        auth_event("login_throttled", outcome="refused", ip=client_ip, account=_id(account))
+        raise
+    if account is None or account.disabled:
+        # Same work as a real check, so timing does not tell the cases apart.
+        await ctx.hasher.verify_dummy(password)
+        valid = False
+    else:
+        valid = await ctx.hasher.verify(account.password_hash, password)
+    if not valid or account is None:
+        await throttling.record_failure(session, keys, now=now, settings=ctx.settings)
+        auth_event("password_failed", outcome="failure", ip=client_ip, account=_id(account))
+        raise InvalidCredentials("The login or password is incorrect.")
+    await throttling.reset(session, keys[0])
+    if ctx.hasher.needs_rehash(account.password_hash):
+        await accounts.set_password_hash(session, account.id, await ctx.hasher.hash(password))
+    return account
+
+
+def _id(account: Account | None) -> object:
+    return account.id if account is not None else None
+
+
+async def start_login(
+    session: AsyncSession, ctx: ServiceContext, *, login: str, password: str, client: Client
+) -> ChallengeView:
+    """Check the password, then open a challenge and queue its code."""
+    found = await accounts.get_by_login(session, login)
+    account = await check_password(
+        session, ctx, login=login, account=found, password=password, client_ip=client.ip
+    )
+    now = ctx.clock.now()
+    challenge_id = uuid.uuid4()
+    code = numeric_code()
+    challenge = LoginChallenge(
+        id=challenge_id,
+        account_id=account.id,
+        code_hash=ctx.keyring.sign(OTP_PURPOSE, str(challenge_id), code),
+        channel=account.channel,
+        created_at=now,
+        expires_at=now + ctx.settings.login_otp_ttl,
+        last_sent_at=now,
+        attempts=0,
+        resends=0,
+        ip=client.ip,
+        user_agent=client.user_agent[:512],
+    )
+    challenge.message_id = await _queue_code(session, ctx, account, challenge, code)
+    challenge.notice_id = await _schedule_incomplete_notice(session, ctx, account, challenge)
+    await repository.insert(session, challenge)
+    auth_event(
+        "password_succeeded", outcome="challenge", ip=client.ip, account=account.id,
+        channel=challenge.channel,
+    )  # fmt: skip
+    return _view(ctx, challenge, account)
+
+
+async def reauthenticate(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    account: Account,
+    password: str,
+    client_ip: str,
+) -> None:
+    """Confirm the signed-in customer's password; failures count like login failures."""
+    await check_password(
+        session, ctx, login=account.login, account=account, password=password, client_ip=client_ip
+    )
+
+
+# --- step two: the code ---------------------------------------------------------------
+
+
+async def verify_code(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    challenge_id: uuid.UUID,
+    code: str,
+    client: Client,
+) -> SignedIn:
+    now = ctx.clock.now()
+    max_attempts = ctx.settings.login_otp_max_attempts
+    attempt = await repository.count_attempt(
+        session, challenge_id, now=now, max_attempts=max_attempts
+    )
+    if attempt is None:
+        raise await _why_unusable(session, challenge_id, now=now, max_attempts=max_attempts)
+    if not ctx.keyring.verify(OTP_PURPOSE, str(challenge_id), code, attempt.code_hash):
+        attempts_left = max_attempts - attempt.attempts
+        auth_event(
+            "code_failed", outcome="failure", ip=client.ip, account=attempt.account_id,
+            attempts_left=attempts_left,
+        )  # fmt: skip
+        if attempts_left == 0:
+            auth_event("challenge_exhausted", outcome="refused", ip=client.ip,
+                       account=attempt.account_id)  # fmt: skip
+        raise InvalidCode("The code is incorrect.", attempts_left=attempts_left)
+    if not await repository.consume(session, challenge_id, now=now):
+        raise ChallengeExpired("This login challenge was already used.")
+    account = await accounts.get_by_id(session, attempt.account_id)
+    if account is None or account.disabled:
+        raise ChallengeExpired("This login challenge is no longer valid.")
+    for notice in [
+        attempt.notice_id,
+        *await repository.pending_notices(session, account.id, now=now),
+    ]:
+        if notice is not None:
+            await outbox.cancel(session, notice)
+    new_session = await start_session(
+        session,
+        account_id=account.id,
+        now=now,
+        settings=ctx.settings,
+        ip=client.ip,
+        user_agent=client.user_agent,
+    )
+    await _queue_confirmation(session, ctx, account, client, now)
+    auth_event("login_succeeded", outcome="success", ip=client.ip, account=account.id)
+    return SignedIn(account=account, session=new_session)
+
+
+async def _why_unusable(
+    session: AsyncSession, challenge_id: uuid.UUID, *, now: datetime, max_attempts: int
+) -> Exception:
+    """Why count_attempt found nothing to spend: unknown, used, expired or exhausted."""
+    challenge = await repository.get(session, challenge_id)
+    if challenge is None:
+        return ChallengeNotFound("No such login challenge; sign in again.")
+    reason = _unusable_reason(challenge, now=now, max_attempts=max_attempts)
+    return reason or ChallengeExhausted("Too many wrong codes; sign in again.")
+
+
+# --- resend and status ------------------------------------------------------------------
+
+
+async def resend_code(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    challenge_id: uuid.UUID,
+    channel: str | None,
+    client: Client,
+) -> ChallengeView:
+    """A new code replaces the old one; the failure count carries over."""
+    now = ctx.clock.now()
+    settings = ctx.settings
+    challenge = await repository.get_for_update(session, challenge_id)
+    if challenge is None:
+        raise ChallengeNotFound("No such login challenge; sign in again.")
+    unusable = _unusable_reason(challenge, now=now, max_attempts=settings.login_otp_max_attempts)
+    if unusable is not None:
+        raise unusable
+    if challenge.resends >= settings.login_otp_max_resends:
+        raise ResendLimitReached(
+            "No more codes can be sent for this login; sign in again.",
+            retry_after=int((challenge.expires_at - now).total_seconds()),
+        )
+    resend_after = challenge.last_sent_at + settings.login_otp_resend_cooldown
+    if now < resend_after:
+        raise ResendTooSoon(
+            "Wait before asking for another code.",
+            retry_after=int((resend_after - now).total_seconds() + 0.999),
+        )
+    account = await accounts.get_by_id(session, challenge.account_id)
+    if account is None or account.disabled:
+        raise ChallengeExpired("This login challenge is no longer valid.")
+    if channel is not None:
+        if channel == "sms" and not account.phone:
+            raise ChannelUnavailable("This account has no phone number for SMS codes.")
+        challenge.channel = channel
+    code = numeric_code()
+    challenge.code_hash = ctx.keyring.sign(OTP_PURPOSE, str(challenge.id), code)
+    challenge.resends += 1
+    challenge.last_sent_at = now
+    # Each code gets its full lifetime; the "not completed" notice moves with it.
+    challenge.expires_at = now + settings.login_otp_ttl
+    if challenge.notice_id is not None:
+        await outbox.cancel(session, challenge.notice_id)
+    challenge.message_id = await _queue_code(session, ctx, account, challenge, code)
+    challenge.notice_id = await _schedule_incomplete_notice(session, ctx, account, challenge)
+    await session.flush()
+    auth_event(
+        "code_resent", outcome="challenge", ip=client.ip, account=account.id,
+        channel=challenge.channel, resends=challenge.resends,
+    )  # fmt: skip
+    return _view(ctx, challenge, account)
+
+
+def _unusable_reason(
+    challenge: LoginChallenge, *, now: datetime, max_attempts: int
+) -> Exception | None:
+    if challenge.consumed_at is not None:
+        return ChallengeExpired("This login challenge was already used.")
+    if challenge.expires_at <= now:
+        return ChallengeExpired("The code has expired; sign in again.")
+    if challenge.attempts >= max_attempts:
+        return ChallengeExhausted("Too many wrong codes; sign in again.")
+    return None
+
+
+async def describe_challenge(
+    session: AsyncSession, ctx: ServiceContext, challenge_id: uuid.UUID
+) -> ChallengeStatus:
+    now = ctx.clock.now()
+    challenge = await repository.get(session, challenge_id)
+    if challenge is None or challenge.consumed_at is not None or challenge.expires_at <= now:
+        raise ChallengeNotFound("No such login challenge, or it has expired.")
+    account = await accounts.get_by_id(session, challenge.account_id)
+    if account is None:
+        raise ChallengeNotFound("No such login challenge, or it has expired.")
+    status = await outbox.message_status(session, challenge.message_id)
+    delivery = "queued"
+    if status is not None and status.state == "sent":
+        delivery = "sent"
+    elif status is not None and status.state in ("abandoned", "cancelled"):
+        delivery = "failed"
+    return ChallengeStatus(view=_view(ctx, challenge, account), delivery=delivery)
+
+
+# --- messages -------------------------------------------------------------------------
+
+
+def _view(ctx: ServiceContext, challenge: LoginChallenge, account: Account) -> ChallengeView:
+    return ChallengeView(
+        challenge_id=challenge.id,
+        channel=challenge.channel,
+        destination=mask_destination(challenge.channel, email=account.email, phone=account.phone),
+        expires_at=challenge.expires_at,
+        resend_after=challenge.last_sent_at + ctx.settings.login_otp_resend_cooldown,
+        attempts_left=max(0, ctx.settings.login_otp_max_attempts - challenge.attempts),
+    )
+
+
+async def _queue_code(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    account: Account,
+    challenge: LoginChallenge,
+    code: str,
+) -> uuid.UUID:
+    sms = challenge.channel == "sms" and account.phone is not None
+    return await outbox.enqueue(
+        session,
+        keyring=ctx.keyring,
+        now=challenge.last_sent_at,
+        channel="sms" if sms else "email",
+        recipient=account.phone if sms and account.phone else account.email,
+        template="login_otp",
+        params={
+            "code": code,
+            "expires_minutes": str(int(ctx.settings.login_otp_ttl.total_seconds() // 60)),
+        },
+        locale=account.locale,
+        account_id=account.id,
+        secret_params=("code",),
+    )
+
+
+async def _schedule_incomplete_notice(
+    session: AsyncSession, ctx: ServiceContext, account: Account, challenge: LoginChallenge
+) -> uuid.UUID:
+    """E-mail sent at expiry unless the login completes first (then it is cancelled)."""
+    time_utc, time_local = utc_and_local(challenge.last_sent_at, ctx.settings.timezone)
+    return await outbox.enqueue(
+        session,
+        keyring=ctx.keyring,
+        now=challenge.last_sent_at,
+        channel="email",
+        recipient=account.email,
+        template="login_incomplete",
+        params={
+            "login": account.login,
+            "time_utc": time_utc,
+            "time_local": time_local,
+            "ip": challenge.ip,
+        },
+        locale=account.locale,
+        account_id=account.id,
+        send_after=challenge.expires_at,
+    )
+
+
+async def _queue_confirmation(
+    session: AsyncSession, ctx: ServiceContext, account: Account, client: Client, now: datetime
+) -> None:
+    time_utc, time_local = utc_and_local(now, ctx.settings.timezone)
+    await outbox.enqueue(
+        session,
+        keyring=ctx.keyring,
+        now=now,
+        channel="email",
+        recipient=account.email,
+        template="login_confirmation",
+        params={
+            "login": account.login,
+            "time_utc": time_utc,
+            "time_local": time_local,
+            "ip": client.ip,
+            "user_agent": client.user_agent[:200] or "-",
+        },
+        locale=account.locale,
+        account_id=account.id,
+    )
