@@ -254,6 +254,80 @@ def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
+# --- support keys and purge ---------------------------------------------------------
+
+
+def cmd_support_keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    from authsvc.support import keys
+
+    scopes = args.scope or list(keys.DEFAULT_SCOPES)
+    keys.validate(args.name, scopes)
+
+    async def create(ctx: ServiceContext) -> str:
+        async with ctx.db.transaction() as session:
+            new = await keys.create_key(session, name=args.name, scopes=scopes, now=ctx.clock.now())
+            return new.key
+
+    key = run_with_context(settings, create)
+    # The key alone on stdout, so `KEY=$(authsvc support-keys create ...)` works.
+    print(key, flush=True)
+    print(
+        f"created support key {args.name} (scopes: {' '.join(sorted(set(scopes)))}); "
+        "it is shown only this once",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_support_keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    from authsvc.support import keys
+
+    async def fetch(ctx: ServiceContext) -> list[tuple[str, ...]]:
+        async with ctx.db.transaction() as session:
+            return [
+                (
+                    k.name,
+                    ",".join(k.scopes),
+                    "revoked" if k.revoked_at else "active",
+                    k.created_at.strftime("%Y-%m-%dT%H:%MZ"),
+                    str(k.id),
+                )
+                for k in await keys.list_keys(session)
+            ]
+
+    rows = run_with_context(settings, fetch)
+    _print_table(("NAME", "SCOPES", "STATUS", "CREATED", "ID"), rows)
+    return 0
+
+
+def cmd_support_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from authsvc.support import keys
+
+    async def revoke(ctx: ServiceContext) -> None:
+        async with ctx.db.transaction() as session:
+            await keys.revoke_key(session, name=args.name, now=ctx.clock.now())
+
+    run_with_context(settings, revoke)
+    print(f"support key {args.name} revoked")
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from authsvc.maintenance.purge import purge
+
+    if args.batch_size < 1:
+        raise CommandError("--batch-size must be at least 1")
+
+    async def run(ctx: ServiceContext) -> dict[str, int]:
+        return await purge(
+            ctx.db, now=ctx.clock.now(), settings=settings, batch_size=args.batch_size
+        )
+
+    report = run_with_context(settings, run)
+    _print_table(("TABLE", "DELETED"), [(table, str(n)) for table, n in report.items()])
+    return 0
+
+
 # --- parser --------------------------------------------------------------------------
 
 
@@ -292,6 +366,31 @@ def build_parser() -> argparse.ArgumentParser:
         sub = acc_commands.add_parser(action, help=f"{action} an account")
         sub.add_argument("login")
         sub.set_defaults(handler=_cmd_set_disabled(disabled))
+
+    sk = commands.add_parser("support-keys", help="manage support tools' API keys")
+    sk_commands = sk.add_subparsers(dest="support_keys_command", required=True, metavar="ACTION")
+    sk_create = sk_commands.add_parser(
+        "create", help="create a key; prints it once, alone on its line on standard output"
+    )
+    sk_create.add_argument("--name", required=True, help="unique name, shown in audit trails")
+    sk_create.add_argument(
+        "--scope",
+        action="append",
+        help="a scope to grant (repeatable; default auth-codes:verify)",
+    )
+    sk_create.set_defaults(handler=cmd_support_keys_create)
+    sk_commands.add_parser("list", help="list keys").set_defaults(handler=cmd_support_keys_list)
+    sk_revoke = sk_commands.add_parser("revoke", help="revoke a key now")
+    sk_revoke.add_argument("name")
+    sk_revoke.set_defaults(handler=cmd_support_keys_revoke)
+
+    purge = commands.add_parser(
+        "purge", help="delete expired challenges, sessions, codes and old messages past retention"
+    )
+    purge.add_argument(
+        "--batch-size", type=int, default=1000, help="rows per transaction (default 1000)"
+    )
+    purge.set_defaults(handler=cmd_purge)
 
     return parser
 

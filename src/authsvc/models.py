@@ -1,11 +1,22 @@
 """Every table of the service, for Alembic and the tests."""
 
 from authsvc.accounts.models import Account
+from authsvc.auth_codes.models import AuthCode
 from authsvc.core.db import Base
 from authsvc.login.models import LoginChallenge
 from authsvc.sessions.models import UserSession
+from authsvc.support.models import SupportKey, Verification
 from authsvc.throttling.models import ThrottleCounter
 
 metadata = Base.metadata
 
-__all__ = ["Account", "LoginChallenge", "ThrottleCounter", "UserSession", "metadata"]
+__all__ = [
+    "Account",
+    "AuthCode",
+    "LoginChallenge",
+    "SupportKey",
+    "ThrottleCounter",
+    "UserSession",
+    "Verification",
+    "metadata",
+]

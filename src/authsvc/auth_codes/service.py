@@ -1,0 +1,194 @@
+"""Authorization code rules: one live code per account, an hour long, reusable, 5 mismatches.
+
+The code is a support-identity secret, not a login factor: it is signed under its own
+purpose and kept in its own table, so `/login/verify` never accepts it and a login OTP
+never verifies here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authsvc.accounts.models import Account
+from authsvc.auth_codes import repository
+from authsvc.auth_codes.models import AuthCode
+from authsvc.context import ServiceContext
+from authsvc.core.crypto import Keyring, numeric_code
+from authsvc.core.timefmt import utc_and_local
+from authsvc.delivery.outbox import enqueue
+from authsvc.login.service import reauthenticate
+from authsvc.throttling.service import hit_rate_limit
+
+log = logging.getLogger("authsvc.auth_codes")
+
+PURPOSE = "auth-code"
+DIGITS = 6
+# What support may type for a code read out on the phone: "123 456", "123-456".
+_SEPARATORS = re.compile(r"[\s-]")
+_CODE = re.compile(rf"\d{{{DIGITS}}}")
+
+Reason = Literal["mismatch", "expired", "no_active_code", "locked"]
+Outcome = Literal["valid"] | Reason
+
+
+@dataclass(frozen=True)
+class NewCode:
+    code: str  # shown to the customer once, never stored
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Check:
+    result: Outcome
+    code_id: uuid.UUID | None = None
+    expires_at: datetime | None = None
+
+
+def _mac(keyring: Keyring, account_id: uuid.UUID, code: str) -> bytes:
+    return keyring.sign(PURPOSE, str(account_id), code)
+
+
+def generation_key(account_id: uuid.UUID) -> str:
+    return f"rate:auth-code:{account_id}"
+
+
+async def generate(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    account: Account,
+    password: str,
+    client_ip: str,
+) -> NewCode:
+    """Re-check the password, replace any earlier code, and tell the customer by e-mail."""
+    settings = ctx.settings
+    now = ctx.clock.now()
+    # Before the password check: a flood of requests must not buy argon2 time.
+    await hit_rate_limit(
+        session,
+        generation_key(account.id),
+        limit=settings.auth_code_generation_limit,
+        window=settings.auth_code_generation_window,
+        now=now,
+    )
+    await reauthenticate(session, ctx, account=account, password=password, client_ip=client_ip)
+
+    now = ctx.clock.now()
+    await repository.lock_generation(session, account.id)
+    await repository.revoke_active(session, account.id, now=now, reason="replaced")
+    code = numeric_code(DIGITS)
+    record = AuthCode(
+        id=uuid.uuid4(),
+        account_id=account.id,
+        code_mac=_mac(ctx.keyring, account.id, code),
+        created_at=now,
+        expires_at=now + settings.auth_code_ttl,
+        mismatches=0,
+        verifications=0,
+    )
+    await repository.insert(session, record)
+    await _notify_generated(session, ctx, account=account, record=record, client_ip=client_ip)
+    log.info("auth code generated account=%s ip=%s", account.id, client_ip)
+    return NewCode(code=code, created_at=record.created_at, expires_at=record.expires_at)
+
+
+async def _notify_generated(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    account: Account,
+    record: AuthCode,
+    client_ip: str,
+) -> None:
+    time_utc, time_local = utc_and_local(record.created_at, ctx.settings.timezone)
+    expires_utc, expires_local = utc_and_local(record.expires_at, ctx.settings.timezone)
+    await enqueue(
+        session,
+        keyring=ctx.keyring,
+        now=record.created_at,
+        channel="email",
+        recipient=account.email,
+        template="auth_code_generated",
+        params={
+            "login": account.login,
+            "time_utc": time_utc,
+            "time_local": time_local,
+            "expires_utc": expires_utc,
+            "expires_local": expires_local,
+            "ip": client_ip,
+        },
+        locale=account.locale,
+        account_id=account.id,
+    )
+
+
+async def current(
+    session: AsyncSession, *, account_id: uuid.UUID, now: datetime
+) -> AuthCode | None:
+    """The live code of the account (its record; the code itself is not kept)."""
+    return await repository.get_live(session, account_id, now=now)
+
+
+async def revoke(session: AsyncSession, *, account_id: uuid.UUID, now: datetime) -> None:
+    if await repository.revoke_active(session, account_id, now=now, reason="revoked"):
+        log.info("auth code revoked by the customer account=%s", account_id)
+
+
+def normalise_code(code: str) -> str | None:
+    """The 6 digits support typed, or None when what they typed cannot be a code."""
+    digits = _SEPARATORS.sub("", code)
+    return digits if _CODE.fullmatch(digits) else None
+
+
+async def check(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    account_id: uuid.UUID,
+    code: str,
+) -> Check:
+    """Compare `code` with the account's live code, counting the attempt first.
+
+    A malformed code counts as a mismatch (it is a wrong guess like any other).
+    Unknown customers go through the same statements with a random id, so they cost
+    the same time as a customer without a code.
+    """
+    now = ctx.clock.now()
+    max_mismatches = ctx.settings.auth_code_max_mismatches
+    attempt = await repository.count_attempt(
+        session, account_id, now=now, max_mismatches=max_mismatches
+    )
+    if attempt is None:
+        return Check(result=await _why_no_live_code(session, account_id))
+    digits = normalise_code(code)
+    # Always one HMAC, even for a malformed code, so timing says nothing about the format.
+    matched = (
+        ctx.keyring.verify(PURPOSE, str(account_id), digits or "", attempt.code_mac)
+        and digits is not None
+    )
+    if matched:
+        await repository.record_match(session, attempt.id)
+        return Check(result="valid", code_id=attempt.id, expires_at=attempt.expires_at)
+    if attempt.mismatches >= max_mismatches:
+        await repository.lock(session, attempt.id, now=now)
+        log.warning("auth code locked after %d mismatches account=%s", max_mismatches, account_id)
+    return Check(result="mismatch", code_id=attempt.id, expires_at=attempt.expires_at)
+
+
+async def _why_no_live_code(session: AsyncSession, account_id: uuid.UUID) -> Reason:
+    latest = await repository.get_latest(session, account_id)
+    if latest is None:
+        return "no_active_code"
+    if latest.revoke_reason == "locked":
+        return "locked"
+    if latest.revoked_at is None:
+        return "expired"  # not revoked, yet not live: its hour is over
+    return "no_active_code"

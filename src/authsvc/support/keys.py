@@ -1,0 +1,116 @@
+"""Support API keys: random, shown once, stored as a digest, named, scoped, revocable."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authsvc.core.crypto import random_token, token_digest
+from authsvc.core.errors import AppError, Conflict, InvalidInput, NotFound
+from authsvc.support import repository
+from authsvc.support.models import SupportKey
+
+log = logging.getLogger("authsvc.support")
+
+KEY_PREFIX = "asv_"  # recognisable in config files and by secret scanners
+VERIFY_SCOPE = "auth-codes:verify"
+DEFAULT_SCOPES = (VERIFY_SCOPE,)
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+SCOPE_PATTERN = re.compile(r"^[a-z][a-z0-9-]*:[a-z][a-z0-9-]*$")
+
+
+class InvalidApiKey(AppError):
+    status = 401
+    code = "invalid_api_key"
+    title = "Missing, unknown or revoked API key"
+
+
+class InsufficientScope(AppError):
+    status = 403
+    code = "insufficient_scope"
+    title = "The API key lacks the scope for this operation"
+
+
+class KeyNameTaken(Conflict):
+    code = "support_key_name_taken"
+    title = "A support key with that name already exists"
+
+
+class KeyNotFound(NotFound):
+    code = "support_key_not_found"
+    title = "No such support key"
+
+
+@dataclass(frozen=True)
+class NewKey:
+    key: str  # shown once, never stored
+    record: SupportKey
+
+
+def validate(name: str, scopes: Sequence[str]) -> None:
+    if not NAME_PATTERN.fullmatch(name):
+        raise InvalidInput(
+            "A key name is 1 to 64 letters, digits and . _ - (starting with a letter or digit)."
+        )
+    if not scopes:
+        raise InvalidInput("A key needs at least one scope.")
+    for scope in scopes:
+        if not SCOPE_PATTERN.fullmatch(scope):
+            raise InvalidInput(f"{scope!r} is not a scope like {VERIFY_SCOPE}.")
+
+
+async def create_key(
+    session: AsyncSession, *, name: str, scopes: Sequence[str] = DEFAULT_SCOPES, now: datetime
+) -> NewKey:
+    validate(name, scopes)
+    key = KEY_PREFIX + random_token(32)  # 256 bits
+    record = SupportKey(
+        id=uuid.uuid4(),
+        name=name,
+        key_digest=token_digest(key),
+        scopes=sorted(set(scopes)),
+        created_at=now,
+        revoked_at=None,
+    )
+    try:
+        async with session.begin_nested():
+            await repository.insert_key(session, record)
+    except IntegrityError:
+        raise KeyNameTaken(f"A support key named {name!r} already exists.") from None
+    log.info("support key created name=%s id=%s scopes=%s", name, record.id, ",".join(scopes))
+    return NewKey(key=key, record=record)
+
+
+async def list_keys(session: AsyncSession) -> Sequence[SupportKey]:
+    return await repository.list_keys(session)
+
+
+async def revoke_key(session: AsyncSession, *, name: str, now: datetime) -> SupportKey:
+    record = await repository.revoke_key(session, name, now=now)
+    if record is None:
+        raise KeyNotFound(f"No support key named {name!r}.")
+    log.info("support key revoked name=%s id=%s", name, record.id)
+    return record
+
+
+async def authenticate(session: AsyncSession, key: str | None) -> SupportKey:
+    """The live key for a presented secret, or InvalidApiKey (same for every failure)."""
+    record = await repository.get_key_by_digest(session, token_digest(key)) if key else None
+    if record is None or record.revoked_at is not None:
+        raise InvalidApiKey(
+            "Send a valid support API key as `Authorization: Bearer <key>`.",
+            headers={"WWW-Authenticate": 'Bearer realm="authsvc"'},
+        )
+    return record
+
+
+def require_scope(key: SupportKey, scope: str) -> None:
+    if scope not in key.scopes:
+        raise InsufficientScope(f"The key {key.name!r} lacks the scope {scope!r}.")

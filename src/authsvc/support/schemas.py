@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class VerifyRequest(BaseModel):
+    customer: str = Field(
+        min_length=1, max_length=254, description="The customer's login (any case) or account id"
+    )
+    code: str = Field(
+        min_length=1,
+        max_length=32,
+        description="What the customer read out; spaces and hyphens are ignored. "
+        "Anything but 6 digits is a mismatch (and counts as one).",
+    )
+    purpose: str | None = Field(
+        default=None, max_length=200, description="Why support checks, e.g. a ticket number"
+    )
+
+
+class VerifiedAccount(BaseModel):
+    id: uuid.UUID
+    login: str
+
+
+class VerifyOut(BaseModel):
+    valid: bool
+    reason: Literal["mismatch", "expired", "no_active_code", "locked"] | None = Field(
+        default=None, description="Why the code is not valid (only when valid is false)"
+    )
+    account: VerifiedAccount | None = Field(default=None, description="Only when valid")
+    expires_at: datetime | None = Field(default=None, description="Only when valid")

@@ -1,0 +1,75 @@
+"""Steps of the authorization-code flow, for tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import httpx
+from sqlalchemy import select
+
+from authsvc.accounts.models import Account
+from authsvc.context import ServiceContext
+from authsvc.sessions.service import start_session
+from authsvc.support import keys
+from authsvc.support.models import Verification
+from tests.factories import PASSWORD
+
+
+async def bearer_session(ctx: ServiceContext, account: Account) -> dict[str, str]:
+    """Headers of a signed-in non-browser client of `account`."""
+    async with ctx.db.transaction() as session:
+        new = await start_session(
+            session,
+            account_id=account.id,
+            now=ctx.clock.now(),
+            settings=ctx.settings,
+            ip="203.0.113.7",
+            user_agent="tests",
+        )
+    return {"authorization": f"Bearer {new.token}"}
+
+
+async def support_key(
+    ctx: ServiceContext, name: str = "helpdesk", scopes: Sequence[str] = keys.DEFAULT_SCOPES
+) -> str:
+    async with ctx.db.transaction() as session:
+        new = await keys.create_key(session, name=name, scopes=scopes, now=ctx.clock.now())
+    return new.key
+
+
+async def generate(
+    client: httpx.AsyncClient, me: dict[str, str], password: str = PASSWORD
+) -> httpx.Response:
+    return await client.post("/auth-codes", json={"password": password}, headers=me)
+
+
+async def new_code(client: httpx.AsyncClient, me: dict[str, str]) -> str:
+    response = await generate(client, me)
+    assert response.status_code == 201, response.text
+    code: str = response.json()["code"]
+    return code
+
+
+async def verify(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: str,
+    code: str,
+    purpose: str | None = "ticket #1",
+) -> httpx.Response:
+    body = {"customer": customer, "code": code}
+    if purpose is not None:
+        body["purpose"] = purpose
+    return await client.post(
+        "/auth-codes/verify", json=body, headers={"authorization": f"Bearer {key}"}
+    )
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+async def audit_rows(ctx: ServiceContext) -> list[Verification]:
+    async with ctx.db.transaction() as session:
+        query = select(Verification).order_by(Verification.id)
+        return list((await session.execute(query)).scalars().all())
