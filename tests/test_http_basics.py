@@ -114,3 +114,12 @@ async def test_unhandled_error_is_a_500_problem_without_details(
     assert_problem(response, 500, "internal_error")
     assert "secret-ish" not in response.text
     assert "RuntimeError" not in response.text
+
+
+async def test_metrics_are_in_prometheus_text_format(client: httpx.AsyncClient) -> None:
+    await client.post("/login", json={"login": "nobody", "password": "whatever-it-is"})
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert 'authsvc_auth_events_total{event="password_failed",outcome="failure"}' in response.text
+    assert "whatever-it-is" not in response.text

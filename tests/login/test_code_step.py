@@ -4,13 +4,14 @@ import asyncio
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from authsvc.context import ServiceContext
 from authsvc.core.clock import MovableClock
 from authsvc.sessions.models import UserSession
 from tests.conftest import make_client
-from tests.factories import make_account
+from tests.factories import PASSWORD, make_account
 from tests.login.flow import read_otp, start_login, wrong
 
 
@@ -182,3 +183,34 @@ async def _params_of(session: object, ctx: ServiceContext, template: str) -> lis
     ).scalars()
     found = [await outbox.read_params(session, ctx.keyring, message_id) for message_id in ids]
     return [params for params in found if params is not None]
+
+
+async def test_incomplete_notice_is_scheduled_for_the_challenge_expiry(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    from authsvc.delivery.models import OutboxMessage
+    from tests.login.flow import challenge_row
+
+    challenge_id, _ = await _challenge(ctx, client, "walkaway")
+    challenge = await challenge_row(ctx, challenge_id)
+    async with ctx.db.transaction() as session:
+        notice = await session.get(OutboxMessage, challenge.notice_id)
+    assert notice is not None
+    assert notice.template == "login_incomplete"
+    assert notice.send_after == challenge.expires_at
+
+
+async def test_no_code_password_or_token_reaches_the_logs(
+    ctx: ServiceContext, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    challenge_id, code = await _challenge(ctx, client, "quiet")
+    await _verify(client, challenge_id, wrong(code))
+    verified = await _verify(client, challenge_id, code)
+    token = verified.cookies["__Host-authsvc_session"]
+    await client.get("/session")
+    events = [r.getMessage() for r in caplog.records if r.name == "authsvc.events"]
+    assert any("event=login_succeeded" in e and "ip=203.0.113.7" in e for e in events)
+    assert any("event=code_failed" in e for e in events)
+    for secret in (code, wrong(code), PASSWORD, token):
+        assert secret not in caplog.text
