@@ -15,6 +15,7 @@ from authsvc.context import ServiceContext
 from authsvc.core.clock import Clock
 from authsvc.core.headers import SecurityHeadersMiddleware
 from authsvc.core.problem import install_problem_handlers
+from authsvc.delivery.worker import delivery_worker
 from authsvc.health.endpoints import router as health_router
 from authsvc.login.endpoints import router as login_router
 from authsvc.sessions.endpoints import router as session_router
@@ -26,7 +27,7 @@ BackgroundService = Callable[[ServiceContext], AbstractAsyncContextManager[None]
 
 def background_services(settings: Settings) -> list[BackgroundService]:
     """What `authsvc serve` runs beside the API."""
-    return []
+    return [delivery_worker] if settings.run_delivery_worker else []
 
 
 def create_app(

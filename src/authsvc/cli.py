@@ -156,6 +156,23 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Only the delivery worker; SIGTERM or Ctrl-C finishes the messages in hand, then exits."""
+    from authsvc.delivery.worker import DeliveryWorker
+
+    async def work(ctx: ServiceContext) -> None:
+        url = ctx.db.engine.url.render_as_string(hide_password=False)
+        await _prepare_schema(url, migrate=settings.uses_embedded_database)
+        async with DeliveryWorker(ctx) as worker:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, worker.stop)
+            await worker.run()
+
+    run_with_context(settings, work)
+    return 0
+
+
 def cmd_openapi(args: argparse.Namespace, settings: Settings) -> int:
     from authsvc.openapi import openapi_yaml
 
@@ -346,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="bring the schema to the latest migration")
     migrate.set_defaults(handler=cmd_migrate)
+
+    worker = commands.add_parser("worker", help="run only the delivery worker")
+    worker.set_defaults(handler=cmd_worker)
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI document as YAML")
     openapi.set_defaults(handler=cmd_openapi, needs_settings=False)

@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     delivery_backoff_base: Duration = timedelta(seconds=2)
     delivery_backoff_max: Duration = timedelta(minutes=5)
     delivery_poll_interval: Duration = timedelta(seconds=5)
+    # How long a worker owns a message it is sending; a worker that dies mid-send leaves
+    # the message to others after this. Sends are cut off at half of it.
+    delivery_lease: Duration = timedelta(minutes=2)
     delivery_batch_size: int = Field(default=50, ge=1, le=1000)
     delivery_concurrency: int = Field(default=32, ge=1, le=512)
     timezone: str = "Europe/Warsaw"
@@ -198,6 +201,9 @@ def check_production_rules(settings: Settings) -> None:
             raise ConfigError(
                 f"AUTHSVC_SECRET_KEY: each key must be at least {SECRET_KEY_MIN_LENGTH} characters"
             )
+    from authsvc.delivery.adapters import check_delivery_settings  # it imports this module
+
+    check_delivery_settings(settings)
 
 
 def ensure_dev_secret_key(settings: Settings) -> Settings:

@@ -3,6 +3,7 @@
 from authsvc.accounts.models import Account
 from authsvc.auth_codes.models import AuthCode
 from authsvc.core.db import Base
+from authsvc.delivery.models import OutboxMessage
 from authsvc.login.models import LoginChallenge
 from authsvc.sessions.models import UserSession
 from authsvc.support.models import SupportKey, Verification
@@ -14,6 +15,7 @@ __all__ = [
     "Account",
     "AuthCode",
     "LoginChallenge",
+    "OutboxMessage",
     "SupportKey",
     "ThrottleCounter",
     "UserSession",

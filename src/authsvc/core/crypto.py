@@ -23,6 +23,11 @@ class Keyring:
         """A sub-key for one use (e.g. outbox encryption), from the signing key."""
         return hmac.new(self._keys[0], f"authsvc:{label}".encode(), hashlib.sha256).digest()
 
+    def derive_all(self, label: str) -> list[bytes]:
+        """The same sub-key from every configured key, signing key first (for decryption)."""
+        labelled = f"authsvc:{label}".encode()
+        return [hmac.new(key, labelled, hashlib.sha256).digest() for key in self._keys]
+
     def sign(self, purpose: str, subject: str, secret: str) -> bytes:
         return _mac(self._keys[0], purpose, subject, secret)
 

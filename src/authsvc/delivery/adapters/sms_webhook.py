@@ -1,0 +1,28 @@
+"""The generic SMS webhook (SPEC section 3): POST JSON, Bearer token, any 2xx is success."""
+
+from __future__ import annotations
+
+from authsvc.delivery.adapters.base import Outgoing
+from authsvc.delivery.adapters.http import HttpSmsAdapter, status_error, vendor_message
+
+
+class WebhookSmsAdapter(HttpSmsAdapter):
+    name = "webhook"
+
+    def __init__(self, *, url: str, token: str | None, timeout: float, max_connections: int = 32):
+        super().__init__(timeout=timeout, max_connections=max_connections)
+        self._url = url
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    async def send(self, message: Outgoing) -> None:
+        reply = await self.post(
+            self._url,
+            json={
+                "to": message.recipient,
+                "text": message.text,
+                "message_id": str(message.message_id),
+            },
+            headers=self._headers,
+        )
+        if not reply.ok:
+            raise status_error(reply.status, vendor_message(reply, "error", "message", "detail"))

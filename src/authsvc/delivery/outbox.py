@@ -1,0 +1,154 @@
+"""The outbox: what the rest of the service calls to send a message and to follow it.
+
+`enqueue` writes the message in the caller's transaction, so it exists exactly when the
+business change that caused it commits; the worker (worker.py) does the sending.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, cast
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authsvc.core.crypto import Keyring
+from authsvc.delivery import rendering
+from authsvc.delivery.crypto import seal, unseal
+from authsvc.delivery.errors import SealError
+from authsvc.delivery.models import OutboxMessage
+
+NOTIFY_CHANNEL = "authsvc_outbox"
+State = Literal["queued", "sent", "abandoned", "cancelled"]
+FINISHED: tuple[State, ...] = ("sent", "abandoned", "cancelled")
+
+
+@dataclass(frozen=True)
+class MessageStatus:
+    state: State
+    attempts: int
+    last_error: str | None
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    keyring: Keyring,
+    now: datetime,
+    channel: Literal["email", "sms"],
+    recipient: str,
+    template: str,
+    params: Mapping[str, str],
+    locale: str,
+    account_id: uuid.UUID | None = None,
+    send_after: datetime | None = None,
+    secret_params: Collection[str] = (),
+) -> uuid.UUID:
+    """Queue a message in the caller's transaction and wake the workers when it commits.
+
+    Parameters named in `secret_params` (the OTP) are stored encrypted; all parameters
+    are wiped once the message is sent, abandoned or cancelled.
+    """
+    if channel not in ("email", "sms"):
+        raise ValueError(f"unknown channel {channel!r}")
+    if not recipient or recipient != recipient.strip() or "\n" in recipient:
+        raise ValueError("recipient must be a bare address or phone number")
+    rendering.check(template, locale, params)
+    unknown = set(secret_params) - set(params)
+    if unknown:
+        raise ValueError(f"secret_params not among params: {sorted(unknown)}")
+
+    message_id = uuid.uuid4()
+    secrets = {key: params[key] for key in secret_params}
+    due = max(now, send_after) if send_after is not None else now
+    session.add(
+        OutboxMessage(
+            id=message_id,
+            account_id=account_id,
+            channel=channel,
+            recipient=recipient,
+            template=template,
+            locale=locale,
+            params={key: value for key, value in params.items() if key not in secrets},
+            sealed_params=seal(keyring, message_id, json.dumps(secrets).encode())
+            if secrets
+            else None,
+            state="queued",
+            attempts=0,
+            created_at=now,
+            send_after=due,
+            next_attempt_at=due,
+        )
+    )
+    # pg_notify is transactional: the workers hear it at commit, never for a rollback.
+    await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+    return message_id
+
+
+async def cancel(session: AsyncSession, message_id: uuid.UUID) -> None:
+    """Stop a queued message (e.g. the "not completed" notice once the login completes).
+
+    A message already sent or abandoned is left as it is.
+    """
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.state == "queued")
+        .values(state="cancelled", params=None, sealed_params=None, finished_at=func.now())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def message_status(session: AsyncSession, message_id: uuid.UUID) -> MessageStatus | None:
+    row = (
+        await session.execute(
+            select(OutboxMessage.state, OutboxMessage.attempts, OutboxMessage.last_error).where(
+                OutboxMessage.id == message_id
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    state = cast(State, row.state)
+    return MessageStatus(state=state, attempts=row.attempts, last_error=row.last_error)
+
+
+async def read_params(
+    session: AsyncSession, keyring: Keyring, message_id: uuid.UUID
+) -> dict[str, str] | None:
+    """The message's parameters, secrets decrypted; None once wiped or when unknown."""
+    row = (
+        await session.execute(
+            select(OutboxMessage.params, OutboxMessage.sealed_params).where(
+                OutboxMessage.id == message_id
+            )
+        )
+    ).one_or_none()
+    if row is None or row.params is None:
+        return None
+    return open_params(keyring, message_id, row.params, row.sealed_params)
+
+
+def open_params(
+    keyring: Keyring, message_id: uuid.UUID, params: Mapping[str, str], sealed: bytes | None
+) -> dict[str, str]:
+    opened = dict(params)
+    if sealed is not None:
+        secrets = json.loads(unseal(keyring, message_id, sealed))
+        if not isinstance(secrets, dict):
+            raise SealError("sealed parameters are not an object")
+        opened.update({str(key): str(value) for key, value in secrets.items()})
+    return opened
+
+
+async def purge(session: AsyncSession, *, finished_before: datetime) -> int:
+    """Delete messages finished (sent, abandoned, cancelled) before a time; returns how many."""
+    result = await session.execute(
+        delete(OutboxMessage)
+        .where(OutboxMessage.state.in_(FINISHED), OutboxMessage.finished_at < finished_before)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

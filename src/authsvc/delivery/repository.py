@@ -1,0 +1,154 @@
+"""The worker's SQL: claim due messages, record how each attempt ended.
+
+A claim bumps `attempts` and pushes `next_attempt_at` to the end of a lease, then commits
+before anything is sent; every later update names the attempt it belongs to, so a worker
+whose lease ran out (and whose message another worker picked up) changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authsvc.delivery.models import OutboxMessage
+from authsvc.delivery.rendering import Channel
+
+_NO_SYNC: dict[str, Any] = {"synchronize_session": False}
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: uuid.UUID
+    channel: Channel
+    recipient: str
+    template: str
+    locale: str
+    params: dict[str, str]
+    sealed_params: bytes | None
+    attempts: int  # including this one
+    send_after: datetime
+
+
+def _claimed_columns() -> tuple[Any, ...]:
+    m = OutboxMessage
+    return (
+        m.id,
+        m.channel,
+        m.recipient,
+        m.template,
+        m.locale,
+        m.params,
+        m.sealed_params,
+        m.attempts,
+        m.send_after,
+    )
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int
+) -> list[Claimed]:
+    """Take up to `limit` due messages that no other worker holds (SKIP LOCKED)."""
+    due = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.state == "queued", OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    m = OutboxMessage
+    rows = await session.execute(
+        update(m)
+        .where(m.id.in_(due.scalar_subquery()))
+        .values(attempts=m.attempts + 1, next_attempt_at=lease_until)
+        .returning(*_claimed_columns())
+        .execution_options(**_NO_SYNC)
+    )
+    return [
+        Claimed(
+            id=row.id,
+            channel=row.channel,
+            recipient=row.recipient,
+            template=row.template,
+            locale=row.locale,
+            params=dict(row.params or {}),
+            sealed_params=row.sealed_params,
+            attempts=row.attempts,
+            send_after=row.send_after,
+        )
+        for row in rows
+    ]
+
+
+async def next_due_at(session: AsyncSession) -> datetime | None:
+    """When the earliest queued message (or lease) comes due."""
+    found: datetime | None = await session.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.state == "queued")
+    )
+    return found
+
+
+async def mark_sent(
+    session: AsyncSession, message_id: uuid.UUID, *, attempt: int, now: datetime
+) -> bool:
+    # Also from `cancelled`: a cancel that raced the send does not undo the send.
+    return await _finish(
+        session,
+        message_id,
+        attempt=attempt,
+        states=("queued", "cancelled"),
+        values={"state": "sent", "finished_at": now, "last_error": None},
+    )
+
+
+async def mark_abandoned(
+    session: AsyncSession, message_id: uuid.UUID, *, attempt: int, now: datetime, error: str
+) -> bool:
+    return await _finish(
+        session,
+        message_id,
+        attempt=attempt,
+        states=("queued",),
+        values={"state": "abandoned", "finished_at": now, "last_error": error},
+    )
+
+
+async def mark_retry(
+    session: AsyncSession,
+    message_id: uuid.UUID,
+    *,
+    attempt: int,
+    retry_at: datetime,
+    error: str,
+) -> bool:
+    m = OutboxMessage
+    result = await session.execute(
+        update(m)
+        .where(m.id == message_id, m.attempts == attempt, m.state == "queued")
+        .values(next_attempt_at=retry_at, last_error=error)
+        .execution_options(**_NO_SYNC)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def _finish(
+    session: AsyncSession,
+    message_id: uuid.UUID,
+    *,
+    attempt: int,
+    states: tuple[str, ...],
+    values: dict[str, object],
+) -> bool:
+    """Move to a final state and wipe the parameters (the OTP) for good."""
+    m = OutboxMessage
+    result = await session.execute(
+        update(m)
+        .where(m.id == message_id, m.attempts == attempt, m.state.in_(states))
+        .values(params=None, sealed_params=None, **values)
+        .execution_options(**_NO_SYNC)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,309 @@
+"""The delivery worker: takes due messages from the outbox and sends them.
+
+Claim (commit) -> send outside any transaction -> record the outcome. A worker that dies
+between claim and record leaves the message leased; once the lease ends another worker
+sends it again (at least once; the stable Message-ID lets mail systems drop the copy).
+Workers wake on NOTIFY, on the next retry falling due, and on a slow poll as a fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Literal, Self
+
+from authsvc.context import ServiceContext
+from authsvc.delivery import rendering, repository
+from authsvc.delivery.adapters import Adapter, Outgoing, build_adapters
+from authsvc.delivery.errors import DeliveryError, SealError
+from authsvc.delivery.listener import listen
+from authsvc.delivery.outbox import open_params
+from authsvc.delivery.rendering import Channel
+from authsvc.delivery.repository import Claimed
+
+log = logging.getLogger("authsvc.delivery")
+
+RECORD_TRIES = 3
+MIN_SLEEP = 0.05  # seconds; when due rows are momentarily locked by someone else
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: Literal["sent", "retry", "abandoned"]
+    reason: str = ""  # safe to log: http_503, smtp_550, timeout, expired...
+    error: str | None = None  # kept as last_error: the provider's words, secrets redacted
+    retry_at: datetime | None = None
+
+
+def backoff(base: timedelta, cap: timedelta, attempt: int) -> timedelta:
+    """Exponential in the attempt number, capped, with jitter so workers do not stampede."""
+    ceiling: timedelta = min(cap, base * (2 ** min(attempt - 1, 30)))
+    return ceiling * random.uniform(0.5, 1.0)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """Providers may echo what they were sent; never keep a secret parameter from it."""
+    for secret in secrets:
+        if len(secret) >= 3:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+class DeliveryWorker:
+    """`async with DeliveryWorker(ctx) as worker: await worker.run()` until `stop()`."""
+
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        *,
+        adapters: Mapping[Channel, Adapter] | None = None,
+        listen: bool = True,
+    ) -> None:
+        settings = ctx.settings
+        self._ctx = ctx
+        self._adapters = dict(adapters) if adapters is not None else build_adapters(settings)
+        self._listen = listen
+        self._concurrency = settings.delivery_concurrency
+        self._batch_size = settings.delivery_batch_size
+        self._poll = settings.delivery_poll_interval.total_seconds()
+        self._lease = settings.delivery_lease
+        self._send_deadline = settings.delivery_lease.total_seconds() / 2
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._full = False
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        for adapter in self._adapters.values():
+            await adapter.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+        await self._drain()
+        for adapter in self._adapters.values():
+            with contextlib.suppress(Exception):
+                await adapter.aclose()
+
+    def stop(self) -> None:
+        """Take no new messages; run() returns once the ones in hand are finished."""
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        listener = None
+        if self._listen:
+            listener = asyncio.create_task(
+                listen(self._ctx.db.engine.url, self._wake.set, check_every=self._poll),
+                name="authsvc-delivery-listener",
+            )
+        log.info("delivery worker started concurrency=%d", self._concurrency)
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                await self._sleep(await self._step())
+        finally:
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
+            await self._drain()
+            log.info("delivery worker stopped")
+
+    async def run_once(self) -> int:
+        """Claim one batch of due messages and process it to the end; returns how many."""
+        batch = await self._claim(self._batch_size)
+        await asyncio.gather(*(self._process(message) for message in batch))
+        return len(batch)
+
+    # --- the loop ------------------------------------------------------------------------
+
+    async def _step(self) -> float:
+        """Start what is due; return how long to sleep before looking again."""
+        free = self._concurrency - len(self._tasks)
+        self._full = free <= 0
+        if self._full:
+            return self._poll  # a finishing send wakes us sooner
+        limit = min(free, self._batch_size)
+        try:
+            batch = await self._claim(limit)
+            for message in batch:
+                self._spawn(message)
+            if len(batch) == limit:
+                return 0.0  # there may be more
+            return await self._idle_delay()
+        except Exception as error:  # the database may be briefly unreachable
+            log.warning("delivery claim failed error=%s", type(error).__name__)
+            return self._poll
+
+    async def _sleep(self, seconds: float) -> None:
+        if seconds <= 0 or self._stopping:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+
+    async def _idle_delay(self) -> float:
+        async with self._ctx.db.transaction() as session:
+            due = await repository.next_due_at(session)
+        if due is None:
+            return self._poll
+        wait = (due - self._ctx.clock.now()).total_seconds()
+        return min(self._poll, max(MIN_SLEEP, wait))
+
+    async def _claim(self, limit: int) -> list[Claimed]:
+        now = self._ctx.clock.now()
+        async with self._ctx.db.transaction() as session:
+            return await repository.claim_due(
+                session, now=now, lease_until=now + self._lease, limit=limit
+            )
+
+    def _spawn(self, message: Claimed) -> None:
+        task = asyncio.create_task(self._process(message), name=f"delivery-{message.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._full:
+            self._wake.set()
+
+    async def _drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- one message ---------------------------------------------------------------------
+
+    async def _process(self, message: Claimed) -> None:
+        outcome = await self._attempt(message)
+        await self._record(message, outcome)
+        if outcome.state == "retry":
+            self._wake.set()  # the loop may be sleeping past this retry's time
+
+    async def _attempt(self, message: Claimed) -> Outcome:
+        settings = self._ctx.settings
+        if self._ctx.clock.now() >= message.send_after + settings.delivery_ttl:
+            return Outcome("abandoned", "expired", "not sent within AUTHSVC_DELIVERY_TTL")
+        try:
+            params = open_params(
+                self._ctx.keyring, message.id, message.params, message.sealed_params
+            )
+            rendered = rendering.render(message.template, message.channel, message.locale, params)
+        except SealError:
+            return Outcome("abandoned", "cannot_decrypt", "no configured secret key opens it")
+        except ValueError:
+            return Outcome("abandoned", "template_error", "parameters do not fit the template")
+        secrets = [value for key, value in params.items() if key not in message.params]
+        outgoing = Outgoing(
+            message_id=message.id,
+            recipient=message.recipient,
+            locale=message.locale,
+            text=rendered.text,
+            subject=rendered.subject,
+            html=rendered.html,
+        )
+        try:
+            async with asyncio.timeout(self._send_deadline):
+                await self._adapters[message.channel].send(outgoing)
+        except DeliveryError as error:
+            detail = redact(str(error), secrets)
+            if error.permanent:
+                return Outcome("abandoned", error.reason, detail)
+            return self._retry(message, error.reason, detail)
+        except TimeoutError:
+            return self._retry(message, "timeout", "the send took too long")
+        except Exception as error:  # an adapter bug must not stop the worker
+            return self._retry(message, type(error).__name__, type(error).__name__)
+        return Outcome("sent")
+
+    def _retry(self, message: Claimed, reason: str, error: str) -> Outcome:
+        settings = self._ctx.settings
+        if message.attempts >= settings.delivery_max_attempts:
+            return Outcome("abandoned", reason, error)
+        retry_at = self._ctx.clock.now() + backoff(
+            settings.delivery_backoff_base, settings.delivery_backoff_max, message.attempts
+        )
+        if retry_at >= message.send_after + settings.delivery_ttl:
+            return Outcome("abandoned", reason, error)
+        return Outcome("retry", reason, error, retry_at)
+
+    async def _record(self, message: Claimed, outcome: Outcome) -> None:
+        for attempt in range(RECORD_TRIES):
+            try:
+                recorded = await self._write(message, outcome)
+                break
+            except Exception as error:
+                log.warning(
+                    "delivery could not record message_id=%s error=%s",
+                    message.id,
+                    type(error).__name__,
+                )
+                if attempt + 1 < RECORD_TRIES:
+                    await asyncio.sleep(0.2 * 2**attempt)
+        else:
+            return  # the lease runs out and the message is tried again
+        provider = self._adapters[message.channel].name
+        where = (
+            f"message_id={message.id} template={message.template} channel={message.channel} "
+            f"provider={provider} attempt={message.attempts}"
+        )
+        if not recorded:
+            log.warning("delivery outcome discarded, message no longer held %s", where)
+        elif outcome.state == "sent":
+            log.info("delivery sent %s", where)
+        elif outcome.state == "retry":
+            assert outcome.retry_at is not None
+            delay = (outcome.retry_at - self._ctx.clock.now()).total_seconds()
+            log.warning("delivery failed %s error=%s retry_in=%.1fs", where, outcome.reason, delay)
+        else:
+            log.warning("delivery abandoned %s error=%s", where, outcome.reason)
+
+    async def _write(self, message: Claimed, outcome: Outcome) -> bool:
+        now = self._ctx.clock.now()
+        async with self._ctx.db.transaction() as session:
+            if outcome.state == "sent":
+                return await repository.mark_sent(
+                    session, message.id, attempt=message.attempts, now=now
+                )
+            if outcome.state == "retry":
+                assert outcome.retry_at is not None
+                return await repository.mark_retry(
+                    session,
+                    message.id,
+                    attempt=message.attempts,
+                    retry_at=outcome.retry_at,
+                    error=_last_error(outcome),
+                )
+            return await repository.mark_abandoned(
+                session, message.id, attempt=message.attempts, now=now, error=_last_error(outcome)
+            )
+
+
+def _last_error(outcome: Outcome) -> str:
+    return (outcome.error or outcome.reason)[:500]
+
+
+@asynccontextmanager
+async def delivery_worker(ctx: ServiceContext) -> AsyncIterator[None]:
+    """The worker as a background service of `authsvc serve`."""
+    async with DeliveryWorker(ctx) as worker:
+        task = asyncio.create_task(worker.run(), name="authsvc-delivery")
+        try:
+            yield
+        finally:
+            worker.stop()
+            await task
