@@ -120,24 +120,38 @@ class Server:
 
 
 async def flood(url: str, login: str, concurrency: int, seconds: float) -> dict[str, int]:
-    """POST /login with the right password from `concurrency` loops for `seconds`."""
+    """POST /login with the right password from `concurrency` keep-alive connections.
+
+    A bare HTTP/1.1 client: on a 2-core machine the load generator shares the CPUs with
+    the server, so it must cost next to nothing per request.
+    """
+    host, port = url.removeprefix("http://").split(":")
+    body = json.dumps({"login": login, "password": PASSWORD}).encode()
+    request = (
+        f"POST /login HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n\r\n"
+    ).encode() + body
     counts: dict[str, int] = {}
     deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
 
-        async def loop() -> None:
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
             while time.monotonic() < deadline:
-                try:
-                    response = await http.post(
-                        "/login", json={"login": login, "password": PASSWORD}
-                    )
-                    key = str(response.status_code)
-                except httpx.HTTPError as error:
-                    key = type(error).__name__
-                counts[key] = counts.get(key, 0) + 1
+                writer.write(request)
+                status = (await reader.readline()).split(b" ")[1].decode()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                await reader.readexactly(length)
+                counts[status] = counts.get(status, 0) + 1
+        except (OSError, IndexError, asyncio.IncompleteReadError) as error:
+            counts[type(error).__name__] = counts.get(type(error).__name__, 0) + 1
+        finally:
+            writer.close()
 
-        await asyncio.gather(*(loop() for _ in range(concurrency)))
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
     return counts
 
 

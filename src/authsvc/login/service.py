@@ -86,7 +86,7 @@ async def check_password(
     now = ctx.clock.now()
     keys = [_name_key(login), throttling.ip_key(client_ip)]
     try:
-        await throttling.ensure_not_blocked(session, keys, now=now)
+        counted = await throttling.ensure_not_blocked(session, keys, now=now)
     except throttling.TooManyAttempts:
         auth_event("login_throttled", outcome="refused", ip=client_ip, account=_id(account))
         raise
@@ -100,7 +100,8 @@ async def check_password(
         await throttling.record_failure(session, keys, now=now, settings=ctx.settings)
         auth_event("password_failed", outcome="failure", ip=client_ip, account=_id(account))
         raise InvalidCredentials("The login or password is incorrect.")
-    await throttling.reset(session, keys[0])
+    if keys[0] in counted:
+        await throttling.reset(session, keys[0])
     if ctx.hasher.needs_rehash(account.password_hash):
         await accounts.set_password_hash(session, account.id, await ctx.hasher.hash(password))
     return account

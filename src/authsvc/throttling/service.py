@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.config import Settings
@@ -37,15 +37,24 @@ def _seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds()))
 
 
-async def ensure_not_blocked(session: AsyncSession, keys: list[str], *, now: datetime) -> None:
-    """Raise TooManyAttempts while any of `keys` is in its back-off period."""
-    query = select(func.max(ThrottleCounter.blocked_until)).where(ThrottleCounter.key.in_(keys))
-    blocked_until = (await session.execute(query)).scalar_one()
-    if blocked_until is not None and blocked_until > now:
+async def ensure_not_blocked(
+    session: AsyncSession, keys: list[str], *, now: datetime
+) -> set[str]:
+    """Raise TooManyAttempts while any of `keys` is in its back-off period.
+
+    Returns the keys that have a counter, so callers can skip resetting absent ones.
+    """
+    query = select(ThrottleCounter.key, ThrottleCounter.blocked_until).where(
+        ThrottleCounter.key.in_(keys)
+    )
+    rows = (await session.execute(query)).all()
+    blocked = [until for _, until in rows if until is not None and until > now]
+    if blocked:
         raise TooManyAttempts(
             "Too many failed attempts; wait before trying again.",
-            retry_after=_seconds_until(blocked_until, now),
+            retry_after=_seconds_until(max(blocked), now),
         )
+    return {key for key, _ in rows}
 
 
 def backoff_delay(failures: int, settings: Settings) -> timedelta:
