@@ -6,6 +6,8 @@ import httpx
 
 from authsvc.context import ServiceContext
 from authsvc.core.clock import MovableClock
+from authsvc.delivery.worker import DeliveryWorker
+from tests.conftest import make_client, with_settings
 from tests.factories import make_account
 from tests.login.flow import challenge_row, read_otp, start_login, wrong
 
@@ -125,3 +127,33 @@ async def test_challenge_status_of_an_expired_or_unknown_challenge_is_404(
     assert (await client.get(f"/login/challenges/{challenge_id}")).status_code == 404
     unknown = await client.get("/login/challenges/00000000-0000-4000-8000-000000000000")
     assert unknown.status_code == 404
+
+
+async def test_challenge_status_turns_sent_once_the_code_is_delivered(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    challenge_id = await _open(ctx, client)
+    async with DeliveryWorker(ctx, listen=False) as worker:
+        assert await worker.run_once() == 1  # the OTP; the notice waits for the expiry
+    body = (await client.get(f"/login/challenges/{challenge_id}")).json()
+    assert body["delivery"] == "sent"
+
+
+async def test_challenge_status_reports_a_failed_sms_so_the_panel_can_offer_email(
+    ctx: ServiceContext,
+) -> None:
+    unreachable = with_settings(
+        ctx,
+        sms_provider="webhook",
+        sms_webhook_url="http://127.0.0.1:9/sms",  # nothing listens on the discard port
+        delivery_max_attempts=1,
+    )
+    async with make_client(unreachable) as http:
+        challenge_id = await _open(
+            unreachable, http, login="smsuser", phone="+48601234789", channel="sms"
+        )
+        async with DeliveryWorker(unreachable, listen=False) as worker:
+            await worker.run_once()
+        body = (await http.get(f"/login/challenges/{challenge_id}")).json()
+    assert body["channel"] == "sms"
+    assert body["delivery"] == "failed"
