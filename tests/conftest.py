@@ -117,7 +117,8 @@ async def ctx(base_ctx: ServiceContext, clock: MovableClock) -> AsyncIterator[Se
 
 def with_settings(ctx: ServiceContext, **overrides: object) -> ServiceContext:
     """The same database and clock under other settings."""
-    settings = ctx.settings.model_copy(update=overrides)
+    # Validated like real settings, so "x" for a SecretStr field becomes a SecretStr.
+    settings = Settings.model_validate({**dict(ctx.settings), **overrides})
     return dataclasses.replace(ctx, settings=settings)
 
 
