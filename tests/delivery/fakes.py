@@ -75,8 +75,10 @@ class FakeGateway:
         self.behaviour: Behaviour = behaviour or (lambda request: (200, {"ok": True}))
         self.requests: list[Request] = []
         self.delay = 0.0
+        self.in_flight = self.max_in_flight = 0
         self._script: list[Reply] = []
         self._server: asyncio.Server | None = None
+        self._clients: set[asyncio.StreamWriter] = set()
         self.port = 0
 
     @property
@@ -97,10 +99,12 @@ class FakeGateway:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-            self._server.close_clients()
+            for writer in list(self._clients):
+                writer.close()
             await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._clients.add(writer)
         try:
             while True:
                 line = await reader.readline()
@@ -115,8 +119,13 @@ class FakeGateway:
                 request = Request(method, path, headers, body)
                 self.requests.append(request)
                 status, payload = self._script.pop(0) if self._script else self.behaviour(request)
-                if self.delay:
-                    await asyncio.sleep(self.delay)
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+                try:
+                    if self.delay:
+                        await asyncio.sleep(self.delay)
+                finally:
+                    self.in_flight -= 1
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 head = (
                     f"HTTP/1.1 {status} Whatever\r\nContent-Type: application/json\r\n"
@@ -124,9 +133,10 @@ class FakeGateway:
                 )
                 writer.write(head.encode() + data)
                 await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
         finally:
+            self._clients.discard(writer)
             writer.close()
 
 

@@ -41,13 +41,23 @@ def connect_args(url: URL) -> dict[str, Any]:
     return {key: value for key, value in args.items() if value is not None}
 
 
-async def listen(url: URL, on_notify: Callable[[], None], *, check_every: float) -> None:
-    """Call `on_notify` for every NOTIFY (and after each reconnect); runs until cancelled."""
+async def listen(
+    url: URL,
+    on_notify: Callable[[], None],
+    *,
+    check_every: float,
+    on_listening: Callable[[bool], None] = lambda listening: None,
+) -> None:
+    """Call `on_notify` for every NOTIFY (and after each reconnect); runs until cancelled.
+
+    `on_listening(True/False)` follows whether NOTIFYs can currently arrive.
+    """
     while True:
         connection: asyncpg.Connection | None = None
         try:
             connection = await asyncpg.connect(**connect_args(url), timeout=10)
             await connection.add_listener(NOTIFY_CHANNEL, lambda *_: on_notify())
+            on_listening(True)
             on_notify()  # anything committed while nobody was listening
             while True:
                 await asyncio.sleep(check_every)
@@ -56,6 +66,7 @@ async def listen(url: URL, on_notify: Callable[[], None], *, check_every: float)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as error:
             log.warning("delivery listener lost its connection error=%s", type(error).__name__)
         finally:
+            on_listening(False)
             if connection is not None:
                 with contextlib.suppress(Exception):
                     await connection.close(timeout=2)

@@ -79,6 +79,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._full = False
+        self.listening = asyncio.Event()  # set while NOTIFYs reach this worker
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -108,7 +109,12 @@ class DeliveryWorker:
         listener = None
         if self._listen:
             listener = asyncio.create_task(
-                listen(self._ctx.db.engine.url, self._wake.set, check_every=self._poll),
+                listen(
+                    self._ctx.db.engine.url,
+                    self._wake.set,
+                    check_every=self._poll,
+                    on_listening=self._set_listening,
+                ),
                 name="authsvc-delivery-listener",
             )
         log.info("delivery worker started concurrency=%d", self._concurrency)
@@ -123,6 +129,12 @@ class DeliveryWorker:
                     await listener
             await self._drain()
             log.info("delivery worker stopped")
+
+    def _set_listening(self, listening: bool) -> None:
+        if listening:
+            self.listening.set()
+        else:
+            self.listening.clear()
 
     async def run_once(self) -> int:
         """Claim one batch of due messages and process it to the end; returns how many."""

@@ -91,11 +91,11 @@ def build_email(message: Outgoing, *, sender: str) -> EmailMessage:
     mail["Date"] = formatdate(usegmt=True)
     # Stable across retries, so a receiving system can drop a duplicate after a crash.
     mail["Message-ID"] = f"<{message.message_id}@{domain}>"
-    mail["Content-Language"] = message.locale
     mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
     mail.set_content(message.text)
     if message.html is not None:
         mail.add_alternative(message.html, subtype="html")
+    mail["Content-Language"] = message.locale  # after set_content, which drops Content-*
     return mail
 
 
