@@ -201,6 +201,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
+    peer: tuple[str, int]  # the client's address: one per connection
 
 
 @dataclass
@@ -227,7 +228,8 @@ class SmtpSink:
             await asyncio.sleep(self.delay)
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
-        self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))
+        received = Received(envelope.mail_from, list(envelope.rcpt_tos), parsed, session.peer)
+        self.messages.append(received)
         return "250 Message accepted for delivery"
 
     def by_message_id(self) -> dict[str, int]:

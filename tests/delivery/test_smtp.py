@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from authsvc.context import ServiceContext
 from authsvc.core.clock import MovableClock
 from authsvc.delivery.adapters.smtp import SmtpTarget
+from authsvc.delivery.outbox import MessageStatus
 from authsvc.delivery.worker import DeliveryWorker
 from tests.conftest import with_settings
 from tests.delivery.fakes import (
@@ -126,8 +127,42 @@ async def test_temporary_refusal_is_retried_later(
     del sink.refuse["busy@example.com"]
     clock.advance(timedelta(seconds=1))
     await deliver(ctx)
-    assert await status_of(ctx, message_id) == type(found)("sent", 2, None)
+    assert await status_of(ctx, message_id) == MessageStatus("sent", 2, None)
     assert len(sink.messages) == 1
+
+
+async def test_one_connection_carries_consecutive_messages(
+    fast_ctx: ServiceContext, smtp_sink: tuple[SmtpSink, int]
+) -> None:
+    sink, port = smtp_sink
+    ctx = smtp_ctx(fast_ctx, f"smtp://127.0.0.1:{port}")
+    async with DeliveryWorker(ctx, listen=False) as worker:
+        for _ in range(3):
+            await queue(ctx)
+            assert await worker.run_once() == 1
+    assert len(sink.messages) == 3
+    assert len({received.peer for received in sink.messages}) == 1
+
+
+async def test_a_connection_the_server_dropped_is_replaced_without_a_failed_attempt(
+    fast_ctx: ServiceContext,
+) -> None:
+    sink = SmtpSink()
+    controller = start_smtp(sink)
+    ctx = smtp_ctx(fast_ctx, f"smtp://127.0.0.1:{controller.port}")
+    try:
+        async with DeliveryWorker(ctx, listen=False) as worker:
+            await queue(ctx)
+            await worker.run_once()
+            controller.stop()  # drops the connection the adapter keeps
+            controller = Controller(sink, hostname="127.0.0.1", port=controller.port)
+            controller.start()
+            second = await queue(ctx)
+            await worker.run_once()
+    finally:
+        controller.stop()
+    assert await status_of(ctx, second) == MessageStatus("sent", 1, None)
+    assert len({received.peer for received in sink.messages}) == 2
 
 
 async def test_unreachable_server_is_a_transient_failure(fast_ctx: ServiceContext) -> None:

@@ -8,11 +8,12 @@ whose lease ran out (and whose message another worker picked up) changes nothing
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.delivery.models import OutboxMessage
@@ -95,14 +96,25 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
 async def mark_sent(
     session: AsyncSession, message_id: uuid.UUID, *, attempt: int, now: datetime
 ) -> bool:
-    # Also from `cancelled`: a cancel that raced the send does not undo the send.
-    return await _finish(
-        session,
-        message_id,
-        attempt=attempt,
-        states=("queued", "cancelled"),
-        values={"state": "sent", "finished_at": now, "last_error": None},
+    return message_id in await mark_sent_many(session, [(message_id, attempt)], now=now)
+
+
+async def mark_sent_many(
+    session: AsyncSession, sent: Sequence[tuple[uuid.UUID, int]], *, now: datetime
+) -> set[uuid.UUID]:
+    """Record sends (message id, attempt) in one statement; returns the ids still held."""
+    if not sent:
+        return set()
+    m = OutboxMessage
+    rows = await session.execute(
+        update(m)
+        # Also from `cancelled`: a cancel that raced the send does not undo the send.
+        .where(tuple_(m.id, m.attempts).in_(sent), m.state.in_(("queued", "cancelled")))
+        .values(state="sent", params=None, sealed_params=None, finished_at=now, last_error=None)
+        .returning(m.id)
+        .execution_options(**_NO_SYNC)
     )
+    return {row.id for row in rows}
 
 
 async def mark_abandoned(

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._full = False
+        self._recorder = _Recorder(ctx)
         self.listening = asyncio.Event()  # set while NOTIFYs reach this worker
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -256,7 +258,7 @@ class DeliveryWorker:
     async def _record(self, message: Claimed, outcome: Outcome) -> None:
         for attempt in range(RECORD_TRIES):
             try:
-                recorded = await self._write(message, outcome)
+                recorded = await self._recorder.record(message, outcome)
                 break
             except Exception as error:
                 log.warning(
@@ -284,25 +286,69 @@ class DeliveryWorker:
         else:
             log.warning("delivery abandoned %s error=%s", where, outcome.reason)
 
-    async def _write(self, message: Claimed, outcome: Outcome) -> bool:
+
+class _Recorder:
+    """Writes outcomes with group commit: whatever finishes while one write is under way
+    goes into the next, so a busy worker commits once per handful of messages while an
+    idle one still records each message at once."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+        self._pending: list[tuple[Claimed, Outcome, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(self, message: Claimed, outcome: Outcome) -> bool:
+        """True when recorded; False when the message is no longer this worker's."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((message, outcome, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_pending())
+        return await future
+
+    async def _write_pending(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                held = await self._write([(message, outcome) for message, outcome, _ in batch])
+            except Exception as error:
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+            else:
+                for message, _, future in batch:
+                    if not future.done():
+                        future.set_result(message.id in held)
+
+    async def _write(self, batch: list[tuple[Claimed, Outcome]]) -> set[uuid.UUID]:
         now = self._ctx.clock.now()
+        sent = [
+            (message.id, message.attempts) for message, outcome in batch if outcome.state == "sent"
+        ]
         async with self._ctx.db.transaction() as session:
-            if outcome.state == "sent":
-                return await repository.mark_sent(
-                    session, message.id, attempt=message.attempts, now=now
-                )
-            if outcome.state == "retry":
-                assert outcome.retry_at is not None
-                return await repository.mark_retry(
-                    session,
-                    message.id,
-                    attempt=message.attempts,
-                    retry_at=outcome.retry_at,
-                    error=_last_error(outcome),
-                )
-            return await repository.mark_abandoned(
-                session, message.id, attempt=message.attempts, now=now, error=_last_error(outcome)
-            )
+            held = await repository.mark_sent_many(session, sent, now=now)
+            for message, outcome in batch:
+                if outcome.state == "retry":
+                    assert outcome.retry_at is not None
+                    changed = await repository.mark_retry(
+                        session,
+                        message.id,
+                        attempt=message.attempts,
+                        retry_at=outcome.retry_at,
+                        error=_last_error(outcome),
+                    )
+                elif outcome.state == "abandoned":
+                    changed = await repository.mark_abandoned(
+                        session,
+                        message.id,
+                        attempt=message.attempts,
+                        now=now,
+                        error=_last_error(outcome),
+                    )
+                else:
+                    continue
+                if changed:
+                    held.add(message.id)
+        return held
 
 
 def _last_error(outcome: Outcome) -> str:

@@ -11,8 +11,10 @@ per SMTP command).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
+import time
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -28,6 +30,9 @@ TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 # Refusals that are about our own setup (TLS required, bad credentials), not about this
 # message: retrying gives an operator the chance to fix it before the message expires.
 SETUP_CODES = frozenset({530, 534, 535, 538})
+# Providers commonly cap messages per connection and drop idle ones after a while.
+MESSAGES_PER_CONNECTION = 100
+IDLE_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -99,14 +104,27 @@ def build_email(message: Outgoing, *, sender: str) -> EmailMessage:
     return mail
 
 
+@dataclass
+class _Connection:
+    client: aiosmtplib.SMTP
+    sent: int = 0
+    idle_since: float = 0.0
+
+
 class SmtpAdapter(Adapter):
+    """Keeps a few connections open between messages: a TLS handshake and AUTH per OTP
+    would cost several round trips. Any error discards the connection it happened on."""
+
     channel = "email"
     name = "smtp"
 
-    def __init__(self, target: SmtpTarget, *, sender: str) -> None:
+    def __init__(self, target: SmtpTarget, *, sender: str, max_idle: int = 4) -> None:
         self._target = target
         self._sender = sender
         self._envelope_from = parseaddr(sender)[1]
+        self._max_idle = max_idle
+        self._idle: list[_Connection] = []
+        self._closing: set[asyncio.Task[None]] = set()
         self._tls_context: ssl.SSLContext | None = None
         self._local_hostname: str | None = None
 
@@ -116,9 +134,39 @@ class SmtpAdapter(Adapter):
         # getfqdn may wait on DNS: once, off the event loop, instead of per connection.
         self._local_hostname = await asyncio.to_thread(socket.getfqdn)
 
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await _quit(connection)
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
     async def send(self, message: Outgoing) -> None:
         if self._local_hostname is None:
             await self.start()
+        mail = build_email(message, sender=self._sender)
+        try:
+            reused = self._take_idle()
+            if reused is not None:
+                try:
+                    await self._send_on(reused, mail, message.recipient)
+                    return
+                except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
+                    pass  # the server dropped the idle connection before taking anything
+            await self._send_on(await self._connect(), mail, message.recipient)
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            refused = error.recipients[0]
+            raise _refusal(refused.code, refused.message) from None
+        except aiosmtplib.SMTPResponseException as error:
+            raise _refusal(error.code, error.message) from None
+        except (aiosmtplib.SMTPTimeoutError, TimeoutError):
+            raise DeliveryError("timeout", permanent=False) from None
+        except (aiosmtplib.SMTPException, OSError) as error:
+            raise DeliveryError(
+                "smtp_connection", permanent=False, detail=type(error).__name__
+            ) from None
+
+    async def _connect(self) -> _Connection:
         target = self._target
         client = aiosmtplib.SMTP(
             hostname=target.host,
@@ -131,23 +179,55 @@ class SmtpAdapter(Adapter):
             timeout=target.timeout,
             local_hostname=self._local_hostname,
         )
-        mail = build_email(message, sender=self._sender)
         try:
-            async with client:
-                await client.send_message(
-                    mail, sender=self._envelope_from, recipients=[message.recipient]
-                )
-        except aiosmtplib.SMTPRecipientsRefused as error:
-            refused = error.recipients[0]
-            raise _refusal(refused.code, refused.message) from None
-        except aiosmtplib.SMTPResponseException as error:
-            raise _refusal(error.code, error.message) from None
-        except (aiosmtplib.SMTPTimeoutError, TimeoutError):
-            raise DeliveryError("timeout", permanent=False) from None
-        except (aiosmtplib.SMTPException, OSError) as error:
-            raise DeliveryError(
-                "smtp_connection", permanent=False, detail=type(error).__name__
-            ) from None
+            await client.connect()
+        except BaseException:
+            client.close()
+            raise
+        return _Connection(client)
+
+    async def _send_on(self, connection: _Connection, mail: EmailMessage, recipient: str) -> None:
+        try:
+            await connection.client.send_message(
+                mail, sender=self._envelope_from, recipients=[recipient]
+            )
+        except BaseException:
+            connection.client.close()  # never reuse a connection in an unknown state
+            raise
+        connection.sent += 1
+        self._put_idle(connection)
+
+    def _take_idle(self) -> _Connection | None:
+        while self._idle:
+            connection = self._idle.pop()  # the most recently used is the likeliest alive
+            fresh = time.monotonic() - connection.idle_since < IDLE_SECONDS
+            if fresh and connection.client.is_connected:
+                return connection
+            self._close_later(connection)
+        return None
+
+    def _put_idle(self, connection: _Connection) -> None:
+        now = time.monotonic()
+        for stale in [c for c in self._idle if now - c.idle_since >= IDLE_SECONDS]:
+            self._idle.remove(stale)
+            self._close_later(stale)
+        if connection.sent >= MESSAGES_PER_CONNECTION or len(self._idle) >= self._max_idle:
+            self._close_later(connection)
+            return
+        connection.idle_since = now
+        self._idle.append(connection)
+
+    def _close_later(self, connection: _Connection) -> None:
+        task = asyncio.create_task(_quit(connection))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+
+async def _quit(connection: _Connection) -> None:
+    with contextlib.suppress(Exception):
+        if connection.client.is_connected:
+            await connection.client.quit(timeout=5)
+    connection.client.close()
 
 
 def _refusal(code: int, text: str) -> DeliveryError:
