@@ -150,17 +150,3 @@ async def test_enqueue_refuses_a_callers_mistake_at_once(
                 now=ctx.clock.now(),
                 **arguments,  # type: ignore[arg-type]
             )
-
-
-async def test_purge_deletes_only_messages_finished_before_the_cutoff(
-    fast_ctx: ServiceContext, clock: MovableClock
-) -> None:
-    sent, queued = await queue(fast_ctx), None
-    async with DeliveryWorker(fast_ctx, listen=False) as worker:
-        await worker.run_once()
-    queued = await queue(fast_ctx, send_after=clock.now() + timedelta(days=90))
-    async with fast_ctx.db.transaction() as session:
-        assert await outbox.purge(session, finished_before=clock.now() - timedelta(days=1)) == 0
-        assert await outbox.purge(session, finished_before=clock.now() + timedelta(days=1)) == 1
-        assert await outbox.message_status(session, sent) is None
-        assert await outbox.message_status(session, queued) is not None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.core.crypto import Keyring
@@ -142,13 +142,3 @@ def open_params(
             raise SealError("sealed parameters are not an object")
         opened.update({str(key): str(value) for key, value in secrets.items()})
     return opened
-
-
-async def purge(session: AsyncSession, *, finished_before: datetime) -> int:
-    """Delete messages finished (sent, abandoned, cancelled) before a time; returns how many."""
-    result = await session.execute(
-        delete(OutboxMessage)
-        .where(OutboxMessage.state.in_(FINISHED), OutboxMessage.finished_at < finished_before)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
