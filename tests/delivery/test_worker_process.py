@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from authsvc.context import ServiceContext
-from tests.delivery.fakes import SmtpSink, start_smtp
+from tests.delivery.fakes import FakeGateway, SmtpSink, start_smtp, webhook_behaviour
 from tests.delivery.helpers import OTP, eventually, queue, states, status_of
 
 
@@ -124,3 +124,30 @@ async def test_sigterm_finishes_the_message_in_hand_then_exits_zero(
 
 async def data_started(sink: SmtpSink) -> bool:
     return sink.data_started.is_set()
+
+
+async def test_worker_log_names_messages_but_never_codes_or_gateway_urls(
+    ctx: ServiceContext, cli_env: dict[str, str], gateway: FakeGateway
+) -> None:
+    gateway.behaviour = webhook_behaviour("t0ken")
+    env = {
+        **cli_env,
+        "AUTHSVC_SMS_PROVIDER": "webhook",
+        # Some gateways take their key in the query string.
+        "AUTHSVC_SMS_WEBHOOK_URL": f"{gateway.url}/sms?key=url-secret-123",
+        "AUTHSVC_SMS_WEBHOOK_TOKEN": "t0ken",
+        "AUTHSVC_DELIVERY_POLL_INTERVAL": "0.5",
+    }
+    message_id = await queue(ctx, channel="sms")
+    process = start_worker(env)
+    try:
+        await eventually(lambda: all_sent(ctx, 1), within=20)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(process.wait, 15)
+    log = stderr_of(process)
+    assert code == 0, log
+    assert f"delivery sent message_id={message_id} template=login_otp channel=sms" in log
+    assert "url-secret-123" not in log
+    assert "t0ken" not in log
+    assert OTP not in log
