@@ -24,5 +24,3 @@ def bare_env(tmp_path: Path, **values: str) -> dict[str, str]:
     env["AUTHSVC_DATA_DIR"] = str(tmp_path)
     env.update(values)
     return env
-
-

@@ -301,12 +301,22 @@ async def describe_challenge(
     if account is None:
         raise ChallengeNotFound("No such login challenge, or it has expired.")
     status = await outbox.message_status(session, challenge.message_id)
-    delivery = "queued"
-    if status is not None and status.state == "sent":
-        delivery = "sent"
-    elif status is not None and status.state in ("abandoned", "cancelled"):
-        delivery = "failed"
-    return ChallengeStatus(view=_view(ctx, challenge, account), delivery=delivery)
+    return ChallengeStatus(view=_view(ctx, challenge, account), delivery=_delivery(status))
+
+
+def _delivery(status: outbox.MessageStatus | None) -> str:
+    """What the SPA needs to know: delivered, still on its way, or worth another channel.
+
+    A message that has failed at least once and is waiting for a retry already counts
+    as failed: the customer should not wait minutes for the backoff to run out.
+    """
+    if status is None:
+        return "queued"
+    if status.state == "sent":
+        return "sent"
+    if status.state in ("abandoned", "cancelled") or status.last_error is not None:
+        return "failed"
+    return "queued"
 
 
 # --- messages -------------------------------------------------------------------------

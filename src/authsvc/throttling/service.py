@@ -37,9 +37,7 @@ def _seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds()))
 
 
-async def ensure_not_blocked(
-    session: AsyncSession, keys: list[str], *, now: datetime
-) -> set[str]:
+async def ensure_not_blocked(session: AsyncSession, keys: list[str], *, now: datetime) -> set[str]:
     """Raise TooManyAttempts while any of `keys` is in its back-off period.
 
     Returns the keys that have a counter, so callers can skip resetting absent ones.
