@@ -60,8 +60,27 @@ def upgrade() -> None:
     op.create_index("ix_outbox_messages_account_id", "outbox_messages", ["account_id"])
     op.create_index("ix_outbox_messages_finished_at", "outbox_messages", ["finished_at"])
 
+    # Wake the workers when messages are queued: one NOTIFY per inserting statement,
+    # sent at commit (never for a rollback), and no extra round trip for the caller.
+    op.execute(
+        """
+        CREATE FUNCTION outbox_messages_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('authsvc_outbox', '');
+            RETURN NULL;
+        END
+        $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER outbox_messages_notify AFTER INSERT ON outbox_messages "
+        "FOR EACH STATEMENT EXECUTE FUNCTION outbox_messages_notify()"
+    )
+
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER outbox_messages_notify ON outbox_messages")
+    op.execute("DROP FUNCTION outbox_messages_notify()")
     op.drop_index("ix_outbox_messages_finished_at", table_name="outbox_messages")
     op.drop_index("ix_outbox_messages_account_id", table_name="outbox_messages")
     op.drop_index("ix_outbox_messages_due", table_name="outbox_messages")

@@ -22,7 +22,7 @@ from authsvc.delivery.crypto import seal, unseal
 from authsvc.delivery.errors import SealError
 from authsvc.delivery.models import OutboxMessage
 
-NOTIFY_CHANNEL = "authsvc_outbox"
+NOTIFY_CHANNEL = "authsvc_outbox"  # the trigger in migration 0002 notifies this channel
 State = Literal["queued", "sent", "abandoned", "cancelled"]
 FINISHED: tuple[State, ...] = ("sent", "abandoned", "cancelled")
 
@@ -84,8 +84,8 @@ async def enqueue(
             next_attempt_at=due,
         )
     )
-    # pg_notify is transactional: the workers hear it at commit, never for a rollback.
-    await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+    # No flush and no NOTIFY here: the row goes out with the caller's other writes, and
+    # the outbox_messages_notify trigger (migration 0002) wakes the workers at commit.
     return message_id
 
 
