@@ -99,7 +99,7 @@ def database() -> Iterator[str]:
 class Server:
     """`authsvc serve` in a subprocess against `url`."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, workers: int = 1) -> None:
         self.data_dir = Path(tempfile.mkdtemp(prefix="authsvc-bench-"))
         self.port = free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSVC_")}
@@ -114,6 +114,7 @@ class Server:
             AUTHSVC_RUN_DELIVERY_WORKER="false",
             # The per-key limit would stop the benchmark after 120 calls a minute.
             AUTHSVC_SUPPORT_KEY_RATE_LIMIT="1000000000",
+            AUTHSVC_WORKERS=str(workers),
         )
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -425,6 +426,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15, help="length of each measurement")
     parser.add_argument("--accounts", type=int, default=1_000_000, help="large-scale accounts")
     parser.add_argument("--audit-rows", type=int, default=10_000_000, help="old audit rows")
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--child", nargs="*")
     args = parser.parse_args()
     if args.child:
@@ -434,7 +436,7 @@ def main() -> None:
     seconds = args.seconds
     cores = os.cpu_count() or 1
     with database() as url:
-        server = Server(url)
+        server = Server(url, workers=args.workers)
         logins_file = server.data_dir / "logins.txt"
         try:
             server.start()

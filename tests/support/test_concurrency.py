@@ -31,9 +31,9 @@ async def test_fifty_concurrent_wrong_guesses_get_exactly_five_evaluated(
     assert len(await audit_rows(ctx)) == 51
 
 
-async def _check_in_own_session(ctx: ServiceContext, account_id: object, code: str) -> str:
+async def _check_in_own_session(ctx: ServiceContext, customer: str, code: str) -> str:
     async with ctx.db.transaction() as session:
-        check = await auth_codes.check(session, ctx, account_id=account_id, code=code)  # type: ignore[arg-type]
+        check = await auth_codes.check(session, ctx, customer=customer, code=code)
         return check.result
 
 
@@ -45,7 +45,7 @@ async def test_concurrent_right_codes_take_back_their_attempt(
     code = await new_code(client, await bearer_session(ctx, account))
     guesses = [wrong(code)] * 4 + [code] * 46
     results = await asyncio.gather(
-        *(_check_in_own_session(ctx, account.id, guess) for guess in guesses)
+        *(_check_in_own_session(ctx, account.login, guess) for guess in guesses)
     )
     assert Counter(results) == {"valid": 46, "mismatch": 4}
     async with ctx.db.transaction() as session:

@@ -6,9 +6,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authsvc.accounts.models import Account
 from authsvc.auth_codes.models import AuthCode
 
 # Advisory lock class for "generating a code for this account" (pg_advisory_xact_lock(int, int)).
@@ -23,6 +24,8 @@ class Attempt:
     code_mac: bytes
     expires_at: datetime
     mismatches: int
+    account_id: uuid.UUID
+    login: str
 
 
 async def lock_generation(session: AsyncSession, account_id: uuid.UUID) -> None:
@@ -74,27 +77,48 @@ async def get_latest(session: AsyncSession, account_id: uuid.UUID) -> AuthCode |
 
 
 async def count_attempt(
-    session: AsyncSession, account_id: uuid.UUID, *, now: datetime, max_mismatches: int
+    session: AsyncSession,
+    *,
+    account_id: uuid.UUID | None = None,
+    login: str | None = None,
+    now: datetime,
+    max_mismatches: int,
 ) -> Attempt | None:
-    """Count an attempt against the live code in the statement that finds it.
+    """Count an attempt against the live code of an enabled account, by id or by login.
 
-    The row stays locked until the transaction ends, so the caller's compare, undo
-    (on a match) or lock (on the last mismatch) is seen by the next attempt; an
-    attempt past the limit finds no row at all.
+    The attempt is counted in the statement that finds the code. The row stays locked
+    until the transaction ends, so the caller's compare, undo (on a match) or lock (on
+    the last mismatch) is seen by the next attempt; an attempt past the limit finds no
+    row at all.
     """
+    customer = Account.id == account_id if login is None else _login_matches(login)
     query = (
         update(AuthCode)
         .where(
-            AuthCode.account_id == account_id,
+            AuthCode.account_id == Account.id,
+            customer,
+            Account.disabled.is_(False),
             AuthCode.revoked_at.is_(None),
             AuthCode.expires_at > now,
             AuthCode.mismatches < max_mismatches,
         )
         .values(mismatches=AuthCode.mismatches + 1)
-        .returning(AuthCode.id, AuthCode.code_mac, AuthCode.expires_at, AuthCode.mismatches)
+        .returning(
+            AuthCode.id,
+            AuthCode.code_mac,
+            AuthCode.expires_at,
+            AuthCode.mismatches,
+            Account.id,
+            Account.login,
+        )
     )
     row = (await session.execute(query)).one_or_none()
     return None if row is None else Attempt(*row)
+
+
+def _login_matches(login: str) -> ColumnElement[bool]:
+    # lower(login) matches the unique functional index uq_accounts_login_lower.
+    return func.lower(Account.login) == login.lower()
 
 
 async def record_match(session: AsyncSession, code_id: uuid.UUID) -> None:

@@ -16,6 +16,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authsvc.accounts import repository as accounts
 from authsvc.accounts.models import Account
 from authsvc.auth_codes import repository
 from authsvc.auth_codes.models import AuthCode
@@ -46,10 +47,17 @@ class NewCode:
 
 
 @dataclass(frozen=True)
+class Customer:
+    id: uuid.UUID
+    login: str
+
+
+@dataclass(frozen=True)
 class Check:
     result: Outcome
+    customer: Customer | None = None  # None when no account goes by that name or id
     code_id: uuid.UUID | None = None
-    expires_at: datetime | None = None
+    expires_at: datetime | None = None  # of the code, when valid
 
 
 def _mac(keyring: Keyring, account_id: uuid.UUID, code: str) -> bytes:
@@ -148,39 +156,70 @@ def normalise_code(code: str) -> str | None:
     return digits if _CODE.fullmatch(digits) else None
 
 
-async def check(
-    session: AsyncSession,
-    ctx: ServiceContext,
-    *,
-    account_id: uuid.UUID,
-    code: str,
-) -> Check:
-    """Compare `code` with the account's live code, counting the attempt first.
+async def find_customer(session: AsyncSession, customer: str) -> Account | None:
+    """By account id or by login (any case); an id wins over a login that looks like one."""
+    account_id = _as_uuid(customer)
+    if account_id is not None:
+        found = await accounts.get_by_id(session, account_id)
+        if found is not None:
+            return found
+    return await accounts.get_by_login(session, customer)
 
-    A malformed code counts as a mismatch (it is a wrong guess like any other).
-    Unknown customers go through the same statements with a random id, so they cost
-    the same time as a customer without a code.
+
+def _as_uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+async def check(session: AsyncSession, ctx: ServiceContext, *, customer: str, code: str) -> Check:
+    """Compare `code` with the customer's live code, counting the attempt first.
+
+    A malformed code counts as a mismatch (it is a wrong guess like any other). Unknown
+    and disabled customers go through the statements a customer without a code goes
+    through, so the answer and about the time are the same.
     """
     now = ctx.clock.now()
     max_mismatches = ctx.settings.auth_code_max_mismatches
-    attempt = await repository.count_attempt(
-        session, account_id, now=now, max_mismatches=max_mismatches
-    )
+    account: Account | None = None
+    if _as_uuid(customer) is None:
+        # The usual case: find the account and count the attempt in one statement.
+        attempt = await repository.count_attempt(
+            session, login=customer, now=now, max_mismatches=max_mismatches
+        )
+    else:
+        account = await find_customer(session, customer)
+        attempt = await repository.count_attempt(
+            session,
+            account_id=account.id if account else uuid.uuid4(),
+            now=now,
+            max_mismatches=max_mismatches,
+        )
     if attempt is None:
-        return Check(result=await _why_no_live_code(session, account_id))
+        account = account or await find_customer(session, customer)
+        live = account if account is not None and not account.disabled else None
+        reason = await _why_no_live_code(session, live.id if live else uuid.uuid4())
+        return Check(result=reason, customer=_customer(account))
+
+    found = Customer(id=attempt.account_id, login=attempt.login)
     digits = normalise_code(code)
     # Always one HMAC, even for a malformed code, so timing says nothing about the format.
     matched = (
-        ctx.keyring.verify(PURPOSE, str(account_id), digits or "", attempt.code_mac)
+        ctx.keyring.verify(PURPOSE, str(found.id), digits or "", attempt.code_mac)
         and digits is not None
     )
     if matched:
         await repository.record_match(session, attempt.id)
-        return Check(result="valid", code_id=attempt.id, expires_at=attempt.expires_at)
+        return Check("valid", customer=found, code_id=attempt.id, expires_at=attempt.expires_at)
     if attempt.mismatches >= max_mismatches:
         await repository.lock(session, attempt.id, now=now)
-        log.warning("auth code locked after %d mismatches account=%s", max_mismatches, account_id)
-    return Check(result="mismatch", code_id=attempt.id, expires_at=attempt.expires_at)
+        log.warning("auth code locked after %d mismatches account=%s", max_mismatches, found.id)
+    return Check("mismatch", customer=found, code_id=attempt.id)
+
+
+def _customer(account: Account | None) -> Customer | None:
+    return Customer(id=account.id, login=account.login) if account is not None else None
 
 
 async def _why_no_live_code(session: AsyncSession, account_id: uuid.UUID) -> Reason:

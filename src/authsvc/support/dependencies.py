@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.context import Context
 from authsvc.core.client_ip import ClientIP
+from authsvc.core.db import Database
 from authsvc.core.errors import RetryLater
 from authsvc.sessions.dependencies import bearer_token
 from authsvc.support import keys
@@ -18,6 +22,15 @@ from authsvc.support.models import SupportKey
 from authsvc.throttling.service import hit_rate_limit
 
 log = logging.getLogger("authsvc.support")
+
+
+@asynccontextmanager
+async def autocommit_session(db: Database) -> AsyncIterator[AsyncSession]:
+    """A session whose every statement commits on its own."""
+    async with db.engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        async with AsyncSession(bind=connection) as session:
+            yield session
 
 
 @dataclass(frozen=True)
@@ -34,12 +47,13 @@ def rate_key(key: SupportKey) -> str:
 async def require_support_key(request: Request, ctx: Context, client_ip: ClientIP) -> SupportCaller:
     """Authenticate the key and count the call against its rate.
 
-    Both happen in a short transaction of their own, before the request's session
-    takes a connection: the key's counter row is then locked for one statement, not
-    for the whole verification, so one tool's calls do not queue behind each other.
+    Both statements run on their own (autocommit), before the request's session takes
+    a connection: the key's counter row is then locked for one statement, not for the
+    whole verification, so one tool's calls do not queue behind each other; and no
+    BEGIN/COMMIT round trips are spent on them.
     """
     now = ctx.clock.now()
-    async with ctx.db.transaction() as session:
+    async with autocommit_session(ctx.db) as session:
         try:
             key = await keys.authenticate(session, bearer_token(request))
         except InvalidApiKey:
