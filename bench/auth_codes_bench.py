@@ -265,6 +265,8 @@ async def scale_up(url: str, accounts: int, audit_rows: int) -> None:
         )
         await connection.execute("DROP TABLE bench_ids")
         await connection.execute("VACUUM ANALYZE")
+        # Write the load out now, not during the measurement that follows.
+        await connection.execute("CHECKPOINT")
     finally:
         await connection.close()
 
@@ -464,9 +466,17 @@ def main() -> None:
                                   str(pace), key, str(logins_file))  # fmt: skip
                 return report(label, collect(verifying), seconds)
 
+            def latency(label: str, runs: int = 3) -> dict[str, float]:
+                """One connection, `runs` times; the median of each figure (p99 is noisy)."""
+                results = [measure(f"{label}, 1 connection (latency)", 1) for _ in range(runs)]
+                return {
+                    name: sorted(result[name] for result in results)[runs // 2]
+                    for name in ("rate", "p50", "p99")
+                }
+
             collect(spawn("verify", server.url, "4", "3", "0", key, str(logins_file)))  # warm-up
             small_tp = measure("10k accounts, 8 connections (throughput)", 8)
-            small_lat = measure("10k accounts, 1 connection (latency)", 1)
+            small_lat = latency("10k accounts")
 
             flood = spawn("login", server.url, str(cores * 4), str(seconds + 4), "0", login)
             time.sleep(2)  # let the flood saturate the CPU first
@@ -482,11 +492,11 @@ def main() -> None:
             logins_file.write_text("\n".join(asyncio.run(refresh_live_codes(url))))
             collect(spawn("verify", server.url, "4", "3", "0", key, str(logins_file)))  # warm-up
             large_tp = measure(f"{args.accounts:,} accounts, 8 connections (throughput)", 8)
-            large_lat = measure(f"{args.accounts:,} accounts, 1 connection (latency)", 1)
+            large_lat = latency(f"{args.accounts:,} accounts")
 
             print("summary:")
-            print(f"  alone: {small_tp['rate']:.0f}/s, p99 {small_tp['p99']:.1f} ms "
-                  f"(single connection p99 {small_lat['p99']:.1f} ms)")  # fmt: skip
+            print(f"  alone: {small_tp['rate']:.0f}/s, p99 {small_tp['p99']:.1f} ms; one conn.:"
+                  f" p50 {small_lat['p50']:.1f} ms, p99 {small_lat['p99']:.1f} ms")  # fmt: skip
             verdict = "met" if loaded["p99"] < 50 else "MISSED"
             print(f"  under login load: p99 {loaded['p99']:.1f} ms (target < 50 ms: {verdict})")
             for name in ("p50", "p99"):
