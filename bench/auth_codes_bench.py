@@ -264,8 +264,16 @@ async def scale_up(url: str, accounts: int, audit_rows: int) -> None:
             "ON auth_code_verifications (verified_at)"
         )
         await connection.execute("DROP TABLE bench_ids")
+    finally:
+        await connection.close()
+    await settle(url)
+
+
+async def settle(url: str) -> None:
+    """Statistics fresh and the load written out, before a measurement (both scales)."""
+    connection = await connect(url)
+    try:
         await connection.execute("VACUUM ANALYZE")
-        # Write the load out now, not during the measurement that follows.
         await connection.execute("CHECKPOINT")
     finally:
         await connection.close()
@@ -450,6 +458,7 @@ def main() -> None:
             asyncio.run(add_accounts(url, "live", 1, LIVE_ACCOUNTS))
             asyncio.run(add_accounts(url, "small", 1, 10_000 - LIVE_ACCOUNTS - 1))
             logins_file.write_text("\n".join(asyncio.run(refresh_live_codes(url))))
+            asyncio.run(settle(url))
 
             # The real endpoints once, end to end.
             code = asyncio.run(create_code_over_http(url, server, login))

@@ -182,8 +182,9 @@ async def check(session: AsyncSession, ctx: ServiceContext, *, customer: str, co
     """
     now = ctx.clock.now()
     max_mismatches = ctx.settings.auth_code_max_mismatches
+    by_login = _as_uuid(customer) is None
     account: Account | None = None
-    if _as_uuid(customer) is None:
+    if by_login:
         # The usual case: find the account and count the attempt in one statement.
         attempt = await repository.count_attempt(
             session, login=customer, now=now, max_mismatches=max_mismatches
@@ -197,7 +198,8 @@ async def check(session: AsyncSession, ctx: ServiceContext, *, customer: str, co
             max_mismatches=max_mismatches,
         )
     if attempt is None:
-        account = account or await find_customer(session, customer)
+        if by_login:
+            account = await find_customer(session, customer)
         live = account if account is not None and not account.disabled else None
         reason = await _why_no_live_code(session, live.id if live else uuid.uuid4())
         return Check(result=reason, customer=_customer(account))
