@@ -59,9 +59,9 @@ def is_running(pid: int) -> bool:
         return False
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=30) == 0
+def stop(process: subprocess.Popen[bytes], how: signal.Signals = signal.SIGTERM) -> None:
+    process.send_signal(how)
+    assert process.wait(timeout=30) == 0  # both are an orderly stop
 
 
 def test_serve_on_the_embedded_default_gets_ready_keeps_data_and_stops_postgres(
@@ -90,10 +90,12 @@ def test_serve_on_the_embedded_default_gets_ready_keeps_data_and_stops_postgres(
     process = start_serve(env, port)
     try:
         wait_ready(process, port)
+        pg_pid = postmaster_pid(tmp_path)
         listed = run_cli("accounts", "list", env=env)
         assert "dora" in listed.stdout
     finally:
-        stop(process)
+        stop(process, signal.SIGINT)  # Ctrl-C stops the embedded server too
+    assert not is_running(pg_pid), "the embedded PostgreSQL outlived authsvc"
     assert (tmp_path / "secret_key").read_text() == key
 
 
