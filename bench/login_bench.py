@@ -66,7 +66,12 @@ class Server:
         self.data_dir = Path(tempfile.mkdtemp(prefix="authsvc-bench-"))
         self.data_dir.chmod(0o755)
         self.port = free_port()
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSVC_")}
+        # The argon2 parameters pass through, to measure production settings.
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("AUTHSVC_") or k.startswith("AUTHSVC_ARGON2_")
+        }
         self.env.update(
             AUTHSVC_DATA_DIR=str(self.data_dir),
             AUTHSVC_EMAIL_PROVIDER="console",

@@ -3,9 +3,10 @@ the event loop stalls for the length of each one."""
 
 from __future__ import annotations
 
+import os
 import threading
 
-from authsvc.accounts.passwords import PasswordHasher
+from authsvc.accounts.passwords import ARGON2_NICENESS, PasswordHasher
 
 
 def test_argon2_releases_the_gil_while_hashing() -> None:
@@ -19,3 +20,10 @@ def test_argon2_releases_the_gil_while_hashing() -> None:
     # Holding the GIL, the hash would leave this loop a handful of switch intervals;
     # released, the loop runs freely the whole time (millions of turns).
     assert spins > 200_000, spins
+
+
+async def test_argon2_threads_run_at_lower_priority() -> None:
+    hasher = PasswordHasher(memory_kib=19456, time_cost=2, parallelism=1)
+    niceness = await hasher._offload(lambda: os.getpriority(os.PRIO_PROCESS, 0))
+    hasher.close()
+    assert niceness == os.getpriority(os.PRIO_PROCESS, 0) + ARGON2_NICENESS
