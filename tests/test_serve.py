@@ -112,9 +112,27 @@ def test_serve_refuses_a_database_whose_schema_is_behind(
 
     asyncio.run(set_version("0000"))
     try:
-        result = run_cli("serve", "--port", str(free_port()), env=cli_env)
+        results = [
+            run_cli("serve", "--port", str(free_port()), env=cli_env),
+            run_cli("accounts", "list", env=cli_env),
+        ]
     finally:
         asyncio.run(set_version(head_revision()))
-    assert result.returncode == 1
-    assert "authsvc migrate" in result.stderr
-    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    for result in results:
+        assert result.returncode == 1
+        assert "authsvc migrate" in result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_commands_work_on_a_fresh_embedded_data_folder_before_any_serve(
+    tmp_path: Path,
+) -> None:
+    tmp_path.chmod(0o755)
+    env = bare_env(tmp_path)
+    created = run_cli(
+        "accounts", "create", "--login", "first", "--email", "f@example.com",
+        env=env, stdin=PASSWORD,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    assert created.stderr == ""  # no warnings or log noise for a newcomer
+    assert "first" in run_cli("accounts", "list", env=env).stdout

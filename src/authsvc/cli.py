@@ -83,6 +83,9 @@ def run_with_context(settings: Settings, work: Callable[[ServiceContext], Awaita
     """Run `work` against the database with a service context, closing it afterwards."""
 
     async def runner() -> T:
+        # The embedded database is ours to migrate; a configured one must already be at
+        # head, or the command would fail on a missing table with a confusing message.
+        await _prepare_schema(url, migrate=settings.uses_embedded_database)
         ctx = ServiceContext.build(settings, url)
         try:
             return await work(ctx)

