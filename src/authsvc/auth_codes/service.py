@@ -22,8 +22,7 @@ from authsvc.auth_codes import repository
 from authsvc.auth_codes.models import AuthCode
 from authsvc.context import ServiceContext
 from authsvc.core.crypto import Keyring, numeric_code
-from authsvc.core.timefmt import utc_and_local
-from authsvc.delivery.outbox import enqueue
+from authsvc.delivery.notify import notify_account, time_params
 from authsvc.login.service import reauthenticate
 from authsvc.throttling.service import hit_rate_limit
 
@@ -116,25 +115,19 @@ async def _notify_generated(
     record: AuthCode,
     client_ip: str,
 ) -> None:
-    time_utc, time_local = utc_and_local(record.created_at, ctx.settings.timezone)
-    expires_utc, expires_local = utc_and_local(record.expires_at, ctx.settings.timezone)
-    await enqueue(
+    timezone = ctx.settings.timezone
+    await notify_account(
         session,
         keyring=ctx.keyring,
-        now=record.created_at,
-        channel="email",
-        recipient=account.email,
+        account=account,
         template="auth_code_generated",
         params={
             "login": account.login,
-            "time_utc": time_utc,
-            "time_local": time_local,
-            "expires_utc": expires_utc,
-            "expires_local": expires_local,
+            **time_params(record.created_at, timezone),
+            **time_params(record.expires_at, timezone, prefix="expires"),
             "ip": client_ip,
         },
-        locale=account.locale,
-        account_id=account.id,
+        now=record.created_at,
     )
 
 

@@ -12,8 +12,8 @@ from authsvc.accounts import repository as accounts
 from authsvc.accounts.models import Account
 from authsvc.context import ServiceContext
 from authsvc.core.crypto import numeric_code
-from authsvc.core.timefmt import utc_and_local
 from authsvc.delivery import outbox
+from authsvc.delivery.notify import notify_account, time_params
 from authsvc.login import repository
 from authsvc.login.errors import (
     ChallengeExhausted,
@@ -340,20 +340,15 @@ async def _queue_code(
     challenge: LoginChallenge,
     code: str,
 ) -> uuid.UUID:
-    sms = challenge.channel == "sms" and account.phone is not None
-    return await outbox.enqueue(
+    minutes = int(ctx.settings.login_otp_ttl.total_seconds() // 60)
+    return await notify_account(
         session,
         keyring=ctx.keyring,
-        now=challenge.last_sent_at,
-        channel="sms" if sms else "email",
-        recipient=account.phone if sms and account.phone else account.email,
+        account=account,
         template="login_otp",
-        params={
-            "code": code,
-            "expires_minutes": str(int(ctx.settings.login_otp_ttl.total_seconds() // 60)),
-        },
-        locale=account.locale,
-        account_id=account.id,
+        params={"code": code, "expires_minutes": str(minutes)},
+        now=challenge.last_sent_at,
+        channel="sms" if challenge.channel == "sms" else "email",
         secret_params=("code",),
     )
 
@@ -362,22 +357,17 @@ async def _schedule_incomplete_notice(
     session: AsyncSession, ctx: ServiceContext, account: Account, challenge: LoginChallenge
 ) -> uuid.UUID:
     """E-mail sent at expiry unless the login completes first (then it is cancelled)."""
-    time_utc, time_local = utc_and_local(challenge.last_sent_at, ctx.settings.timezone)
-    return await outbox.enqueue(
+    return await notify_account(
         session,
         keyring=ctx.keyring,
-        now=challenge.last_sent_at,
-        channel="email",
-        recipient=account.email,
+        account=account,
         template="login_incomplete",
         params={
             "login": account.login,
-            "time_utc": time_utc,
-            "time_local": time_local,
+            **time_params(challenge.last_sent_at, ctx.settings.timezone),
             "ip": challenge.ip,
         },
-        locale=account.locale,
-        account_id=account.id,
+        now=challenge.last_sent_at,
         send_after=challenge.expires_at,
     )
 
@@ -385,21 +375,16 @@ async def _schedule_incomplete_notice(
 async def _queue_confirmation(
     session: AsyncSession, ctx: ServiceContext, account: Account, client: Client, now: datetime
 ) -> None:
-    time_utc, time_local = utc_and_local(now, ctx.settings.timezone)
-    await outbox.enqueue(
+    await notify_account(
         session,
         keyring=ctx.keyring,
-        now=now,
-        channel="email",
-        recipient=account.email,
+        account=account,
         template="login_confirmation",
         params={
             "login": account.login,
-            "time_utc": time_utc,
-            "time_local": time_local,
+            **time_params(now, ctx.settings.timezone),
             "ip": client.ip,
             "user_agent": client.user_agent[:200] or "-",
         },
-        locale=account.locale,
-        account_id=account.id,
+        now=now,
     )

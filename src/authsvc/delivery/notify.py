@@ -1,0 +1,50 @@
+"""Messages addressed to an account: to its e-mail or phone, in its language."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authsvc.accounts.models import Account
+from authsvc.core.crypto import Keyring
+from authsvc.core.timefmt import utc_and_local
+from authsvc.delivery import outbox
+
+
+async def notify_account(
+    session: AsyncSession,
+    *,
+    keyring: Keyring,
+    account: Account,
+    template: str,
+    params: Mapping[str, str],
+    now: datetime,
+    channel: Literal["email", "sms"] = "email",
+    send_after: datetime | None = None,
+    secret_params: Collection[str] = (),
+) -> uuid.UUID:
+    """Queue `template` for the account; SMS falls back to e-mail without a phone."""
+    sms = channel == "sms" and account.phone is not None
+    return await outbox.enqueue(
+        session,
+        keyring=keyring,
+        now=now,
+        channel="sms" if sms else "email",
+        recipient=account.phone if sms and account.phone else account.email,
+        template=template,
+        params=params,
+        locale=account.locale,
+        account_id=account.id,
+        send_after=send_after,
+        secret_params=secret_params,
+    )
+
+
+def time_params(moment: datetime, timezone: str, prefix: str = "time") -> dict[str, str]:
+    """`{prefix}_utc` and `{prefix}_local`, as the templates show them."""
+    utc, local = utc_and_local(moment, timezone)
+    return {f"{prefix}_utc": utc, f"{prefix}_local": local}
