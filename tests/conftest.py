@@ -53,22 +53,16 @@ def server_url() -> Iterator[str]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _asyncpg_dsn(url: str) -> dict[str, object]:
-    parsed = make_url(url)
-    return {
-        "user": parsed.username,
-        "password": parsed.password,
-        "host": parsed.query.get("host") or parsed.host,
-        "port": int(parsed.query.get("port") or parsed.port or 5432),
-        "database": parsed.database,
-    }
+def plain_dsn(url: str) -> str:
+    """The SQLAlchemy URL as a DSN asyncpg reads itself (unix sockets via ?host=)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @pytest_asyncio.fixture(scope="session")
 async def database_url(server_url: str) -> AsyncIterator[str]:
     """A scratch database, migrated to head, dropped after the run."""
     name = f"authsvc_test_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(**_asyncpg_dsn(server_url))  # type: ignore[arg-type]
+    admin = await asyncpg.connect(plain_dsn(server_url))
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     engine = create_engine(url, pool_size=1)

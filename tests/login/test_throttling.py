@@ -95,7 +95,7 @@ async def test_no_permanent_lockout(
 
 
 def test_forwarded_for_is_believed_only_from_a_trusted_proxy() -> None:
-    trusted = Settings(trusted_proxies="10.0.0.0/8").trusted_proxies  # type: ignore[arg-type]
+    trusted = Settings(trusted_proxies="10.0.0.0/8").trusted_proxies
     assert resolve_client_ip("203.0.113.5", ["198.51.100.1"], trusted) == "203.0.113.5"
     assert resolve_client_ip("10.0.0.2", ["198.51.100.1"], trusted) == "198.51.100.1"
     # A client-supplied hop left of the real one is ignored.

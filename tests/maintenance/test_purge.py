@@ -29,7 +29,7 @@ DAY = timedelta(days=1)
 
 async def _count(ctx: ServiceContext, model: type[object]) -> int:
     async with ctx.db.transaction() as session:
-        return (await session.execute(select(func.count()).select_from(model))).scalar_one()  # type: ignore[call-overload]
+        return (await session.execute(select(func.count()).select_from(model))).scalar_one()
 
 
 async def _purge(ctx: ServiceContext, rule: rules.Rule, now: datetime) -> int:
