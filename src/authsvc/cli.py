@@ -1,4 +1,4 @@
-"""The `authsvc` command (SPEC section 6).
+"""authsvc: two-step login, authorization codes and support verification.
 
 Every failure an operator can cause (bad setting, duplicate login, weak password,
 unreachable database) ends as one line on stderr and a non-zero exit, never a traceback.
