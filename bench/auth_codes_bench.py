@@ -5,9 +5,9 @@ alone, while logins saturate the CPU, and with 10 thousand vs 1 million accounts
     .venv/bin/python bench/auth_codes_bench.py [--seconds 15] [--accounts 1000000]
                                                [--audit-rows 10000000]
 
-Runs `authsvc serve` as a real subprocess on 127.0.0.1 against a PostgreSQL of its own
-(the embedded one in a temporary folder, or a scratch database on the server named by
-AUTHSVC_TEST_DATABASE_URL, dropped afterwards) and drives it from separate processes with
+Runs `authsvc serve` as a real subprocess on 127.0.0.1 against a scratch database of its
+own (on the server named by AUTHSVC_TEST_DATABASE_URL, or on an embedded one in a temporary
+folder; dropped afterwards) and drives it from separate processes with
 a bare HTTP/1.1 client, so the load generator costs next to nothing on a 2-core machine.
 Loopback traffic only; every loop is bounded in time.
 """
@@ -19,144 +19,32 @@ import asyncio
 import json
 import os
 import secrets
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
+from common import (
+    PASSWORD,
+    SECRET_KEY,
+    Server,
+    collect,
+    connect,
+    http_loop,
+    percentile,
+    post,
+    scratch_database,
+    spawn,
+)
 
 from authsvc.auth_codes.service import PURPOSE
 from authsvc.core.crypto import Keyring, random_token, token_digest
-from authsvc.core.embedded import EmbeddedPostgres
 
-PASSWORD = "benchmark password that is long enough"
-SECRET_KEY = "bench-secret-key-" + "b" * 32
 CODE = "123456"  # every live bench code; the HMAC binds it to its own account
 LIVE_ACCOUNTS = 500  # customers support checks during the run, round robin
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else 0.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def asyncpg_dsn(url: str) -> dict[str, object]:
-    parsed = make_url(url)
-    return {
-        "user": parsed.username,
-        "password": parsed.password,
-        "host": parsed.query.get("host") or parsed.host,
-        "port": int(str(parsed.query.get("port") or parsed.port or 5432)),
-        "database": parsed.database,
-    }
-
-
-@contextmanager
-def database() -> Iterator[str]:
-    """A database URL for this run only."""
-    configured = os.environ.get("AUTHSVC_TEST_DATABASE_URL")
-    if configured:
-        name = f"authsvc_bench_{secrets.token_hex(4)}"
-
-        async def admin(sql: str) -> None:
-            connection = await asyncpg.connect(**asyncpg_dsn(configured))  # type: ignore[arg-type]
-            try:
-                await connection.execute(sql)
-            finally:
-                await connection.close()
-
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(configured).set(database=name).render_as_string(hide_password=False)
-        finally:
-            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        return
-    data_dir = Path(tempfile.mkdtemp(prefix="authsvc-bench-pg-"))
-    data_dir.chmod(0o755)  # the embedded server runs as its own OS user when we are root
-    embedded = EmbeddedPostgres(data_dir)
-    try:
-        yield embedded.start()
-    finally:
-        embedded.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-class Server:
-    """`authsvc serve` in a subprocess against `url`."""
-
-    def __init__(self, url: str, workers: int = 1) -> None:
-        self.data_dir = Path(tempfile.mkdtemp(prefix="authsvc-bench-"))
-        self.port = free_port()
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSVC_")}
-        self.env.update(
-            AUTHSVC_DATABASE_URL=url,
-            AUTHSVC_ENV="dev",
-            AUTHSVC_SECRET_KEY=SECRET_KEY,
-            AUTHSVC_DATA_DIR=str(self.data_dir),
-            AUTHSVC_EMAIL_PROVIDER="console",
-            AUTHSVC_SMS_PROVIDER="console",
-            AUTHSVC_LOG_LEVEL="warning",
-            AUTHSVC_RUN_DELIVERY_WORKER="false",
-            # The per-key limit would stop the benchmark after 120 calls a minute.
-            AUTHSVC_SUPPORT_KEY_RATE_LIMIT="1000000000",
-            AUTHSVC_WORKERS=str(workers),
-        )
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def cli(self, *args: str, stdin: str = "") -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "authsvc", *args],
-            env=self.env,
-            input=stdin.encode(),
-            check=True,
-            capture_output=True,
-        )
-        return done.stdout.decode()
-
-    def start(self) -> None:
-        command = [sys.executable, "-m", "authsvc", "serve", "--port", str(self.port), "--migrate"]
-        self.process = subprocess.Popen(command, env=self.env, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit("authsvc serve did not become ready")
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-        shutil.rmtree(self.data_dir, ignore_errors=True)
-
-
 # --- data -----------------------------------------------------------------------------
-
-
-async def connect(url: str) -> asyncpg.Connection:
-    return await asyncpg.connect(**asyncpg_dsn(url))  # type: ignore[arg-type]
 
 
 async def add_accounts(url: str, prefix: str, first: int, last: int) -> None:
@@ -315,74 +203,12 @@ async def create_code_over_http(url: str, server: Server, login: str) -> str:
 # --- load generators (run in child processes) -------------------------------------------
 
 
-async def http_loop(
-    url: str,
-    requests: list[bytes],
-    concurrency: int,
-    seconds: float,
-    record: bool,
-    pace: float = 0.0,
-) -> dict[str, object]:
-    """Send `requests` round robin from `concurrency` keep-alive connections.
-
-    Each connection sends its next request as soon as the answer is in, or with `pace`
-    at most one every `pace` seconds (a steady stream, like support tools at work).
-    Returns answer counts and, when `record`, every latency in milliseconds.
-    """
-    host, port = url.removeprefix("http://").split(":")
-    counts: dict[str, int] = {}
-    latencies: list[float] = []
-    deadline = time.monotonic() + seconds
-    position = 0
-
-    async def connection() -> None:
-        nonlocal position
-        reader, writer = await asyncio.open_connection(host, int(port))
-        try:
-            while time.monotonic() < deadline:
-                request = requests[position % len(requests)]
-                position += 1
-                started = time.perf_counter()
-                writer.write(request)
-                status = (await reader.readline()).split(b" ")[1].decode()
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                body = await reader.readexactly(length)
-                if record:
-                    latencies.append((time.perf_counter() - started) * 1000)
-                    if status == "200" and b'"valid":true' not in body:
-                        status = "200-not-valid"
-                counts[status] = counts.get(status, 0) + 1
-                if pace:
-                    await asyncio.sleep(max(0.0, pace - (time.perf_counter() - started)))
-        except (OSError, IndexError, asyncio.IncompleteReadError) as error:
-            counts[type(error).__name__] = counts.get(type(error).__name__, 0) + 1
-        finally:
-            writer.close()
-
-    await asyncio.gather(*(connection() for _ in range(concurrency)))
-    return {"counts": counts, "latencies": latencies}
-
-
-def post(url: str, path: str, body: object, headers: dict[str, str] | None = None) -> bytes:
-    host = url.removeprefix("http://")
-    data = json.dumps(body).encode()
-    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
-    head = (
-        f"POST {path} HTTP/1.1\r\nhost: {host}\r\ncontent-type: application/json\r\n"
-        f"{extra}content-length: {len(data)}\r\n\r\n"
-    )
-    return head.encode() + data
-
-
 def child(args: list[str]) -> None:
     kind, url, concurrency, seconds, pace, *rest = args
     if kind == "login":
         [login] = rest
         requests = [post(url, "/login", {"login": login, "password": PASSWORD})]
-        record = False
+        record, expect = False, None
     else:
         key, logins_file = rest
         logins = Path(logins_file).read_text().split()
@@ -391,23 +217,11 @@ def child(args: list[str]) -> None:
             post(url, "/auth-codes/verify", {"customer": c, "code": CODE, "purpose": "b"}, auth)
             for c in logins
         ]
-        record = True
+        record, expect = True, b'"valid":true'
     result = asyncio.run(
-        http_loop(url, requests, int(concurrency), float(seconds), record, float(pace))
+        http_loop(url, requests, int(concurrency), float(seconds), record, float(pace), expect)
     )
     print(json.dumps(result))
-
-
-def spawn(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, __file__, "--child", *args], stdout=subprocess.PIPE, text=True
-    )
-
-
-def collect(process: subprocess.Popen[str]) -> dict[str, object]:
-    out, _ = process.communicate(timeout=900)
-    result: dict[str, object] = json.loads(out)
-    return result
 
 
 def report(label: str, result: dict[str, object], seconds: float) -> dict[str, float]:
@@ -445,8 +259,16 @@ def main() -> None:
 
     seconds = args.seconds
     cores = os.cpu_count() or 1
-    with database() as url:
-        server = Server(url, workers=args.workers)
+    with scratch_database() as url:
+        server = Server(
+            url,
+            {
+                "AUTHSVC_SECRET_KEY": SECRET_KEY,
+                # The per-key limit would stop the benchmark after 120 calls a minute.
+                "AUTHSVC_SUPPORT_KEY_RATE_LIMIT": "1000000000",
+                "AUTHSVC_WORKERS": str(args.workers),
+            },
+        )
         logins_file = server.data_dir / "logins.txt"
         try:
             server.start()
@@ -471,8 +293,8 @@ def main() -> None:
             print(f"cores: {cores}; generated a code over HTTP and verified it: {checked}")
 
             def measure(label: str, concurrency: int, pace: float = 0) -> dict[str, float]:
-                verifying = spawn("verify", server.url, str(concurrency), str(seconds),
-                                  str(pace), key, str(logins_file))  # fmt: skip
+                verifying = spawn(__file__, "verify", server.url, str(concurrency),
+                                  str(seconds), str(pace), key, str(logins_file))  # fmt: skip
                 return report(label, collect(verifying), seconds)
 
             def latency(label: str, runs: int = 3) -> dict[str, float]:
@@ -483,11 +305,14 @@ def main() -> None:
                     for name in ("rate", "p50", "p99")
                 }
 
-            collect(spawn("verify", server.url, "4", "3", "0", key, str(logins_file)))  # warm-up
+            warm_up = (__file__, "verify", server.url, "4", "3", "0", key, str(logins_file))
+            collect(spawn(*warm_up))
             small_tp = measure("10k accounts, 8 connections (throughput)", 8)
             small_lat = latency("10k accounts")
 
-            flood = spawn("login", server.url, str(cores * 4), str(seconds + 4), "0", login)
+            flood = spawn(
+                __file__, "login", server.url, str(cores * 4), str(seconds + 4), "0", login
+            )
             time.sleep(2)  # let the flood saturate the CPU first
             # Support tools at a steady 50 verifications/s while the CPU is saturated.
             loaded = measure("while logins saturate the CPU, 50/s paced", 2, pace=0.04)
@@ -499,7 +324,7 @@ def main() -> None:
             asyncio.run(scale_up(url, args.accounts, args.audit_rows))
             print(f"  loaded in {time.monotonic() - started:.0f} s")
             logins_file.write_text("\n".join(asyncio.run(refresh_live_codes(url))))
-            collect(spawn("verify", server.url, "4", "3", "0", key, str(logins_file)))  # warm-up
+            collect(spawn(*warm_up))
             large_tp = measure(f"{args.accounts:,} accounts, 8 connections (throughput)", 8)
             large_lat = latency(f"{args.accounts:,} accounts")
 

@@ -20,8 +20,6 @@ import multiprocessing
 import multiprocessing.queues
 import os
 import random
-import secrets
-import shutil
 import signal
 import socket
 import statistics
@@ -29,34 +27,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
+from common import SECRET_KEY, free_port, percentile, scratch_database, service_env
 from pydantic import SecretStr
-from sqlalchemy.engine import make_url
 
 from authsvc.config import Settings
 from authsvc.context import ServiceContext
-from authsvc.core.db import create_engine
-from authsvc.core.migrations import upgrade
 from authsvc.delivery import outbox
 
-SECRET_KEY = "bench-secret-key-" + "b" * 32
 TOKEN = "bench-gateway-token"
 OTP_PARAMS = {"code": "000000", "expires_minutes": "10"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 # --- the far ends, each in its own process ----------------------------------------------
@@ -143,60 +126,14 @@ class FarEnd:
             self.process.kill()
 
 
-# --- database and worker ---------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def scratch_database() -> Iterator[str]:
-    """A fresh, migrated database on the test server or a temporary embedded one."""
-    embedded = None
-    data_dir = None
-    server_url = os.environ.get("AUTHSVC_TEST_DATABASE_URL")
-    if not server_url:
-        from authsvc.core.embedded import EmbeddedPostgres
-
-        data_dir = Path(tempfile.mkdtemp(prefix="authsvc-delivery-bench-"))
-        data_dir.chmod(0o755)
-        embedded = EmbeddedPostgres(data_dir)
-        server_url = embedded.start(database="postgres")
-    name = f"authsvc_bench_{secrets.token_hex(4)}"
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_create(server_url, name, url))
-    try:
-        yield url
-    finally:
-        asyncio.run(_drop(server_url, name))
-        if embedded is not None:
-            embedded.stop()
-        if data_dir is not None:
-            shutil.rmtree(data_dir, ignore_errors=True)
-
-
-async def _create(server_url: str, name: str, url: str) -> None:
-    admin = create_engine(server_url, pool_size=1)
-    async with admin.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    await admin.dispose()
-    engine = create_engine(url, pool_size=1)
-    await upgrade(engine)
-    await engine.dispose()
-
-
-async def _drop(server_url: str, name: str) -> None:
-    admin = create_engine(server_url, pool_size=1)
-    async with admin.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.dispose()
+# --- the worker ------------------------------------------------------------------------
 
 
 class Worker:
     """`authsvc worker` with default delivery settings, pointed at the far ends."""
 
     def __init__(self, url: str, smtp_port: int, http_port: int, log: Path) -> None:
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSVC_")}
-        self.env.update(
+        self.env = service_env(
             AUTHSVC_DATABASE_URL=url,
             AUTHSVC_ENV="dev",
             AUTHSVC_SECRET_KEY=SECRET_KEY,
@@ -297,7 +234,7 @@ def measure_drain(far_end: FarEnd, worker: Worker, ids: list[str]) -> tuple[floa
 
 async def run(args: argparse.Namespace, url: str, log: Path) -> dict[str, Any]:
     sink, gateway = FarEnd(smtp_sink), FarEnd(http_gateway)
-    settings = Settings(env="dev", secret_key=SecretStr(SECRET_KEY))  # type: ignore[call-arg]
+    settings = Settings(env="dev", secret_key=SecretStr(SECRET_KEY))
     ctx = ServiceContext.build(settings, url)
     worker = Worker(url, sink.port, gateway.port, log)
     try:
@@ -341,7 +278,7 @@ def main() -> int:
     parser.add_argument("--backlog", type=int, default=3000, help="messages per drain (3000)")
     args = parser.parse_args()
     log = Path(tempfile.mkstemp(prefix="authsvc-delivery-bench-", suffix=".log")[1])
-    with scratch_database() as url:
+    with scratch_database(migrate=True) as url:
         result = asyncio.run(run(args, url, log))
     print(f"commit -> SMTP accepted, idle worker ({result['latency_samples']} samples):")
     print(f"  median {result['latency_median_ms']} ms, p99 {result['latency_p99_ms']} ms"
