@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,12 +17,7 @@ from authsvc.core.db import create_engine
 from authsvc.core.migrations import head_revision
 from tests.cli import bare_env, run_cli
 from tests.factories import PASSWORD
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.util import free_port
 
 
 def start_serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:

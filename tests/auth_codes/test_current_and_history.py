@@ -9,8 +9,9 @@ import pytest
 from authsvc.context import ServiceContext
 from authsvc.core.clock import MovableClock
 from tests.factories import PASSWORD, make_account
-from tests.support.helpers import bearer_session, generate, new_code, support_key, verify, wrong
+from tests.support.helpers import bearer_session, generate, new_code, support_key, verify
 from tests.test_http_basics import assert_problem
+from tests.util import wrong
 
 
 async def test_current_shows_the_live_code_but_never_the_code(

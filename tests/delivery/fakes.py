@@ -12,7 +12,6 @@ import email
 import email.policy
 import ipaddress
 import json
-import socket
 import threading
 import uuid
 from collections.abc import Callable
@@ -29,12 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
+from tests.util import free_port
 
 # --- HTTP ------------------------------------------------------------------------------
 

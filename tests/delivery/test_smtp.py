@@ -20,11 +20,11 @@ from tests.conftest import with_settings
 from tests.delivery.fakes import (
     Certificates,
     SmtpSink,
-    free_port,
     password_checker,
     start_smtp,
 )
 from tests.delivery.helpers import CONFIRMATION_PARAMS, OTP, queue, status_of
+from tests.util import free_port
 
 MAIL_FROM = "Client Panel <no-reply@panel.example.com>"
 

@@ -34,10 +34,6 @@ async def read_otp(ctx: ServiceContext, challenge_id: str | uuid.UUID) -> str:
     return params["code"]
 
 
-def wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 1_000_000:06d}"
-
-
 async def sign_in(client: httpx.AsyncClient, ctx: ServiceContext, login: str) -> httpx.Response:
     """The whole flow; returns the /login/verify response (with the session cookie)."""
     started = await start_login(client, login)

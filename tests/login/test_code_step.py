@@ -12,7 +12,8 @@ from authsvc.core.clock import MovableClock
 from authsvc.sessions.models import UserSession
 from tests.conftest import make_client
 from tests.factories import PASSWORD, make_account
-from tests.login.flow import read_otp, start_login, wrong
+from tests.login.flow import read_otp, start_login
+from tests.util import wrong
 
 
 async def _challenge(ctx: ServiceContext, client: httpx.AsyncClient, login: str) -> tuple[str, str]:

@@ -9,7 +9,8 @@ from authsvc.core.clock import MovableClock
 from authsvc.delivery.worker import DeliveryWorker
 from tests.conftest import make_client, with_settings
 from tests.factories import make_account
-from tests.login.flow import challenge_row, read_otp, start_login, wrong
+from tests.login.flow import challenge_row, read_otp, start_login
+from tests.util import wrong
 
 
 async def _resend(

@@ -65,10 +65,6 @@ async def verify(
     )
 
 
-def wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 1_000_000:06d}"
-
-
 async def audit_rows(ctx: ServiceContext) -> list[Verification]:
     async with ctx.db.transaction() as session:
         query = select(Verification).order_by(Verification.id)

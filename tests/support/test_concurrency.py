@@ -12,7 +12,8 @@ from authsvc.auth_codes import service as auth_codes
 from authsvc.auth_codes.models import AuthCode
 from authsvc.context import ServiceContext
 from tests.factories import make_account
-from tests.support.helpers import audit_rows, bearer_session, new_code, support_key, verify, wrong
+from tests.support.helpers import audit_rows, bearer_session, new_code, support_key, verify
+from tests.util import wrong
 
 
 async def test_fifty_concurrent_wrong_guesses_get_exactly_five_evaluated(

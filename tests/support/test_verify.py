@@ -13,8 +13,8 @@ from tests.support.helpers import (
     new_code,
     support_key,
     verify,
-    wrong,
 )
+from tests.util import wrong
 
 NO_ACTIVE_CODE = {"valid": False, "reason": "no_active_code"}
 
