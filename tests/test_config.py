@@ -27,6 +27,7 @@ def test_production_without_secret_key_is_refused(tmp_path: Path) -> None:
 def test_short_secret_key_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AUTHSVC_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("AUTHSVC_ENV", "prod")
+    monkeypatch.setenv("AUTHSVC_DATABASE_URL", "postgresql+asyncpg://db/authsvc")
     monkeypatch.setenv("AUTHSVC_SECRET_KEY", "short")
     with pytest.raises(ConfigError, match="AUTHSVC_SECRET_KEY"):
         load_settings()
@@ -36,6 +37,7 @@ def test_console_delivery_is_refused_outside_dev(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("AUTHSVC_ENV", "prod")
+    monkeypatch.setenv("AUTHSVC_DATABASE_URL", "postgresql+asyncpg://db/authsvc")
     monkeypatch.setenv("AUTHSVC_SECRET_KEY", "p" * 40)
     monkeypatch.setenv("AUTHSVC_SMS_PROVIDER", "console")
     with pytest.raises(ConfigError, match="console"):
@@ -80,3 +82,13 @@ def test_durations_accept_seconds_and_lists_accept_commas(
 def test_several_secret_keys_are_split_on_commas() -> None:
     settings = Settings(secret_key="a" * 32 + "," + "b" * 32)
     assert settings.secret_keys() == [b"a" * 32, b"b" * 32]
+
+
+def test_production_without_a_database_url_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AUTHSVC_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("AUTHSVC_ENV", "prod")
+    monkeypatch.setenv("AUTHSVC_SECRET_KEY", "p" * 40)
+    with pytest.raises(ConfigError, match="AUTHSVC_DATABASE_URL"):
+        load_settings()

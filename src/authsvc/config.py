@@ -192,6 +192,9 @@ def check_production_rules(settings: Settings) -> None:
     """Refuse settings that are fine in dev but dangerous in production."""
     keys = settings.secret_keys()
     if not settings.is_dev:
+        if settings.database_url is None:
+            # The embedded server is for a developer's machine, not for production data.
+            raise ConfigError("AUTHSVC_DATABASE_URL: required outside dev mode")
         if not keys:
             raise ConfigError("AUTHSVC_SECRET_KEY: required outside dev mode")
         if settings.sms_provider == "console" or settings.email_provider == "console":

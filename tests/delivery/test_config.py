@@ -21,8 +21,11 @@ KEY = SecretStr("p" * 40)
 SMTP = SecretStr("smtp://user:pass@mail.example.com:587?starttls=true")
 
 
+DATABASE = SecretStr("postgresql+asyncpg://authsvc@db.example.com/authsvc")
+
+
 def prod(**values: object) -> Settings:
-    return Settings(env="prod", secret_key=KEY, **values)  # type: ignore[arg-type]
+    return Settings(env="prod", secret_key=KEY, database_url=DATABASE, **values)  # type: ignore[arg-type]
 
 
 def test_dev_mode_without_providers_prints_to_the_console() -> None:
@@ -103,6 +106,7 @@ def test_loading_settings_reports_the_delivery_variable(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("AUTHSVC_ENV", "prod")
+    monkeypatch.setenv("AUTHSVC_DATABASE_URL", DATABASE.get_secret_value())
     monkeypatch.setenv("AUTHSVC_SECRET_KEY", "p" * 40)
     monkeypatch.setenv("AUTHSVC_SMTP_URL", str(SMTP.get_secret_value()))
     with pytest.raises(ConfigError, match="AUTHSVC_SMS_PROVIDER"):
