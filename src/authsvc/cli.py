@@ -28,6 +28,7 @@ from authsvc.context import ServiceContext
 from authsvc.core.embedded import EmbeddedPostgres
 from authsvc.core.errors import AppError
 from authsvc.core.migrations import current_revision, head_revision, upgrade
+from authsvc.maintenance.purge import DEFAULT_BATCH_SIZE
 
 T = TypeVar("T")
 EXIT_USAGE = 2
@@ -165,8 +166,6 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from authsvc.delivery.worker import DeliveryWorker
 
     async def work(ctx: ServiceContext) -> None:
-        url = ctx.db.engine.url.render_as_string(hide_password=False)
-        await _prepare_schema(url, migrate=settings.uses_embedded_database)
         async with DeliveryWorker(ctx) as worker:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
@@ -412,7 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
         "purge", help="delete expired challenges, sessions, codes and old messages past retention"
     )
     purge.add_argument(
-        "--batch-size", type=int, default=1000, help="rows per transaction (default 1000)"
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"rows per transaction (default {DEFAULT_BATCH_SIZE})",
     )
     purge.set_defaults(handler=cmd_purge)
 
