@@ -21,11 +21,6 @@ async def get_by_id(session: AsyncSession, account_id: uuid.UUID) -> Account | N
     return await session.get(Account, account_id)
 
 
-async def login_exists(session: AsyncSession, login: str) -> bool:
-    query = select(func.count()).where(func.lower(Account.login) == login.lower())
-    return bool((await session.execute(query)).scalar_one())
-
-
 async def list_all(session: AsyncSession) -> Sequence[Account]:
     return (await session.execute(select(Account).order_by(Account.created_at))).scalars().all()
 

@@ -67,12 +67,6 @@ class SignedIn:
 # --- step one: the password ---------------------------------------------------------
 
 
-def _name_key(login: str) -> str:
-    # Keyed by the login as typed (not the account id) so unknown logins are throttled
-    # exactly like known ones and a 429 reveals nothing about existence.
-    return f"login:name:{login.strip().lower()}"
-
-
 async def check_password(
     session: AsyncSession,
     ctx: ServiceContext,
@@ -84,7 +78,7 @@ async def check_password(
 ) -> Account:
     """The account when the password is right; InvalidCredentials (counted) otherwise."""
     now = ctx.clock.now()
-    keys = [_name_key(login), throttling.ip_key(client_ip)]
+    keys = [throttling.login_key(login), throttling.ip_key(client_ip)]
     try:
         counted = await throttling.ensure_not_blocked(session, keys, now=now)
     except throttling.TooManyAttempts:

@@ -9,7 +9,7 @@ from authsvc.core.db import Base
 
 
 class ThrottleCounter(Base):
-    """One counter per key (`login:account:<id>`, `login:ip:<ip>`, `rate:support-key:<id>`).
+    """One counter per key (`login:name:<login>`, `login:ip:<ip>`, `rate:support-key:<id>`).
 
     Kept in PostgreSQL so every limit holds across replicas.
     """

@@ -25,8 +25,10 @@ class TooManyAttempts(RetryLater):
     title = "Too many attempts"
 
 
-def account_key(account_id: object) -> str:
-    return f"login:account:{account_id}"
+def login_key(login: str) -> str:
+    # Keyed by the login as typed (not the account id) so unknown logins are throttled
+    # exactly like known ones and a 429 reveals nothing about existence.
+    return f"login:name:{login.strip().lower()}"
 
 
 def ip_key(ip: str) -> str:
