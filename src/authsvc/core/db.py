@@ -56,5 +56,13 @@ class Database:
         async with self.sessionmaker() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncSession]:
+        """A session whose every statement commits on its own (no BEGIN/COMMIT trips)."""
+        async with self.engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            async with AsyncSession(bind=connection) as session:
+                yield session
+
     async def dispose(self) -> None:
         await self.engine.dispose()

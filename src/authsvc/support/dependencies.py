@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.context import Context
 from authsvc.core.client_ip import ClientIP
-from authsvc.core.db import Database
 from authsvc.core.errors import RetryLater
 from authsvc.sessions.dependencies import bearer_token
 from authsvc.support import keys
@@ -22,15 +18,6 @@ from authsvc.support.models import SupportKey
 from authsvc.throttling.service import hit_rate_limit
 
 log = logging.getLogger("authsvc.support")
-
-
-@asynccontextmanager
-async def autocommit_session(db: Database) -> AsyncIterator[AsyncSession]:
-    """A session whose every statement commits on its own."""
-    async with db.engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        async with AsyncSession(bind=connection) as session:
-            yield session
 
 
 @dataclass(frozen=True)
@@ -53,7 +40,7 @@ async def require_support_key(request: Request, ctx: Context, client_ip: ClientI
     BEGIN/COMMIT round trips are spent on them.
     """
     now = ctx.clock.now()
-    async with autocommit_session(ctx.db) as session:
+    async with ctx.db.autocommit() as session:
         try:
             key = await keys.authenticate(session, bearer_token(request))
         except InvalidApiKey:
