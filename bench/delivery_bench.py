@@ -170,14 +170,16 @@ async def enqueue(ctx: ServiceContext, channel: str, count: int) -> list[str]:
             for _ in range(min(100, count - len(ids))):
                 message_id = await outbox.enqueue(
                     session,
-                    keyring=ctx.keyring,
-                    now=ctx.clock.now(),
-                    channel="sms" if channel == "sms" else "email",
-                    recipient="+48601234567" if channel == "sms" else "bench@example.com",
-                    template="login_otp",
-                    params=OTP_PARAMS,
-                    locale="en",
-                    secret_params=("code",),
+                    outbox.new_message(
+                        keyring=ctx.keyring,
+                        now=ctx.clock.now(),
+                        channel="sms" if channel == "sms" else "email",
+                        recipient="+48601234567" if channel == "sms" else "bench@example.com",
+                        template="login_otp",
+                        params=OTP_PARAMS,
+                        locale="en",
+                        secret_params=("code",),
+                    ),
                 )
                 ids.append(str(message_id))
     return ids
@@ -194,14 +196,16 @@ async def measure_latency(ctx: ServiceContext, sink: FarEnd, samples: int) -> li
         async with ctx.db.transaction() as session:
             message_id = await outbox.enqueue(
                 session,
-                keyring=ctx.keyring,
-                now=ctx.clock.now(),
-                channel="email",
-                recipient="bench@example.com",
-                template="login_otp",
-                params=OTP_PARAMS,
-                locale="en",
-                secret_params=("code",),
+                outbox.new_message(
+                    keyring=ctx.keyring,
+                    now=ctx.clock.now(),
+                    channel="email",
+                    recipient="bench@example.com",
+                    template="login_otp",
+                    params=OTP_PARAMS,
+                    locale="en",
+                    secret_params=("code",),
+                ),
             )
         committed = time.monotonic()
         accepted_id, accepted_at = await asyncio.to_thread(sink.take, 10)

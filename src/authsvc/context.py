@@ -42,7 +42,9 @@ class ServiceContext:
         await self.db.dispose()
 
 
-def get_context(request: Request) -> ServiceContext:
+# Dependencies are `async def` even when they do not await: FastAPI runs a plain `def`
+# dependency in a worker thread, a hop that costs more than the work itself.
+async def get_context(request: Request) -> ServiceContext:
     ctx: ServiceContext = request.app.state.ctx
     return ctx
 

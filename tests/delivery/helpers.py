@@ -42,15 +42,17 @@ async def queue(
     async with ctx.db.transaction() as session:
         return await outbox.enqueue(
             session,
-            keyring=ctx.keyring,
-            now=ctx.clock.now(),
-            channel=channel,
-            recipient=recipient or ("+48601234567" if channel == "sms" else "anna@example.com"),
-            template=template,
-            params=params,
-            locale=locale,
-            send_after=send_after,
-            secret_params=("code",) if template == "login_otp" else (),
+            outbox.new_message(
+                keyring=ctx.keyring,
+                now=ctx.clock.now(),
+                channel=channel,
+                recipient=recipient or ("+48601234567" if channel == "sms" else "anna@example.com"),
+                template=template,
+                params=params,
+                locale=locale,
+                send_after=send_after,
+                secret_params=("code",) if template == "login_otp" else (),
+            ),
         )
 
 

@@ -26,11 +26,12 @@ async def test_message_exists_only_when_the_callers_transaction_commits(
     ctx: ServiceContext,
 ) -> None:
     async with ctx.db.sessionmaker() as session:
-        message_id = await outbox.enqueue(
-            session, keyring=ctx.keyring, now=ctx.clock.now(), channel="email",
+        message = outbox.new_message(
+            keyring=ctx.keyring, now=ctx.clock.now(), channel="email",
             recipient="anna@example.com", template="login_otp", params=OTP_PARAMS,
             locale="en", secret_params=("code",),
         )  # fmt: skip
+        message_id = await outbox.enqueue(session, message)
         await session.rollback()
     async with ctx.db.transaction() as session:
         assert await outbox.message_status(session, message_id) is None
@@ -142,11 +143,9 @@ async def test_enqueue_refuses_a_callers_mistake_at_once(
         "params": OTP_PARAMS, "locale": "en", "secret_params": ("code",),
     }  # fmt: skip
     arguments.update(change)
-    async with ctx.db.transaction() as session:
-        with pytest.raises(ValueError, match=error):
-            await outbox.enqueue(
-                session,
-                keyring=ctx.keyring,
-                now=ctx.clock.now(),
-                **arguments,  # type: ignore[arg-type]
-            )
+    with pytest.raises(ValueError, match=error):
+        outbox.new_message(
+            keyring=ctx.keyring,
+            now=ctx.clock.now(),
+            **arguments,  # type: ignore[arg-type]
+        )

@@ -13,7 +13,7 @@ from authsvc.accounts.models import Account
 from authsvc.auth_codes.models import AuthCode
 from authsvc.context import ServiceContext
 from authsvc.delivery.models import OutboxMessage
-from authsvc.delivery.outbox import enqueue
+from authsvc.delivery.outbox import enqueue, new_message
 from authsvc.login.models import LoginChallenge
 from authsvc.maintenance import purge as rules
 from authsvc.maintenance.purge import purge
@@ -147,8 +147,7 @@ async def test_finished_messages_go_after_their_retention_queued_ones_stay(
     ids = {}
     async with ctx.db.transaction() as session:
         for label in ("sent-old", "abandoned-old", "cancelled-old", "sent-new", "queued-old"):
-            ids[label] = await enqueue(
-                session,
+            message = new_message(
                 keyring=ctx.keyring,
                 now=now - retention - DAY,
                 channel="email",
@@ -164,6 +163,7 @@ async def test_finished_messages_go_after_their_retention_queued_ones_stay(
                 },
                 locale="en",
             )
+            ids[label] = await enqueue(session, message)
         for label, message_id in ids.items():
             state = label.split("-")[0]
             finished = now - retention - timedelta(hours=1) if label.endswith("old") else now

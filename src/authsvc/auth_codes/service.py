@@ -22,7 +22,8 @@ from authsvc.auth_codes import repository
 from authsvc.auth_codes.models import AuthCode
 from authsvc.context import ServiceContext
 from authsvc.core.crypto import Keyring, numeric_code
-from authsvc.delivery.notify import notify_account, time_params
+from authsvc.delivery import outbox
+from authsvc.delivery.notify import account_message, time_params
 from authsvc.login.service import reauthenticate
 from authsvc.throttling.service import hit_rate_limit
 
@@ -116,8 +117,7 @@ async def _notify_generated(
     client_ip: str,
 ) -> None:
     timezone = ctx.settings.timezone
-    await notify_account(
-        session,
+    message = account_message(
         keyring=ctx.keyring,
         account=account,
         template="auth_code_generated",
@@ -129,6 +129,7 @@ async def _notify_generated(
         },
         now=record.created_at,
     )
+    await outbox.enqueue(session, message)
 
 
 async def current(

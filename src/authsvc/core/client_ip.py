@@ -38,7 +38,7 @@ def resolve_client_ip(peer: str, forwarded_for: list[str], trusted: list[IPNetwo
     return peer
 
 
-def get_client_ip(request: Request, ctx: Context) -> str:
+async def get_client_ip(request: Request, ctx: Context) -> str:  # async: no thread hop
     peer = request.client.host if request.client else "0.0.0.0"  # noqa: S104 - unknown peer
     forwarded = request.headers.getlist("x-forwarded-for")
     return resolve_client_ip(peer, forwarded, ctx.settings.trusted_proxies)

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from authsvc.core.errors import AppError
@@ -90,6 +91,23 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A lost or refused database connection is the server's trouble, and passing: 503."""
+    lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if not (lost or isinstance(exc, OSError)):
+        return await _unhandled_error(request, exc)
+    log.warning(
+        "database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
+    )
+    return problem_response(
+        503,
+        "database_unavailable",
+        "Service unavailable",
+        "The database is unreachable at the moment; try again shortly.",
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
     log.error(
         "unhandled error on %s %s: %s",
@@ -107,6 +125,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    # Connecting to PostgreSQL fails with a bare OSError (refused, unreachable, timed out).
+    app.add_exception_handler(OSError, _database_error)
     app.add_exception_handler(Exception, _unhandled_error)
 
 

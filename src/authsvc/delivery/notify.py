@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Literal
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.accounts.models import Account
 from authsvc.core.crypto import Keyring
 from authsvc.core.timefmt import utc_and_local
 from authsvc.delivery import outbox
+from authsvc.delivery.models import OutboxMessage
 
 
-async def notify_account(
-    session: AsyncSession,
+def account_message(
     *,
     keyring: Keyring,
     account: Account,
@@ -26,11 +23,10 @@ async def notify_account(
     channel: Literal["email", "sms"] = "email",
     send_after: datetime | None = None,
     secret_params: Collection[str] = (),
-) -> uuid.UUID:
-    """Queue `template` for the account; SMS falls back to e-mail without a phone."""
+) -> OutboxMessage:
+    """`template` addressed to the account; SMS falls back to e-mail without a phone."""
     sms = channel == "sms" and account.phone is not None
-    return await outbox.enqueue(
-        session,
+    return outbox.new_message(
         keyring=keyring,
         now=now,
         channel="sms" if sms else "email",

@@ -1,7 +1,8 @@
 """The outbox: what the rest of the service calls to send a message and to follow it.
 
-`enqueue` writes the message in the caller's transaction, so it exists exactly when the
-business change that caused it commits; the worker (worker.py) does the sending.
+`new_message` builds a message and `enqueue` writes it in the caller's transaction, so it
+exists exactly when the business change that caused it commits; the worker (worker.py)
+does the sending.
 """
 
 from __future__ import annotations
@@ -34,8 +35,7 @@ class MessageStatus:
     last_error: str | None
 
 
-async def enqueue(
-    session: AsyncSession,
+def new_message(
     *,
     keyring: Keyring,
     now: datetime,
@@ -47,8 +47,9 @@ async def enqueue(
     account_id: uuid.UUID | None = None,
     send_after: datetime | None = None,
     secret_params: Collection[str] = (),
-) -> uuid.UUID:
-    """Queue a message in the caller's transaction and wake the workers when it commits.
+) -> OutboxMessage:
+    """A message row, checked and ready for `enqueue` (or for a statement that writes it
+    together with other rows, as the login does).
 
     Parameters named in `secret_params` (the OTP) are stored encrypted; all parameters
     are wiped once the message is sent, abandoned or cancelled.
@@ -65,28 +66,31 @@ async def enqueue(
     message_id = uuid.uuid4()
     secrets = {key: params[key] for key in secret_params}
     due = max(now, send_after) if send_after is not None else now
-    session.add(
-        OutboxMessage(
-            id=message_id,
-            account_id=account_id,
-            channel=channel,
-            recipient=recipient,
-            template=template,
-            locale=locale,
-            params={key: value for key, value in params.items() if key not in secrets},
-            sealed_params=seal(keyring, message_id, json.dumps(secrets).encode())
-            if secrets
-            else None,
-            state="queued",
-            attempts=0,
-            created_at=now,
-            send_after=due,
-            next_attempt_at=due,
-        )
+    return OutboxMessage(
+        id=message_id,
+        account_id=account_id,
+        channel=channel,
+        recipient=recipient,
+        template=template,
+        locale=locale,
+        params={key: value for key, value in params.items() if key not in secrets},
+        sealed_params=seal(keyring, message_id, json.dumps(secrets).encode()) if secrets else None,
+        state="queued",
+        attempts=0,
+        created_at=now,
+        send_after=due,
+        next_attempt_at=due,
     )
-    # No flush and no NOTIFY here: the row goes out with the caller's other writes, and
-    # the outbox_messages_notify trigger (migration 0002) wakes the workers at commit.
-    return message_id
+
+
+async def enqueue(session: AsyncSession, message: OutboxMessage) -> uuid.UUID:
+    """Queue a message from `new_message` in the caller's transaction.
+
+    No flush and no NOTIFY here: the row goes out with the caller's other writes, and
+    the outbox_messages_notify trigger (migration 0002) wakes the workers at commit.
+    """
+    session.add(message)
+    return message.id
 
 
 async def cancel(session: AsyncSession, message_id: uuid.UUID) -> None:

@@ -6,16 +6,97 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import BindParameter, Insert, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authsvc.accounts.models import Account
+from authsvc.core.db import column_values, table_of
+from authsvc.delivery.models import OutboxMessage
 from authsvc.login.models import LoginChallenge
+from authsvc.throttling.models import ThrottleCounter
 
 
-async def insert(session: AsyncSession, challenge: LoginChallenge) -> None:
-    session.add(challenge)
-    await session.flush()
+@dataclass(frozen=True)
+class LoginState:
+    """What the password step needs to know before it hashes anything."""
+
+    account: Account | None
+    blocked_until: datetime | None  # the latest back-off end among the throttle keys
+    counted_keys: frozenset[str]  # the throttle keys that have a counter
+
+
+# The password step's two statements are built once: on the hot path SQLAlchemy then
+# finds them in its compiled cache instead of building and compiling them per login.
+_counters = (
+    select(
+        func.max(ThrottleCounter.blocked_until).label("blocked_until"),
+        func.array_agg(ThrottleCounter.key).label("keys"),
+    )
+    .where(ThrottleCounter.key.in_(bindparam("keys", expanding=True)))
+    .subquery()
+)
+# The aggregate subquery always yields one row, so the account is outer-joined to it;
+# lower(login) matches the unique functional index uq_accounts_login_lower.
+_LOAD_LOGIN_STATE = (
+    select(Account, _counters.c.blocked_until, _counters.c["keys"])
+    .select_from(_counters)
+    .outerjoin(Account, func.lower(Account.login) == func.lower(bindparam("login")))
+)
+
+
+async def load_login_state(
+    session: AsyncSession, login: str, throttle_keys: Sequence[str]
+) -> LoginState:
+    """The account for `login` (or None) and its throttle state, in one round trip."""
+    params = {"login": login, "keys": list(throttle_keys)}
+    account, blocked_until, keys = (await session.execute(_LOAD_LOGIN_STATE, params)).one()
+    return LoginState(account, blocked_until, frozenset(keys or ()))
+
+
+def _placeholders(table: Table, prefix: str) -> dict[str, BindParameter[Any]]:
+    return {column.key: bindparam(prefix + column.key, type_=column.type) for column in table.c}
+
+
+@cache
+def _open_challenge_statement(messages: int, clear_throttle_key: bool) -> Insert:
+    """INSERT the challenge WITH one INSERT per message (and the counter's DELETE) as CTEs.
+
+    One INSERT per message rather than one multi-row INSERT: SQLAlchemy cannot cache the
+    compiled form of a multi-row VALUES.
+    """
+    challenges = table_of(LoginChallenge)
+    statement = insert(challenges).values(_placeholders(challenges, "c_"))
+    outbox = table_of(OutboxMessage)
+    for n in range(messages):
+        queued = insert(outbox).values(_placeholders(outbox, f"m{n}_"))
+        statement = statement.add_cte(queued.cte(f"queued_{n}"))
+    if clear_throttle_key:
+        counters = table_of(ThrottleCounter)
+        cleared = delete(counters).where(counters.c.key == bindparam("clear_key"))
+        statement = statement.add_cte(cleared.cte("cleared"))
+    return statement
+
+
+async def open_challenge(
+    session: AsyncSession,
+    challenge: LoginChallenge,
+    messages: Sequence[OutboxMessage],
+    *,
+    clear_throttle_key: str | None,
+) -> None:
+    """Write the challenge, the messages it sends and, when given, the reset of a
+    throttle counter, as one statement: all or nothing even in autocommit, one round trip.
+    """
+    params = {f"c_{key}": value for key, value in column_values(challenge).items()}
+    for n, message in enumerate(messages):
+        params.update({f"m{n}_{key}": value for key, value in column_values(message).items()})
+    if clear_throttle_key is not None:
+        params["clear_key"] = clear_throttle_key
+    statement = _open_challenge_statement(len(messages), clear_throttle_key is not None)
+    await session.execute(statement, params)
 
 
 async def get(session: AsyncSession, challenge_id: uuid.UUID) -> LoginChallenge | None:

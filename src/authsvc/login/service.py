@@ -13,7 +13,8 @@ from authsvc.accounts.models import Account
 from authsvc.context import ServiceContext
 from authsvc.core.crypto import numeric_code
 from authsvc.delivery import outbox
-from authsvc.delivery.notify import notify_account, time_params
+from authsvc.delivery.models import OutboxMessage
+from authsvc.delivery.notify import account_message, time_params
 from authsvc.login import repository
 from authsvc.login.errors import (
     ChallengeExhausted,
@@ -67,53 +68,31 @@ class SignedIn:
 # --- step one: the password ---------------------------------------------------------
 
 
-async def check_password(
-    session: AsyncSession,
-    ctx: ServiceContext,
-    *,
-    login: str,
-    account: Account | None,
-    password: str,
-    client_ip: str,
-) -> Account:
-    """The account when the password is right; InvalidCredentials (counted) otherwise."""
-    now = ctx.clock.now()
-    keys = [throttling.login_key(login), throttling.ip_key(client_ip)]
-    try:
-        counted = await throttling.ensure_not_blocked(session, keys, now=now)
-    except throttling.TooManyAttempts:
-        auth_event("login_throttled", outcome="refused", ip=client_ip, account=_id(account))
-        raise
-    if account is None or account.disabled:
-        # Same work as a real check, so timing does not tell the cases apart.
-        await ctx.hasher.verify_dummy(password)
-        valid = False
-    else:
-        valid = await ctx.hasher.verify(account.password_hash, password)
-    if not valid or account is None:
-        await throttling.record_failure(session, keys, now=now, settings=ctx.settings)
-        auth_event("password_failed", outcome="failure", ip=client_ip, account=_id(account))
-        raise InvalidCredentials("The login or password is incorrect.")
-    if keys[0] in counted:
-        await throttling.reset(session, keys[0])
-    if ctx.hasher.needs_rehash(account.password_hash):
-        await accounts.set_password_hash(session, account.id, await ctx.hasher.hash(password))
-    return account
-
-
-def _id(account: Account | None) -> object:
-    return account.id if account is not None else None
-
-
 async def start_login(
-    session: AsyncSession, ctx: ServiceContext, *, login: str, password: str, client: Client
+    ctx: ServiceContext, *, login: str, password: str, client: Client
 ) -> ChallengeView:
-    """Check the password, then open a challenge and queue its code."""
-    found = await accounts.get_by_login(session, login)
-    account = await check_password(
-        session, ctx, login=login, account=found, password=password, client_ip=client.ip
-    )
+    """Check the password, then open a challenge and queue its code.
+
+    The hot path of the service: one read before the hash and one write after it, each
+    a single autocommit statement, so no pooled connection waits while argon2 runs.
+    """
     now = ctx.clock.now()
+    keys = _throttle_keys(login, client.ip)
+    async with ctx.db.autocommit() as session:
+        state = await repository.load_login_state(session, login, keys)
+    account = state.account
+    try:
+        throttling.raise_if_blocked([state.blocked_until], now=now)
+    except throttling.TooManyAttempts:
+        auth_event("login_throttled", outcome="refused", ip=client.ip, account=_id(account))
+        raise
+    matches = await _password_matches(ctx, account, password)  # a dummy hash for None
+    if account is None or not matches:
+        async with ctx.db.transaction() as session:
+            await _count_failure(session, ctx, keys, now=now, account=account, ip=client.ip)
+        raise _wrong_credentials()
+    new_hash = await _updated_hash(ctx, account, password)
+
     challenge_id = uuid.uuid4()
     code = numeric_code()
     challenge = LoginChallenge(
@@ -129,9 +108,16 @@ async def start_login(
         ip=client.ip,
         user_agent=client.user_agent[:512],
     )
-    challenge.message_id = await _queue_code(session, ctx, account, challenge, code)
-    challenge.notice_id = await _schedule_incomplete_notice(session, ctx, account, challenge)
-    await repository.insert(session, challenge)
+    code_message = _code_message(ctx, account, challenge, code)
+    notice = _incomplete_notice(ctx, account, challenge)
+    challenge.message_id, challenge.notice_id = code_message.id, notice.id
+    clear = keys[0] if keys[0] in state.counted_keys else None
+    async with ctx.db.autocommit() as session:
+        await repository.open_challenge(
+            session, challenge, [code_message, notice], clear_throttle_key=clear
+        )
+        if new_hash is not None:
+            await accounts.set_password_hash(session, account.id, new_hash)
     auth_event(
         "password_succeeded", outcome="challenge", ip=client.ip, account=account.id,
         channel=challenge.channel,
@@ -148,9 +134,64 @@ async def reauthenticate(
     client_ip: str,
 ) -> None:
     """Confirm the signed-in customer's password; failures count like login failures."""
-    await check_password(
-        session, ctx, login=account.login, account=account, password=password, client_ip=client_ip
-    )
+    now = ctx.clock.now()
+    keys = _throttle_keys(account.login, client_ip)
+    try:
+        counted = await throttling.ensure_not_blocked(session, keys, now=now)
+    except throttling.TooManyAttempts:
+        auth_event("login_throttled", outcome="refused", ip=client_ip, account=account.id)
+        raise
+    if not await _password_matches(ctx, account, password):
+        await _count_failure(session, ctx, keys, now=now, account=account, ip=client_ip)
+        raise _wrong_credentials()
+    if keys[0] in counted:
+        await throttling.reset(session, keys[0])
+    new_hash = await _updated_hash(ctx, account, password)
+    if new_hash is not None:
+        await accounts.set_password_hash(session, account.id, new_hash)
+
+
+def _throttle_keys(login: str, client_ip: str) -> list[str]:
+    """The login name's key first: a correct password clears it (the IP's stays)."""
+    return [throttling.login_key(login), throttling.ip_key(client_ip)]
+
+
+async def _password_matches(ctx: ServiceContext, account: Account | None, password: str) -> bool:
+    if account is None or account.disabled:
+        # Same work as a real check, so timing does not tell the cases apart.
+        await ctx.hasher.verify_dummy(password)
+        return False
+    return await ctx.hasher.verify(account.password_hash, password)
+
+
+async def _count_failure(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    keys: list[str],
+    *,
+    now: datetime,
+    account: Account | None,
+    ip: str,
+) -> None:
+    """Count a wrong password (or unknown login) against every key and log it."""
+    await throttling.record_failure(session, keys, now=now, settings=ctx.settings)
+    auth_event("password_failed", outcome="failure", ip=ip, account=_id(account))
+
+
+def _wrong_credentials() -> InvalidCredentials:
+    # One message for every case: unknown login, wrong password, disabled account.
+    return InvalidCredentials("The login or password is incorrect.")
+
+
+async def _updated_hash(ctx: ServiceContext, account: Account, password: str) -> str | None:
+    """A fresh hash when the stored one was made with other parameters."""
+    if not ctx.hasher.needs_rehash(account.password_hash):
+        return None
+    return await ctx.hasher.hash(password)
+
+
+def _id(account: Account | None) -> object:
+    return account.id if account is not None else None
 
 
 # --- step two: the code ---------------------------------------------------------------
@@ -200,7 +241,7 @@ async def verify_code(
         ip=client.ip,
         user_agent=client.user_agent,
     )
-    await _queue_confirmation(session, ctx, account, client, now)
+    await outbox.enqueue(session, _confirmation(ctx, account, client, now))
     auth_event("login_succeeded", outcome="success", ip=client.ip, account=account.id)
     return SignedIn(account=account, session=new_session)
 
@@ -262,8 +303,10 @@ async def resend_code(
     challenge.expires_at = now + settings.login_otp_ttl
     if challenge.notice_id is not None:
         await outbox.cancel(session, challenge.notice_id)
-    challenge.message_id = await _queue_code(session, ctx, account, challenge, code)
-    challenge.notice_id = await _schedule_incomplete_notice(session, ctx, account, challenge)
+    challenge.message_id = await outbox.enqueue(
+        session, _code_message(ctx, account, challenge, code)
+    )
+    challenge.notice_id = await outbox.enqueue(session, _incomplete_notice(ctx, account, challenge))
     await session.flush()
     auth_event(
         "code_resent", outcome="challenge", ip=client.ip, account=account.id,
@@ -327,16 +370,11 @@ def _view(ctx: ServiceContext, challenge: LoginChallenge, account: Account) -> C
     )
 
 
-async def _queue_code(
-    session: AsyncSession,
-    ctx: ServiceContext,
-    account: Account,
-    challenge: LoginChallenge,
-    code: str,
-) -> uuid.UUID:
+def _code_message(
+    ctx: ServiceContext, account: Account, challenge: LoginChallenge, code: str
+) -> OutboxMessage:
     minutes = int(ctx.settings.login_otp_ttl.total_seconds() // 60)
-    return await notify_account(
-        session,
+    return account_message(
         keyring=ctx.keyring,
         account=account,
         template="login_otp",
@@ -347,12 +385,11 @@ async def _queue_code(
     )
 
 
-async def _schedule_incomplete_notice(
-    session: AsyncSession, ctx: ServiceContext, account: Account, challenge: LoginChallenge
-) -> uuid.UUID:
+def _incomplete_notice(
+    ctx: ServiceContext, account: Account, challenge: LoginChallenge
+) -> OutboxMessage:
     """E-mail sent at expiry unless the login completes first (then it is cancelled)."""
-    return await notify_account(
-        session,
+    return account_message(
         keyring=ctx.keyring,
         account=account,
         template="login_incomplete",
@@ -366,11 +403,10 @@ async def _schedule_incomplete_notice(
     )
 
 
-async def _queue_confirmation(
-    session: AsyncSession, ctx: ServiceContext, account: Account, client: Client, now: datetime
-) -> None:
-    await notify_account(
-        session,
+def _confirmation(
+    ctx: ServiceContext, account: Account, client: Client, now: datetime
+) -> OutboxMessage:
+    return account_message(
         keyring=ctx.keyring,
         account=account,
         template="login_confirmation",

@@ -9,6 +9,7 @@ for good. Rates (support keys, code generation): at most `limit` hits per window
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, text
@@ -48,13 +49,18 @@ async def ensure_not_blocked(session: AsyncSession, keys: list[str], *, now: dat
         ThrottleCounter.key.in_(keys)
     )
     rows = (await session.execute(query)).all()
-    blocked = [until for _, until in rows if until is not None and until > now]
+    raise_if_blocked([until for _, until in rows], now=now)
+    return {key for key, _ in rows}
+
+
+def raise_if_blocked(blocked_until: Iterable[datetime | None], *, now: datetime) -> None:
+    """TooManyAttempts when any back-off end lies in the future, with the longest wait."""
+    blocked = [until for until in blocked_until if until is not None and until > now]
     if blocked:
         raise TooManyAttempts(
             "Too many failed attempts; wait before trying again.",
             retry_after=_seconds_until(max(blocked), now),
         )
-    return {key for key, _ in rows}
 
 
 def backoff_delay(failures: int, settings: Settings) -> timedelta:
