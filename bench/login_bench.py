@@ -1,7 +1,12 @@
 """Login benchmark (issue 4): throughput against the argon2 bound, /healthz latency under
 login load, and peak memory under a login flood of 10x capacity.
 
-    .venv/bin/python bench/login_bench.py [--seconds 20]
+The argon2 bound is the issue's: cores / one verification's time on an idle machine.
+The script also prints what argon2 alone reaches with every core verifying at once:
+the cores share caches and memory bandwidth, so that is the real ceiling, a little
+below the bound.
+
+    .venv/bin/python bench/login_bench.py [--rounds 5] [--seconds 10]
 
 Runs `authsvc serve` as a real subprocess on 127.0.0.1 (embedded PostgreSQL in a temporary
 folder unless AUTHSVC_TEST_DATABASE_URL is set) and drives it from separate processes,
@@ -18,6 +23,7 @@ import os
 import secrets
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from common import (
@@ -35,18 +41,37 @@ from authsvc.accounts.passwords import PasswordHasher
 from authsvc.config import Settings
 
 
-def argon2_verification_seconds(samples: int = 30) -> float:
-    """Median time of one verification with the service's default parameters."""
-    settings = Settings()
-    hasher = PasswordHasher.from_settings(settings)
-    stored = hasher.hash_blocking(PASSWORD)
-    timings = []
-    for _ in range(samples):
+class Argon2Probe:
+    """argon2 with the service's parameters, timed in this process while the server idles."""
+
+    def __init__(self) -> None:
+        self.hasher = PasswordHasher.from_settings(Settings())
+        self.stored = self.hasher.hash_blocking(PASSWORD)
+
+    def _verify_many(self, count: int) -> list[float]:
+        timings = []
+        for _ in range(count):
+            started = time.perf_counter()
+            self.hasher._argon2.verify(self.stored, PASSWORD)
+            timings.append(time.perf_counter() - started)
+        return timings
+
+    def one(self, seconds: float = 1.0) -> float:
+        """The median time of one verification on an otherwise idle machine."""
+        first = self._verify_many(1)[0]
+        return statistics.median(self._verify_many(max(5, int(seconds / first))))
+
+    def all_cores(self, cores: int, seconds: float = 1.0) -> float:
+        """Verifications per second with every core verifying at once: the real ceiling,
+        a little under the bound, as the cores share caches and memory bandwidth."""
+        count = max(3, int(seconds / self.one(0.2)))
         started = time.perf_counter()
-        hasher._argon2.verify(stored, PASSWORD)
-        timings.append(time.perf_counter() - started)
-    hasher.close()
-    return statistics.median(timings)
+        with ThreadPoolExecutor(cores) as pool:
+            list(pool.map(self._verify_many, [count] * cores))
+        return cores * count / (time.perf_counter() - started)
+
+    def close(self) -> None:
+        self.hasher.close()
 
 
 # --- load generators (run in child processes) -------------------------------------------
@@ -77,7 +102,8 @@ async def probe(url: str, path: str, seconds: float, interval: float) -> list[fl
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--seconds", type=float, default=10, help="length of each window")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--child", nargs="*")
     args = parser.parse_args()
     if args.child:
@@ -91,11 +117,7 @@ def main() -> None:
         return
 
     cores = os.cpu_count() or 1
-    one = argon2_verification_seconds()
-    bound = cores / one
-    print(f"cores: {cores}; one argon2 verification: {one * 1000:.1f} ms")
-    print(f"argon2 bound: {bound:.1f} logins/s")
-
+    argon2 = Argon2Probe()
     # Embedded PostgreSQL in the server's own folder (so its memory counts in the RSS figures)
     # unless a server is configured; the argon2 parameters pass through, to measure
     # production settings.
@@ -106,17 +128,47 @@ def main() -> None:
         server.cli("accounts", "create", "--login", login, "--email", f"{login}@example.com",
                    stdin=PASSWORD)  # fmt: skip
         seconds = args.seconds
-        # Warm up (connections, caches), then measure throughput and /healthz together.
-        collect(spawn(__file__, "flood", server.url, login, str(cores * 2), "3"))
+        collect(spawn(__file__, "flood", server.url, login, str(cores * 2), "3"))  # warm up
+
+        # Rounds of (bound, ceiling, login throughput) back to back, so each login window
+        # is compared with a bound measured under the same neighbours: on a shared virtual
+        # machine the speed of memory-hard hashing drifts by tens of percent.
+        ratios: list[float] = []
+        ceilings: list[float] = []
+        answers: dict[str, int] = {}
+        print(f"{args.rounds} rounds; a round: argon2 alone, then {seconds:.0f} s of logins")
+        for round_number in range(1, args.rounds + 1):
+            one = argon2.one()
+            ceiling = argon2.all_cores(cores)
+            counts = collect(
+                spawn(__file__, "flood", server.url, login, str(cores * 4), str(seconds))
+            )
+            assert isinstance(counts, dict)
+            for status, count in counts.items():
+                answers[status] = answers.get(status, 0) + count
+            bound = cores / one
+            rate = counts.get("200", 0) / seconds
+            ratios.append(rate / bound)
+            ceilings.append(ceiling / bound)
+            print(f"  round {round_number}: one verification {one * 1000:.1f} ms, "
+                  f"bound {bound:.1f}/s, argon2 alone on all cores {ceiling:.1f}/s "
+                  f"({100 * ceiling / bound:.0f}%), logins {rate:.1f}/s "
+                  f"= {100 * rate / bound:.0f}% of the bound")  # fmt: skip
+        print(f"login throughput: median {100 * statistics.median(ratios):.0f}% of the argon2 "
+              f"bound (rounds: {min(ratios) * 100:.0f}-{max(ratios) * 100:.0f}%; "
+              f"answers {answers})")  # fmt: skip
+        print(f"argon2 alone on all cores: median {100 * statistics.median(ceilings):.0f}% "
+              f"of the bound")  # fmt: skip
+        bound = cores / argon2.one()
+
+        # /healthz while the same login load saturates the CPU.
         load = spawn(__file__, "flood", server.url, login, str(cores * 4), str(seconds))
-        health = spawn(__file__, "probe", server.url, "/healthz", str(seconds - 2), "0.02")
-        counts = collect(load)
-        latencies = collect(health)
-        assert isinstance(counts, dict)
+        time.sleep(1)
+        latencies = collect(
+            spawn(__file__, "probe", server.url, "/healthz", str(seconds - 2), "0.02")
+        )
+        collect(load)
         assert isinstance(latencies, list)
-        rate = counts.get("200", 0) / seconds
-        print(f"login throughput: {rate:.1f}/s = {100 * rate / bound:.0f}% of the bound "
-              f"(answers: {counts})")  # fmt: skip
         print(f"/healthz under login load: p50 {percentile(latencies, 0.5):.1f} ms, "
               f"p99 {percentile(latencies, 0.99):.1f} ms ({len(latencies)} probes)")  # fmt: skip
 
@@ -134,6 +186,7 @@ def main() -> None:
         print(f"server RSS: {baseline / 2**20:.0f} MiB idle, peak {peak / 2**20:.0f} MiB")
     finally:
         server.stop()
+        argon2.close()
 
 
 if __name__ == "__main__":

@@ -59,6 +59,12 @@ def test_env_defaults_to_dev_on_embedded_and_prod_with_a_database_url() -> None:
     assert Settings(database_url="postgresql+asyncpg://db/x").env == "prod"
 
 
+def test_argon2_defaults_are_rfc_9106s_low_memory_choice_with_one_lane() -> None:
+    settings = Settings()
+    assert (settings.argon2_memory_kib, settings.argon2_time_cost) == (64 * 1024, 3)
+    assert settings.argon2_parallelism == 1
+
+
 def test_argon2_parameters_below_the_owasp_floor_are_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
