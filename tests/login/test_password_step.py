@@ -11,6 +11,7 @@ from sqlalchemy import select
 from authsvc.accounts.models import Account
 from authsvc.accounts.passwords import PasswordHasher
 from authsvc.context import ServiceContext
+from authsvc.core.errors import Overloaded
 from authsvc.delivery.models import OutboxMessage
 from tests.conftest import make_client
 from tests.factories import PASSWORD, make_account
@@ -96,6 +97,45 @@ async def test_outdated_hash_is_rehashed_on_successful_login(ctx: ServiceContext
     assert ",t=3," in stored and await new.verify(stored, PASSWORD)
     old.close()
     new.close()
+
+
+async def test_no_database_connection_waits_while_argon2_runs(ctx: ServiceContext) -> None:
+    pool = ctx.db.engine.pool
+    in_use_during_hash: list[int] = []
+
+    class ObservingHasher(PasswordHasher):
+        async def verify(self, password_hash: str, password: str) -> bool:
+            in_use_during_hash.append(pool.checkedout())  # type: ignore[attr-defined]
+            return await super().verify(password_hash, password)
+
+    hasher = ObservingHasher(memory_kib=19456, time_cost=2, parallelism=1)
+    await make_account(ctx, login="pooled")
+    async with make_client(dataclasses.replace(ctx, hasher=hasher)) as http:
+        assert (await start_login(http, "pooled")).status_code == 200
+    hasher.close()
+    assert in_use_during_hash == [0]
+
+
+class FullPoolHasher(PasswordHasher):
+    """Verifies as usual, but finds the pool full when asked for a new hash."""
+
+    async def hash(self, password: str) -> str:
+        raise Overloaded("full", retry_after=1)
+
+
+async def test_a_rehash_refused_by_a_full_pool_does_not_fail_the_login(
+    ctx: ServiceContext,
+) -> None:
+    old = PasswordHasher(memory_kib=19456, time_cost=2, parallelism=1)
+    full = FullPoolHasher(memory_kib=19456, time_cost=3, parallelism=1)
+    account = await make_account(dataclasses.replace(ctx, hasher=old), login="later")
+    async with make_client(dataclasses.replace(ctx, hasher=full)) as http:
+        assert (await start_login(http, "later")).status_code == 200
+    async with ctx.db.transaction() as session:
+        stored = (await session.execute(select(Account.password_hash))).scalar_one()
+    assert stored == account.password_hash  # upgraded at a later login instead
+    old.close()
+    full.close()
 
 
 async def test_login_sheds_load_with_503_when_argon2_is_saturated(ctx: ServiceContext) -> None:

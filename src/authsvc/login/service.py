@@ -12,6 +12,7 @@ from authsvc.accounts import repository as accounts
 from authsvc.accounts.models import Account
 from authsvc.context import ServiceContext
 from authsvc.core.crypto import numeric_code
+from authsvc.core.errors import Overloaded
 from authsvc.delivery import outbox
 from authsvc.delivery.models import OutboxMessage
 from authsvc.delivery.notify import account_message, time_params
@@ -93,6 +94,7 @@ async def start_login(
         raise _wrong_credentials()
     new_hash = await _updated_hash(ctx, account, password)
 
+    now = ctx.clock.now()  # the hashes may have waited for a thread
     challenge_id = uuid.uuid4()
     code = numeric_code()
     challenge = LoginChallenge(
@@ -184,10 +186,17 @@ def _wrong_credentials() -> InvalidCredentials:
 
 
 async def _updated_hash(ctx: ServiceContext, account: Account, password: str) -> str | None:
-    """A fresh hash when the stored one was made with other parameters."""
+    """A fresh hash when the stored one was made with other parameters.
+
+    Skipped when the hashing pool is full: the password was right, so the login goes on,
+    and the upgrade happens at a later login.
+    """
     if not ctx.hasher.needs_rehash(account.password_hash):
         return None
-    return await ctx.hasher.hash(password)
+    try:
+        return await ctx.hasher.hash(password)
+    except Overloaded:
+        return None
 
 
 def _id(account: Account | None) -> object:
