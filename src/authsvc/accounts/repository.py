@@ -5,15 +5,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import BindParameter, ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.accounts.models import Account
 
 
+def login_matches(login: str | BindParameter[str]) -> ColumnElement[bool]:
+    """Case-insensitive login equality, lower-cased by PostgreSQL on both sides: exactly
+    the expression of the unique functional index uq_accounts_login_lower, which it uses."""
+    return func.lower(Account.login) == func.lower(login)
+
+
 async def get_by_login(session: AsyncSession, login: str) -> Account | None:
-    # lower(login) matches the unique functional index uq_accounts_login_lower.
-    query = select(Account).where(func.lower(Account.login) == login.lower())
+    query = select(Account).where(login_matches(login))
     return (await session.execute(query)).scalar_one_or_none()
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import BindParameter, Insert, Table, bindparam, delete, func, in
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.accounts.models import Account
+from authsvc.accounts.repository import login_matches
 from authsvc.core.db import column_values, table_of
 from authsvc.delivery.models import OutboxMessage
 from authsvc.login.models import LoginChallenge
@@ -38,12 +39,11 @@ _counters = (
     .where(ThrottleCounter.key.in_(bindparam("keys", expanding=True)))
     .subquery()
 )
-# The aggregate subquery always yields one row, so the account is outer-joined to it;
-# lower(login) matches the unique functional index uq_accounts_login_lower.
+# The aggregate subquery always yields one row, so the account is outer-joined to it.
 _LOAD_LOGIN_STATE = (
     select(Account, _counters.c.blocked_until, _counters.c["keys"])
     .select_from(_counters)
-    .outerjoin(Account, func.lower(Account.login) == func.lower(bindparam("login")))
+    .outerjoin(Account, login_matches(bindparam("login")))
 )
 
 

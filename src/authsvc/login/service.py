@@ -82,11 +82,7 @@ async def start_login(
     async with ctx.db.autocommit() as session:
         state = await repository.load_login_state(session, login, keys)
     account = state.account
-    try:
-        throttling.raise_if_blocked([state.blocked_until], now=now)
-    except throttling.TooManyAttempts:
-        auth_event("login_throttled", outcome="refused", ip=client.ip, account=_id(account))
-        raise
+    _refuse_if_throttled(state, now=now, account=account, ip=client.ip)
     matches = await _password_matches(ctx, account, password)  # a dummy hash for None
     if account is None or not matches:
         async with ctx.db.transaction() as session:
@@ -138,15 +134,12 @@ async def reauthenticate(
     """Confirm the signed-in customer's password; failures count like login failures."""
     now = ctx.clock.now()
     keys = _throttle_keys(account.login, client_ip)
-    try:
-        counted = await throttling.ensure_not_blocked(session, keys, now=now)
-    except throttling.TooManyAttempts:
-        auth_event("login_throttled", outcome="refused", ip=client_ip, account=account.id)
-        raise
+    state = await repository.load_login_state(session, account.login, keys)
+    _refuse_if_throttled(state, now=now, account=account, ip=client_ip)
     if not await _password_matches(ctx, account, password):
         await _count_failure(session, ctx, keys, now=now, account=account, ip=client_ip)
         raise _wrong_credentials()
-    if keys[0] in counted:
+    if keys[0] in state.counted_keys:
         await throttling.reset(session, keys[0])
     new_hash = await _updated_hash(ctx, account, password)
     if new_hash is not None:
@@ -156,6 +149,16 @@ async def reauthenticate(
 def _throttle_keys(login: str, client_ip: str) -> list[str]:
     """The login name's key first: a correct password clears it (the IP's stays)."""
     return [throttling.login_key(login), throttling.ip_key(client_ip)]
+
+
+def _refuse_if_throttled(
+    state: repository.LoginState, *, now: datetime, account: Account | None, ip: str
+) -> None:
+    try:
+        throttling.raise_if_blocked(state.blocked_until, now=now)
+    except throttling.TooManyAttempts:
+        auth_event("login_throttled", outcome="refused", ip=ip, account=_id(account))
+        raise
 
 
 async def _password_matches(ctx: ServiceContext, account: Account | None, password: str) -> bool:

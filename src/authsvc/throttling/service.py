@@ -9,10 +9,9 @@ for good. Rates (support keys, code generation): at most `limit` hits per window
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.config import Settings
@@ -40,26 +39,13 @@ def _seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds()))
 
 
-async def ensure_not_blocked(session: AsyncSession, keys: list[str], *, now: datetime) -> set[str]:
-    """Raise TooManyAttempts while any of `keys` is in its back-off period.
-
-    Returns the keys that have a counter, so callers can skip resetting absent ones.
-    """
-    query = select(ThrottleCounter.key, ThrottleCounter.blocked_until).where(
-        ThrottleCounter.key.in_(keys)
-    )
-    rows = (await session.execute(query)).all()
-    raise_if_blocked([until for _, until in rows], now=now)
-    return {key for key, _ in rows}
-
-
-def raise_if_blocked(blocked_until: Iterable[datetime | None], *, now: datetime) -> None:
-    """TooManyAttempts when any back-off end lies in the future, with the longest wait."""
-    blocked = [until for until in blocked_until if until is not None and until > now]
-    if blocked:
+def raise_if_blocked(blocked_until: datetime | None, *, now: datetime) -> None:
+    """TooManyAttempts while `blocked_until` (the latest back-off end among a caller's
+    keys) lies in the future."""
+    if blocked_until is not None and blocked_until > now:
         raise TooManyAttempts(
             "Too many failed attempts; wait before trying again.",
-            retry_after=_seconds_until(max(blocked), now),
+            retry_after=_seconds_until(blocked_until, now),
         )
 
 
