@@ -31,10 +31,11 @@ async def own_context(ctx: ServiceContext, database_url: str) -> AsyncIterator[S
 
 async def terminate_backend(ctx: ServiceContext, pid: int) -> None:
     """Have PostgreSQL end one session, as a restart or failover would, and wait for it."""
-    async with ctx.db.engine.connect() as connection:
-        await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    # Autocommit: pg_stat_activity is a snapshot that lasts as long as its transaction.
+    async with ctx.db.autocommit() as session:
+        await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         for _ in range(100):
-            alive = await connection.scalar(
+            alive = await session.scalar(
                 text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
             )
             if not alive:
