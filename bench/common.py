@@ -91,7 +91,7 @@ async def _execute(url: str, sql: str) -> None:
 
 async def _migrate(url: str) -> None:
     from authsvc.core.db import create_engine
-    from authsvc.core.migrations import upgrade
+    from authsvc.ops.migrations import upgrade
 
     engine = create_engine(url, pool_size=1)
     try:
@@ -107,7 +107,7 @@ def scratch_database(*, migrate: bool = False) -> Iterator[str]:
     `migrate`, at the latest schema; otherwise empty."""
     from sqlalchemy.engine import make_url
 
-    from authsvc.core.embedded import EmbeddedPostgres
+    from authsvc.ops.embedded import EmbeddedPostgres
 
     embedded = None
     data_dir = None

@@ -28,9 +28,9 @@ from authsvc.config import ARGON2_MIN_MEMORY_KIB, ARGON2_MIN_TIME_COST, Settings
 from authsvc.context import ServiceContext
 from authsvc.core.clock import MovableClock
 from authsvc.core.db import create_engine
-from authsvc.core.embedded import EmbeddedPostgres
-from authsvc.core.migrations import upgrade
 from authsvc.models import metadata
+from authsvc.ops.embedded import EmbeddedPostgres
+from authsvc.ops.migrations import upgrade
 
 TEST_SECRET_KEY = "test-secret-key-" + "k" * 32
 PANEL_ORIGIN = "https://panel.example.com"

@@ -3,15 +3,15 @@ from __future__ import annotations
 import pytest
 
 from authsvc.accounts import repository
-from authsvc.accounts.policy import WeakPassword, check_password, common_passwords
-from authsvc.accounts.service import (
+from authsvc.accounts.errors import (
     InvalidChannel,
     InvalidEmail,
     InvalidPhone,
     LoginTaken,
-    create_account,
-    normalise_phone,
+    WeakPassword,
 )
+from authsvc.accounts.policy import check_password, common_passwords
+from authsvc.accounts.service import create_account, normalise_phone
 from authsvc.context import ServiceContext
 from tests.cli import run_cli
 from tests.factories import PASSWORD, make_account

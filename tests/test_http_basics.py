@@ -54,7 +54,7 @@ async def test_readyz_is_503_when_the_schema_is_behind(ctx: ServiceContext) -> N
         assert "migrate" in str(body["detail"])
     finally:
         async with ctx.db.engine.begin() as connection:
-            from authsvc.core.migrations import head_revision
+            from authsvc.ops.migrations import head_revision
 
             await connection.execute(
                 text("UPDATE alembic_version SET version_num = :v"), {"v": head_revision()}

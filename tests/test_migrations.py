@@ -28,7 +28,7 @@ async def test_migrated_schema_matches_the_models(ctx: ServiceContext) -> None:
 def _downgrade_to_base(connection: Connection) -> None:
     from alembic import command
 
-    from authsvc.core.migrations import alembic_config
+    from authsvc.ops.migrations import alembic_config
 
     config = alembic_config()
     config.attributes["connection"] = connection
@@ -43,7 +43,7 @@ async def test_every_migration_downgrades_and_upgrades_again(server_url: str) ->
     from sqlalchemy.engine import make_url
 
     from authsvc.core.db import create_engine
-    from authsvc.core.migrations import current_revision, head_revision, upgrade
+    from authsvc.ops.migrations import current_revision, head_revision, upgrade
     from tests.conftest import plain_dsn
 
     name = f"authsvc_migrations_{secrets.token_hex(4)}"

@@ -14,7 +14,7 @@ import psutil
 from sqlalchemy import text
 
 from authsvc.core.db import create_engine
-from authsvc.core.migrations import head_revision
+from authsvc.ops.migrations import head_revision
 from tests.cli import bare_env, run_cli
 from tests.factories import PASSWORD
 from tests.util import free_port

@@ -10,16 +10,18 @@ from fastapi.middleware.cors import CORSMiddleware
 
 import authsvc
 from authsvc.auth_codes.endpoints import router as auth_codes_router
-from authsvc.config import Settings, load_settings
+from authsvc.config import Settings
 from authsvc.context import ServiceContext
 from authsvc.core.clock import Clock
-from authsvc.core.headers import SecurityHeadersMiddleware
-from authsvc.core.problem import install_problem_handlers
 from authsvc.delivery.worker import delivery_worker
 from authsvc.health.endpoints import router as health_router
 from authsvc.login.endpoints import router as login_router
 from authsvc.sessions.endpoints import router as session_router
+from authsvc.startup import startup_settings
+from authsvc.support.endpoints import history_router as support_history_router
 from authsvc.support.endpoints import router as support_router
+from authsvc.web.headers import SecurityHeadersMiddleware
+from authsvc.web.problem import install_problem_handlers
 
 # Something that runs beside the API for the app's lifetime (the delivery worker).
 BackgroundService = Callable[[ServiceContext], AbstractAsyncContextManager[None]]
@@ -41,7 +43,7 @@ def create_app(
     Tests pass a ready `ctx` (and nothing runs in the background); `authsvc serve` lets
     the lifespan build the context from settings and start the background services.
     """
-    settings = ctx.settings if ctx is not None else (settings or load_settings())
+    settings = ctx.settings if ctx is not None else (settings or startup_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,5 +85,6 @@ def create_app(
     app.include_router(login_router)
     app.include_router(session_router)
     app.include_router(auth_codes_router)
+    app.include_router(support_history_router)
     app.include_router(support_router)
     return app

@@ -23,12 +23,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from authsvc.accounts import service as accounts
 from authsvc.accounts.passwords import PasswordHasher
 from authsvc.accounts.policy import check_password
-from authsvc.config import ConfigError, Settings, load_settings
+from authsvc.config import ConfigError, Settings
 from authsvc.context import ServiceContext
-from authsvc.core.embedded import EmbeddedPostgres
 from authsvc.core.errors import AppError
-from authsvc.core.migrations import current_revision, head_revision, upgrade
 from authsvc.maintenance.purge import DEFAULT_BATCH_SIZE
+from authsvc.ops.embedded import EmbeddedPostgres
+from authsvc.ops.migrations import current_revision, head_revision, upgrade
+from authsvc.startup import startup_settings
 
 T = TypeVar("T")
 EXIT_USAGE = 2
@@ -425,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         # `openapi` describes the code, not a deployment: it reads no settings.
-        settings = load_settings() if getattr(args, "needs_settings", True) else Settings()
+        settings = startup_settings() if getattr(args, "needs_settings", True) else Settings()
         configure_logging(settings.log_level)
         code: int = args.handler(args, settings)
         return code

@@ -1,7 +1,8 @@
-"""Settings, read from `AUTHSVC_*` environment variables (SPEC section 4).
+"""Settings, read from `AUTHSVC_*` environment variables.
 
-Every rule of SPEC section 2 has its own variable; durations accept plain seconds
-(`AUTHSVC_LOGIN_OTP_TTL=600`) or ISO 8601 (`PT10M`).
+Every security rule has its own variable; durations accept plain seconds
+(`AUTHSVC_LOGIN_OTP_TTL=600`) or ISO 8601 (`PT10M`). The delivery settings are checked
+by the delivery package itself (`startup.startup_settings` runs both checks).
 """
 
 from __future__ import annotations
@@ -210,9 +211,6 @@ def check_production_rules(settings: Settings) -> None:
             raise ConfigError(
                 f"AUTHSVC_SECRET_KEY: each key must be at least {SECRET_KEY_MIN_LENGTH} characters"
             )
-    from authsvc.delivery.adapters import check_delivery_settings  # it imports this module
-
-    check_delivery_settings(settings)
 
 
 def ensure_dev_secret_key(settings: Settings) -> Settings:

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
-
-from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.accounts.passwords import PasswordHasher
 from authsvc.config import Settings
 from authsvc.core.clock import Clock, SystemClock
+from authsvc.core.codes import CodeGenerator, random_code
 from authsvc.core.crypto import Keyring
 from authsvc.core.db import Database
-from authsvc.core.errors import AppError
 
 
 @dataclass
@@ -24,10 +19,16 @@ class ServiceContext:
     clock: Clock
     hasher: PasswordHasher
     keyring: Keyring
+    codes: CodeGenerator = random_code
 
     @classmethod
     def build(
-        cls, settings: Settings, database_url: str, *, clock: Clock | None = None
+        cls,
+        settings: Settings,
+        database_url: str,
+        *,
+        clock: Clock | None = None,
+        codes: CodeGenerator = random_code,
     ) -> ServiceContext:
         return cls(
             settings=settings,
@@ -35,40 +36,9 @@ class ServiceContext:
             clock=clock or SystemClock(),
             hasher=PasswordHasher.from_settings(settings),
             keyring=Keyring(settings.secret_keys()),
+            codes=codes,
         )
 
     async def close(self) -> None:
         self.hasher.close()
         await self.db.dispose()
-
-
-# Dependencies are `async def` even when they do not await: FastAPI runs a plain `def`
-# dependency in a worker thread, a hop that costs more than the work itself.
-async def get_context(request: Request) -> ServiceContext:
-    ctx: ServiceContext = request.app.state.ctx
-    return ctx
-
-
-async def get_session(
-    ctx: Annotated[ServiceContext, Depends(get_context)],
-) -> AsyncIterator[AsyncSession]:
-    """One transaction per request, committed before the response is sent.
-
-    A domain refusal (AppError) still commits: the attempt counts, throttle failures and
-    audit rows written on the way to that refusal must persist. Any other error rolls back.
-    """
-    async with ctx.db.sessionmaker() as session:
-        try:
-            yield session
-        except AppError:
-            await session.commit()
-            raise
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
-            await session.commit()
-
-
-Context = Annotated[ServiceContext, Depends(get_context)]
-Session = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -8,13 +8,19 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from authsvc.config import ConfigError, Settings, check_production_rules, load_settings
-from authsvc.delivery.adapters import build_adapters, email_provider, sms_provider
+from authsvc.config import ConfigError, Settings
+from authsvc.delivery.adapters import (
+    build_adapters,
+    check_delivery_settings,
+    email_provider,
+    sms_provider,
+)
 from authsvc.delivery.adapters.console import ConsoleAdapter
 from authsvc.delivery.adapters.sms_webhook import WebhookSmsAdapter
 from authsvc.delivery.adapters.smsapi import SmsapiAdapter
 from authsvc.delivery.adapters.smtp import SmtpAdapter
 from authsvc.delivery.adapters.twilio import TwilioAdapter
+from authsvc.startup import startup_settings
 from tests.cli import bare_env, run_cli
 
 KEY = SecretStr("p" * 40)
@@ -90,16 +96,16 @@ def test_production_refuses_delivery_that_cannot_work(
     values: dict[str, object], variable: str
 ) -> None:
     with pytest.raises(ConfigError, match=variable):
-        check_production_rules(prod(**values))
+        check_delivery_settings(prod(**values))
 
 
 def test_production_accepts_a_complete_setup() -> None:
-    check_production_rules(prod(smtp_url=SMTP, sms_webhook_url="https://sms.example.com/send"))
+    check_delivery_settings(prod(smtp_url=SMTP, sms_webhook_url="https://sms.example.com/send"))
 
 
 def test_a_password_may_go_in_clear_only_to_a_local_relay() -> None:
     local = SecretStr("smtp://user:pass@127.0.0.1:25")
-    check_production_rules(prod(smtp_url=local, sms_webhook_url="https://sms.example.com"))
+    check_delivery_settings(prod(smtp_url=local, sms_webhook_url="https://sms.example.com"))
 
 
 def test_loading_settings_reports_the_delivery_variable(
@@ -110,7 +116,7 @@ def test_loading_settings_reports_the_delivery_variable(
     monkeypatch.setenv("AUTHSVC_SECRET_KEY", "p" * 40)
     monkeypatch.setenv("AUTHSVC_SMTP_URL", str(SMTP.get_secret_value()))
     with pytest.raises(ConfigError, match="AUTHSVC_SMS_PROVIDER"):
-        load_settings()
+        startup_settings()
 
 
 def test_worker_command_refuses_missing_delivery_settings_in_one_line(tmp_path: Path) -> None:
@@ -132,5 +138,5 @@ def test_worker_command_refuses_missing_delivery_settings_in_one_line(tmp_path: 
 )
 def test_smtp_url_errors_never_repeat_the_password(url: str) -> None:
     with pytest.raises(ConfigError, match="AUTHSVC_SMTP_URL") as refused:
-        check_production_rules(prod(smtp_url=SecretStr(url)))
+        check_delivery_settings(prod(smtp_url=SecretStr(url)))
     assert "hunter2" not in str(refused.value)

@@ -89,7 +89,7 @@ async def test_params_are_wiped_once_sent(fast_ctx: ServiceContext) -> None:
 async def test_cancel_stops_a_queued_message_and_wipes_it(fast_ctx: ServiceContext) -> None:
     message_id = await queue(fast_ctx)
     async with fast_ctx.db.transaction() as session:
-        await outbox.cancel(session, message_id)
+        await outbox.cancel(session, message_id, now=fast_ctx.clock.now())
     async with DeliveryWorker(fast_ctx, listen=False) as worker:
         assert await worker.run_once() == 0
     assert await status_of(fast_ctx, message_id) == outbox.MessageStatus("cancelled", 0, None)
@@ -101,7 +101,7 @@ async def test_cancel_leaves_a_sent_message_sent(fast_ctx: ServiceContext) -> No
     async with DeliveryWorker(fast_ctx, listen=False) as worker:
         await worker.run_once()
     async with fast_ctx.db.transaction() as session:
-        await outbox.cancel(session, message_id)
+        await outbox.cancel(session, message_id, now=fast_ctx.clock.now())
     assert (await status_of(fast_ctx, message_id)).state == "sent"
 
 

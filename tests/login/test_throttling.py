@@ -7,9 +7,9 @@ import pytest
 
 from authsvc.config import Settings
 from authsvc.context import ServiceContext
-from authsvc.core.client_ip import resolve_client_ip
 from authsvc.core.clock import MovableClock
-from authsvc.throttling.service import backoff_delay
+from authsvc.throttling.rules import backoff_delay
+from authsvc.web.client_ip import resolve_client_ip
 from tests.conftest import make_client, make_settings
 from tests.factories import make_account
 from tests.login.flow import start_login

@@ -108,7 +108,7 @@ class PasswordHasher:
 
     async def _offload(self, fn: Callable[..., T], *args: str) -> T:
         if self._in_flight >= self._capacity:
-            raise Overloaded("Too many sign-ins at once; try again in a moment.", retry_after=1)
+            raise Overloaded(retry_after=1)
         self._in_flight += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)

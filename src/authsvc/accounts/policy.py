@@ -1,4 +1,4 @@
-"""Password policy (SPEC section 2, NIST SP 800-63B): length, and not a common password.
+"""Password policy (NIST SP 800-63B): length, and not a common password.
 
 No composition rules and no truncation; the length is counted in characters after
 Unicode NFC normalisation, so the same password typed on two keyboards counts the same.
@@ -10,12 +10,7 @@ import unicodedata
 from functools import cache
 from importlib import resources
 
-from authsvc.core.errors import InvalidInput
-
-
-class WeakPassword(InvalidInput):
-    code = "weak_password"
-    title = "Password does not meet the policy"
+from authsvc.accounts.errors import WeakPassword
 
 
 @cache

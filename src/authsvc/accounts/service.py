@@ -13,42 +13,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.accounts import repository
+from authsvc.accounts.errors import (
+    AccountNotFound,
+    InvalidChannel,
+    InvalidEmail,
+    InvalidLocale,
+    InvalidLogin,
+    InvalidPhone,
+    LoginTaken,
+)
 from authsvc.accounts.models import Account
-from authsvc.core.errors import Conflict, InvalidInput, NotFound
 
 LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}$")
 CHANNELS = ("email", "sms")
 LOCALES = ("pl", "en")
-
-
-class LoginTaken(Conflict):
-    code = "login_taken"
-    title = "Login already taken"
-
-
-class InvalidLogin(InvalidInput):
-    code = "invalid_login"
-    title = "Invalid login"
-
-
-class InvalidEmail(InvalidInput):
-    code = "invalid_email"
-    title = "Invalid e-mail address"
-
-
-class InvalidPhone(InvalidInput):
-    code = "invalid_phone"
-    title = "Invalid phone number"
-
-
-class InvalidChannel(InvalidInput):
-    code = "invalid_channel"
-    title = "Invalid second-factor channel"
-
-
-class AccountNotFound(NotFound):
-    code = "account_not_found"
-    title = "No such account"
 
 
 def normalise_email(email: str) -> str:
@@ -107,16 +85,13 @@ async def create_account(
 
 def validate_contact(*, login: str, channel: str, locale: str, phone: str | None) -> None:
     if not LOGIN_PATTERN.fullmatch(login):
-        raise InvalidLogin(
-            "Login must be 3 to 64 characters: letters, digits and . _ @ + - "
-            "(starting with a letter or digit)."
-        )
+        raise InvalidLogin()
     if channel not in CHANNELS:
         raise InvalidChannel(f"Channel must be one of {', '.join(CHANNELS)}.")
     if channel == "sms" and not phone:
         raise InvalidChannel("The sms channel needs a phone number.")
     if locale not in LOCALES:
-        raise InvalidInput(f"Locale must be one of {', '.join(LOCALES)}.")
+        raise InvalidLocale(f"Locale must be one of {', '.join(LOCALES)}.")
 
 
 async def set_disabled(

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 
 from authsvc.auth_codes import service
 from authsvc.auth_codes.schemas import (
     CurrentCodeOut,
     GenerateRequest,
-    HistoryEntryOut,
     NewCodeOut,
 )
-from authsvc.context import Context, Session
-from authsvc.core.client_ip import ClientIP
-from authsvc.core.problem import problem_responses
 from authsvc.sessions.dependencies import CurrentSession
-from authsvc.support import repository as audit
+from authsvc.web.client_ip import ClientIP
+from authsvc.web.dependencies import Context, Session
+from authsvc.web.problem import problem_responses
 
 router = APIRouter(prefix="/auth-codes", tags=["authorization codes"])
-
-HISTORY_MAX = 100
 
 
 @router.post(
@@ -66,25 +60,3 @@ async def current(me: CurrentSession, ctx: Context, session: Session) -> Current
 async def revoke(me: CurrentSession, ctx: Context, session: Session) -> Response:
     await service.revoke(session, account_id=me.account.id, now=ctx.clock.now())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@router.get(
-    "/history",
-    summary="Every time a support tool checked a code of this customer, newest first",
-    responses=problem_responses(401, 422),
-)
-async def history(
-    me: CurrentSession,
-    session: Session,
-    limit: Annotated[int, Query(ge=1, le=HISTORY_MAX)] = HISTORY_MAX,
-) -> list[HistoryEntryOut]:
-    entries = await audit.history(session, me.account.id, limit=limit)
-    return [
-        HistoryEntryOut(
-            verified_at=e.verified_at,
-            result=e.result,
-            purpose=e.purpose,
-            support_client=e.support_client,
-        )
-        for e in entries
-    ]

@@ -6,10 +6,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.accounts.models import Account
+from authsvc.accounts.repository import login_matches
 from authsvc.auth_codes.models import AuthCode
 
 # Advisory lock class for "generating a code for this account" (pg_advisory_xact_lock(int, int)).
@@ -91,7 +92,7 @@ async def count_attempt(
     the last mismatch) is seen by the next attempt; an attempt past the limit finds no
     row at all.
     """
-    customer = Account.id == account_id if login is None else _login_matches(login)
+    customer = Account.id == account_id if login is None else login_matches(login)
     query = (
         update(AuthCode)
         .where(
@@ -114,11 +115,6 @@ async def count_attempt(
     )
     row = (await session.execute(query)).one_or_none()
     return None if row is None else Attempt(*row)
-
-
-def _login_matches(login: str) -> ColumnElement[bool]:
-    # lower(login) matches the unique functional index uq_accounts_login_lower.
-    return func.lower(Account.login) == login.lower()
 
 
 async def record_match(session: AsyncSession, code_id: uuid.UUID) -> None:

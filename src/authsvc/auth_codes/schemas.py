@@ -25,14 +25,3 @@ class CurrentCodeOut(BaseModel):
     verifications: int | None = Field(
         default=None, description="How many times support confirmed this code"
     )
-
-
-class HistoryEntryOut(BaseModel):
-    verified_at: datetime
-    result: str = Field(
-        examples=["valid"],
-        description="valid, mismatch, expired, no_active_code, locked, "
-        "or a refusal of the support tool (insufficient_scope, rate_limited)",
-    )
-    purpose: str | None
-    support_client: str = Field(description="Name of the support tool's API key")

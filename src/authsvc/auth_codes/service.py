@@ -8,7 +8,6 @@ never verifies here.
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.accounts import repository as accounts
 from authsvc.accounts.models import Account
-from authsvc.auth_codes import repository
+from authsvc.auth_codes import repository, rules
 from authsvc.auth_codes.models import AuthCode
+from authsvc.auth_codes.rules import Reason
 from authsvc.context import ServiceContext
-from authsvc.core.crypto import Keyring, numeric_code
+from authsvc.core.codes import normalise_code
+from authsvc.core.crypto import Keyring
 from authsvc.delivery import outbox
 from authsvc.delivery.notify import account_message, time_params
 from authsvc.login.service import reauthenticate
@@ -30,12 +31,11 @@ from authsvc.throttling.service import hit_rate_limit
 log = logging.getLogger("authsvc.auth_codes")
 
 PURPOSE = "auth-code"
-DIGITS = 6
-# What support may type for a code read out on the phone: "123 456", "123-456".
-_SEPARATORS = re.compile(r"[\s-]")
-_CODE = re.compile(rf"\d{{{DIGITS}}}")
+# The account id the statements run with for a customer that does not exist or may not
+# verify: the same statements as for a customer without a code, so the answer and about
+# the time are the same.
+NOBODY = uuid.UUID(int=0)
 
-Reason = Literal["mismatch", "expired", "no_active_code", "locked"]
 Outcome = Literal["valid"] | Reason
 
 
@@ -92,7 +92,7 @@ async def generate(
     now = ctx.clock.now()
     await repository.lock_generation(session, account.id)
     await repository.revoke_active(session, account.id, now=now, reason="replaced")
-    code = numeric_code(DIGITS)
+    code = ctx.codes()
     record = AuthCode(
         id=uuid.uuid4(),
         account_id=account.id,
@@ -144,12 +144,6 @@ async def revoke(session: AsyncSession, *, account_id: uuid.UUID, now: datetime)
         log.info("auth code revoked by the customer account=%s", account_id)
 
 
-def normalise_code(code: str) -> str | None:
-    """The 6 digits support typed, or None when what they typed cannot be a code."""
-    digits = _SEPARATORS.sub("", code)
-    return digits if _CODE.fullmatch(digits) else None
-
-
 async def find_customer(session: AsyncSession, customer: str) -> Account | None:
     """By account id or by login (any case); an id wins over a login that looks like one."""
     account_id = _as_uuid(customer)
@@ -170,9 +164,7 @@ def _as_uuid(text: str) -> uuid.UUID | None:
 async def check(session: AsyncSession, ctx: ServiceContext, *, customer: str, code: str) -> Check:
     """Compare `code` with the customer's live code, counting the attempt first.
 
-    A malformed code counts as a mismatch (it is a wrong guess like any other). Unknown
-    and disabled customers go through the statements a customer without a code goes
-    through, so the answer and about the time are the same.
+    A malformed code counts as a mismatch (it is a wrong guess like any other).
     """
     now = ctx.clock.now()
     max_mismatches = ctx.settings.auth_code_max_mismatches
@@ -186,44 +178,37 @@ async def check(session: AsyncSession, ctx: ServiceContext, *, customer: str, co
     else:
         account = await find_customer(session, customer)
         attempt = await repository.count_attempt(
-            session,
-            account_id=account.id if account else uuid.uuid4(),
-            now=now,
+            session, account_id=account.id if account else NOBODY, now=now,
             max_mismatches=max_mismatches,
-        )
+        )  # fmt: skip
     if attempt is None:
         if by_login:
             account = await find_customer(session, customer)
-        live = account if account is not None and not account.disabled else None
-        reason = await _why_no_live_code(session, live.id if live else uuid.uuid4())
-        return Check(result=reason, customer=_customer(account))
+        return await _without_live_code(session, account)
 
     found = Customer(id=attempt.account_id, login=attempt.login)
-    digits = normalise_code(code)
-    # Always one HMAC, even for a malformed code, so timing says nothing about the format.
-    matched = (
-        ctx.keyring.verify(PURPOSE, str(found.id), digits or "", attempt.code_mac)
-        and digits is not None
-    )
-    if matched:
+    if _code_matches(ctx, found.id, code, attempt.code_mac):
         await repository.record_match(session, attempt.id)
         return Check("valid", customer=found, code_id=attempt.id, expires_at=attempt.expires_at)
-    if attempt.mismatches >= max_mismatches:
+    if rules.locks_now(attempt.mismatches, max_mismatches=max_mismatches):
         await repository.lock(session, attempt.id, now=now)
         log.warning("auth code locked after %d mismatches account=%s", max_mismatches, found.id)
     return Check("mismatch", customer=found, code_id=attempt.id)
 
 
+def _code_matches(ctx: ServiceContext, account_id: uuid.UUID, typed: str, stored: bytes) -> bool:
+    digits = normalise_code(typed)
+    # Always one HMAC, even for a malformed code, so timing says nothing about the format.
+    matched = ctx.keyring.verify(PURPOSE, str(account_id), digits or "", stored)
+    return matched and digits is not None
+
+
+async def _without_live_code(session: AsyncSession, account: Account | None) -> Check:
+    """The answer when no attempt could be counted: why there is no live code."""
+    live = account if account is not None and not account.disabled else None
+    latest = await repository.get_latest(session, live.id if live else NOBODY)
+    return Check(result=rules.reason_without_live_code(latest), customer=_customer(account))
+
+
 def _customer(account: Account | None) -> Customer | None:
     return Customer(id=account.id, login=account.login) if account is not None else None
-
-
-async def _why_no_live_code(session: AsyncSession, account_id: uuid.UUID) -> Reason:
-    latest = await repository.get_latest(session, account_id)
-    if latest is None:
-        return "no_active_code"
-    if latest.revoke_reason == "locked":
-        return "locked"
-    if latest.revoked_at is None:
-        return "expired"  # not revoked, yet not live: its hour is over
-    return "no_active_code"

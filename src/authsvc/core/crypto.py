@@ -45,11 +45,6 @@ def _mac(key: bytes, purpose: str, subject: str, secret: str) -> bytes:
     return hmac.new(key, message, hashlib.sha256).digest()
 
 
-def numeric_code(digits: int = 6) -> str:
-    """A uniformly random code; leading zeros allowed."""
-    return f"{secrets.randbelow(10**digits):0{digits}d}"
-
-
 def random_token(nbytes: int = 32) -> str:
     """A URL-safe random token (256 bits by default)."""
     return secrets.token_urlsafe(nbytes)

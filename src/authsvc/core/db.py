@@ -1,12 +1,27 @@
-"""Database engine and the unit of work: one session per request, committed once."""
+"""Database engine, sessions, and which failures mean "the database is away".
+
+Three ways to open a session, each for one kind of work:
+
+- **The request's session** (`web.dependencies.Session`): one unit of work per request,
+  committed when the endpoint returns and rolled back on any error, refusals included.
+  A write that must outlive the refusal that follows it (an attempt counter, a failure
+  count, an audit row) is committed at the call site with `keep_and_refuse`.
+- **`Database.transaction()`**: a unit of work outside a request (CLI, delivery worker,
+  purge), or a few writes a use case commits on its own before it goes on.
+- **`Database.autocommit()`**: statements that are each atomic by themselves, on the hot
+  paths (the password step around argon2, the support key check): no BEGIN/COMMIT trips
+  and no row lock held past the statement.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import MetaData, Table
+from sqlalchemy import MetaData, Table, event
+from sqlalchemy.engine import Dialect, ExceptionContext
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,6 +39,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+E = TypeVar("E", bound=Exception)
+
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -40,6 +57,77 @@ def column_values(row: Base) -> dict[str, Any]:
     return {column.key: getattr(row, column.key) for column in row.__table__.columns}
 
 
+async def keep_and_refuse(session: AsyncSession, refusal: E) -> E:
+    """Commit what this unit of work wrote so far, then hand back `refusal` to raise.
+
+    The one way a write outlives a refusal: `raise await keep_and_refuse(session, error)`
+    says at the call site that the counters or audit rows written before it stay.
+    """
+    await session.commit()
+    return refusal
+
+
+# --- the database being away ------------------------------------------------------------
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached, refuses connections now, or dropped ours."""
+
+
+# SQLSTATEs that mean "not now" rather than "wrong": class 08 (connection exception),
+# 53300 too_many_connections, 57P01-57P03 (shutting down, crashed, starting or a standby
+# that refuses connections: cannot_connect_now).
+_UNAVAILABLE_STATES = frozenset({"53300", "57P01", "57P02", "57P03"})
+
+
+def _sqlstate(error: BaseException | None) -> str | None:
+    """The SQLSTATE of a driver error, or of the driver error behind SQLAlchemy's own."""
+    while error is not None:
+        state = getattr(error, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+        error = error.__cause__
+    return None
+
+
+def _is_unavailable_state(error: BaseException | None) -> bool:
+    state = _sqlstate(error)
+    return state is not None and (state in _UNAVAILABLE_STATES or state.startswith("08"))
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error` means the database is away (503), not that a statement was wrong."""
+    if isinstance(error, DatabaseUnavailable):
+        return True
+    if isinstance(error, DBAPIError):
+        return bool(error.connection_invalidated) or _is_unavailable_state(error.orig)
+    return False
+
+
+def _classify_connection_failures(engine: AsyncEngine) -> None:
+    """Turn the driver's raw connect and socket errors into DatabaseUnavailable.
+
+    asyncpg raises them unwrapped (an OSError, or a PostgresError such as
+    CannotConnectNowError), so without this they would look like any other bug.
+    """
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def connect(dialect: Dialect, record: object, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as error:
+            if isinstance(error, OSError) or _is_unavailable_state(error):
+                raise DatabaseUnavailable(type(error).__name__) from error
+            raise
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def broken_socket(context: ExceptionContext) -> BaseException | None:
+        if isinstance(context.original_exception, OSError):
+            context.is_disconnect = True  # the pool then replaces the connection
+            return DatabaseUnavailable(type(context.original_exception).__name__)
+        return None
+
+
 POOL_RECYCLE_SECONDS = 1800
 
 
@@ -47,20 +135,22 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     # hide_parameters: SQL errors must never carry hashes, codes or e-mail addresses into logs.
     # No pool_pre_ping: with asyncpg it costs three round trips (BEGIN, ping, ROLLBACK) on
     # every checkout, more than a login's own statements. A connection found dead instead
-    # fails its request with 503 database_unavailable (core/problem.py), and SQLAlchemy then
-    # replaces every pooled connection as old as it; pool_recycle retires idle connections
-    # before a firewall or server idle timeout can cut them.
-    return create_async_engine(
+    # fails its request with 503 database_unavailable, and SQLAlchemy then replaces every
+    # pooled connection as old as it; pool_recycle retires idle connections before a
+    # firewall or server idle timeout can cut them.
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=POOL_RECYCLE_SECONDS,
         hide_parameters=True,
     )
+    _classify_connection_failures(engine)
+    return engine
 
 
 class Database:
-    """Owns the engine; hands out sessions that commit when the work succeeds."""
+    """Owns the engine and hands out the sessions described at the top of this module."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine

@@ -1,4 +1,8 @@
-"""One base error for the domain; a single handler turns it into problem+json (RFC 9457)."""
+"""One base error for refusals; a single handler (web/problem.py) turns it into problem+json.
+
+Each refusal is a class in its domain's `errors.py` with its status, stable `code`, title
+and default detail defined once; a raise site passes a detail only when it says more.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,12 @@ from typing import Any, ClassVar
 
 
 class AppError(Exception):
-    """A refusal the client can act on. Subclasses set status, code and title."""
+    """A refusal the client can act on. Subclasses set status, code, title and detail."""
 
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
     title: ClassVar[str] = "Bad request"
+    default_detail: ClassVar[str] = ""  # the title, when empty
 
     def __init__(
         self,
@@ -19,7 +24,7 @@ class AppError(Exception):
         headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
-        self.detail = detail or self.title
+        self.detail = detail or self.default_detail or self.title
         self.headers = headers or {}
         self.extra = extra
         super().__init__(self.detail)
@@ -44,11 +49,9 @@ class InvalidInput(AppError):
 
 
 class RetryLater(AppError):
-    """Base for refusals that carry Retry-After."""
+    """Base for refusals that carry Retry-After; raised only through its subclasses."""
 
     status = 429
-    code = "too_many_attempts"
-    title = "Too many attempts"
 
     def __init__(self, detail: str | None = None, *, retry_after: int, **extra: Any) -> None:
         retry_after = max(1, int(retry_after))
@@ -61,3 +64,4 @@ class Overloaded(RetryLater):
     status = 503
     code = "overloaded"
     title = "Service overloaded, try again shortly"
+    default_detail = "Too many sign-ins at once; try again in a moment."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import (
     CheckConstraint,
@@ -20,6 +21,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authsvc.core.db import Base
+
+State = Literal["queued", "sent", "abandoned", "cancelled"]
+# A message in one of these states is done with: its parameters are wiped, purge may drop it.
+FINISHED_STATES: tuple[State, ...] = ("sent", "abandoned", "cancelled")
 
 
 class OutboxMessage(Base):

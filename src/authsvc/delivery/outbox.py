@@ -10,29 +10,19 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, cast
+from typing import Literal
 
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.core.crypto import Keyring
-from authsvc.delivery import rendering
+from authsvc.delivery import rendering, repository
 from authsvc.delivery.crypto import seal, unseal
 from authsvc.delivery.errors import SealError
 from authsvc.delivery.models import OutboxMessage
+from authsvc.delivery.repository import MessageStatus as MessageStatus
 
 NOTIFY_CHANNEL = "authsvc_outbox"  # the trigger in migration 0002 notifies this channel
-State = Literal["queued", "sent", "abandoned", "cancelled"]
-FINISHED: tuple[State, ...] = ("sent", "abandoned", "cancelled")
-
-
-@dataclass(frozen=True)
-class MessageStatus:
-    state: State
-    attempts: int
-    last_error: str | None
 
 
 def new_message(
@@ -93,47 +83,27 @@ async def enqueue(session: AsyncSession, message: OutboxMessage) -> uuid.UUID:
     return message.id
 
 
-async def cancel(session: AsyncSession, message_id: uuid.UUID) -> None:
+async def cancel(session: AsyncSession, message_id: uuid.UUID, *, now: datetime) -> None:
     """Stop a queued message (e.g. the "not completed" notice once the login completes).
 
     A message already sent or abandoned is left as it is.
     """
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.state == "queued")
-        .values(state="cancelled", params=None, sealed_params=None, finished_at=func.now())
-        .execution_options(synchronize_session=False)
-    )
+    await repository.cancel(session, message_id, now=now)
 
 
 async def message_status(session: AsyncSession, message_id: uuid.UUID) -> MessageStatus | None:
-    row = (
-        await session.execute(
-            select(OutboxMessage.state, OutboxMessage.attempts, OutboxMessage.last_error).where(
-                OutboxMessage.id == message_id
-            )
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    state = cast(State, row.state)
-    return MessageStatus(state=state, attempts=row.attempts, last_error=row.last_error)
+    return await repository.status(session, message_id)
 
 
 async def read_params(
     session: AsyncSession, keyring: Keyring, message_id: uuid.UUID
 ) -> dict[str, str] | None:
     """The message's parameters, secrets decrypted; None once wiped or when unknown."""
-    row = (
-        await session.execute(
-            select(OutboxMessage.params, OutboxMessage.sealed_params).where(
-                OutboxMessage.id == message_id
-            )
-        )
-    ).one_or_none()
-    if row is None or row.params is None:
+    stored = await repository.stored_params(session, message_id)
+    if stored is None:
         return None
-    return open_params(keyring, message_id, row.params, row.sealed_params)
+    params, sealed = stored
+    return open_params(keyring, message_id, params, sealed)
 
 
 def open_params(

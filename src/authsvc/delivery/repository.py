@@ -1,4 +1,5 @@
-"""The worker's SQL: claim due messages, record how each attempt ended.
+"""Statements on the outbox: queue, cancel and follow a message; the worker's claim and
+the record of how each attempt ended.
 
 A claim bumps `attempts` and pushes `next_attempt_at` to the end of a lease, then commits
 before anything is sent; every later update names the attempt it belongs to, so a worker
@@ -11,15 +12,76 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import BindParameter, Insert, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authsvc.delivery.models import OutboxMessage
+from authsvc.core.db import column_values, table_of
+from authsvc.delivery.models import OutboxMessage, State
 from authsvc.delivery.rendering import Channel
 
 _NO_SYNC: dict[str, Any] = {"synchronize_session": False}
+
+
+# --- what the rest of the service does through outbox.py --------------------------------
+
+
+def queue_statement(prefix: str) -> Insert:
+    """INSERT of one message, its values bound as `{prefix}{column}` (see `queue_params`):
+    a statement of another domain carries it as a CTE to write its rows and its messages
+    in one round trip (the login's)."""
+    outbox = table_of(OutboxMessage)
+    values: dict[str, BindParameter[Any]] = {
+        column.key: bindparam(prefix + column.key, type_=column.type) for column in outbox.c
+    }
+    return insert(outbox).values(values)
+
+
+def queue_params(message: OutboxMessage, prefix: str) -> dict[str, Any]:
+    return {prefix + key: value for key, value in column_values(message).items()}
+
+
+async def cancel(session: AsyncSession, message_id: uuid.UUID, *, now: datetime) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.state == "queued")
+        .values(state="cancelled", params=None, sealed_params=None, finished_at=now)
+        .execution_options(**_NO_SYNC)
+    )
+
+
+@dataclass(frozen=True)
+class MessageStatus:
+    state: State
+    attempts: int
+    last_error: str | None
+
+
+async def status(session: AsyncSession, message_id: uuid.UUID) -> MessageStatus | None:
+    m = OutboxMessage
+    query = select(m.state, m.attempts, m.last_error).where(m.id == message_id)
+    row = (await session.execute(query)).one_or_none()
+    if row is None:
+        return None
+    return MessageStatus(
+        state=cast(State, row.state), attempts=row.attempts, last_error=row.last_error
+    )
+
+
+async def stored_params(
+    session: AsyncSession, message_id: uuid.UUID
+) -> tuple[dict[str, str], bytes | None] | None:
+    """The plain and the sealed parameters; None once wiped or when unknown."""
+    m = OutboxMessage
+    query = select(m.params, m.sealed_params).where(m.id == message_id)
+    row = (await session.execute(query)).one_or_none()
+    if row is None or row.params is None:
+        return None
+    return dict(row.params), row.sealed_params
+
+
+# --- the worker ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -6,21 +6,15 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
-from authsvc.context import Context
-from authsvc.core.errors import AppError
-from authsvc.core.migrations import schema_is_current
+from authsvc.health.errors import NotReady
+from authsvc.ops.migrations import schema_is_current
+from authsvc.web.dependencies import Context
 
 router = APIRouter(tags=["operations"])
 
 
 class Status(BaseModel):
     status: str
-
-
-class NotReady(AppError):
-    status = 503
-    code = "not_ready"
-    title = "Not ready"
 
 
 @router.get("/healthz", summary="The process is alive")
@@ -37,9 +31,9 @@ async def readyz(ctx: Context) -> Status:
     try:
         current = await asyncio.wait_for(schema_is_current(ctx.db.engine), timeout=3)
     except Exception:
-        raise NotReady("The database is unreachable.") from None
+        raise NotReady() from None
     if not current:
-        raise NotReady("The database schema is behind; run `authsvc migrate`.")
+        raise NotReady(NotReady.SCHEMA_BEHIND)
     return Status(status="ready")
 
 

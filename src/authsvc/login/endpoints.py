@@ -6,21 +6,19 @@ import uuid
 
 from fastapi import APIRouter, Request, Response
 
-from authsvc.context import Context, Session
-from authsvc.core.client_ip import ClientIP
-from authsvc.core.problem import problem_responses
 from authsvc.login import service
 from authsvc.login.schemas import (
-    AccountOut,
     ChallengeOut,
     ChallengeStatusOut,
     LoginRequest,
     ResendRequest,
-    SessionOut,
-    SignedInOut,
     VerifyRequest,
 )
-from authsvc.sessions.cookies import set_session_cookie
+from authsvc.sessions.schemas import SignedInOut
+from authsvc.web.client_ip import ClientIP
+from authsvc.web.cookies import set_session_cookie
+from authsvc.web.dependencies import Context, Session
+from authsvc.web.problem import problem_responses
 
 router = APIRouter(tags=["login"])
 
@@ -71,10 +69,7 @@ async def verify(
     record = signed_in.session.record
     max_age = int(ctx.settings.session_absolute_lifetime.total_seconds())
     set_session_cookie(response, request, ctx.settings, signed_in.session.token, max_age=max_age)
-    return SignedInOut(
-        account=AccountOut.model_validate(signed_in.account, from_attributes=True),
-        session=SessionOut(expires_at=record.expires_at, idle_expires_at=record.idle_expires_at),
-    )
+    return SignedInOut.of(signed_in.account, record)
 
 
 @router.post(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from authsvc.core.metrics import AUTH_EVENTS
+from authsvc.ops.metrics import AUTH_EVENTS
 
 log = logging.getLogger("authsvc.events")
 

@@ -7,17 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
 
-from sqlalchemy import BindParameter, Insert, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Insert, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.accounts.models import Account
 from authsvc.accounts.repository import login_matches
 from authsvc.core.db import column_values, table_of
+from authsvc.delivery import repository as outbox_rows
 from authsvc.delivery.models import OutboxMessage
 from authsvc.login.models import LoginChallenge
-from authsvc.throttling.models import ThrottleCounter
+from authsvc.throttling import repository as throttle_counters
 
 
 @dataclass(frozen=True)
@@ -31,14 +31,7 @@ class LoginState:
 
 # The password step's two statements are built once: on the hot path SQLAlchemy then
 # finds them in its compiled cache instead of building and compiling them per login.
-_counters = (
-    select(
-        func.max(ThrottleCounter.blocked_until).label("blocked_until"),
-        func.array_agg(ThrottleCounter.key).label("keys"),
-    )
-    .where(ThrottleCounter.key.in_(bindparam("keys", expanding=True)))
-    .subquery()
-)
+_counters = throttle_counters.blocking_state()
 # The aggregate subquery always yields one row, so the account is outer-joined to it.
 _LOAD_LOGIN_STATE = (
     select(Account, _counters.c.blocked_until, _counters.c["keys"])
@@ -56,27 +49,23 @@ async def load_login_state(
     return LoginState(account, blocked_until, frozenset(keys or ()))
 
 
-def _placeholders(table: Table, prefix: str) -> dict[str, BindParameter[Any]]:
-    return {column.key: bindparam(prefix + column.key, type_=column.type) for column in table.c}
-
-
 @cache
-def _open_challenge_statement(messages: int, clear_throttle_key: bool) -> Insert:
-    """INSERT the challenge WITH one INSERT per message (and the counter's DELETE) as CTEs.
+def _open_challenge_statement(messages: int, reset_throttle_key: bool) -> Insert:
+    """INSERT the challenge WITH each message's INSERT (and the counter's DELETE) as CTEs,
+    each built by the domain that owns the table.
 
     One INSERT per message rather than one multi-row INSERT: SQLAlchemy cannot cache the
     compiled form of a multi-row VALUES.
     """
     challenges = table_of(LoginChallenge)
-    statement = insert(challenges).values(_placeholders(challenges, "c_"))
-    outbox = table_of(OutboxMessage)
+    values = {
+        column.key: bindparam("c_" + column.key, type_=column.type) for column in challenges.c
+    }
+    statement = insert(challenges).values(values)
     for n in range(messages):
-        queued = insert(outbox).values(_placeholders(outbox, f"m{n}_"))
-        statement = statement.add_cte(queued.cte(f"queued_{n}"))
-    if clear_throttle_key:
-        counters = table_of(ThrottleCounter)
-        cleared = delete(counters).where(counters.c.key == bindparam("clear_key"))
-        statement = statement.add_cte(cleared.cte("cleared"))
+        statement = statement.add_cte(outbox_rows.queue_statement(f"m{n}_").cte(f"queued_{n}"))
+    if reset_throttle_key:
+        statement = statement.add_cte(throttle_counters.reset_statement().cte("reset"))
     return statement
 
 
@@ -85,17 +74,17 @@ async def open_challenge(
     challenge: LoginChallenge,
     messages: Sequence[OutboxMessage],
     *,
-    clear_throttle_key: str | None,
+    reset_throttle_key: str | None,
 ) -> None:
     """Write the challenge, the messages it sends and, when given, the reset of a
     throttle counter, as one statement: all or nothing even in autocommit, one round trip.
     """
     params = {f"c_{key}": value for key, value in column_values(challenge).items()}
     for n, message in enumerate(messages):
-        params.update({f"m{n}_{key}": value for key, value in column_values(message).items()})
-    if clear_throttle_key is not None:
-        params["clear_key"] = clear_throttle_key
-    statement = _open_challenge_statement(len(messages), clear_throttle_key is not None)
+        params.update(outbox_rows.queue_params(message, f"m{n}_"))
+    if reset_throttle_key is not None:
+        params["reset_key"] = reset_throttle_key
+    statement = _open_challenge_statement(len(messages), reset_throttle_key is not None)
     await session.execute(statement, params)
 
 

@@ -38,21 +38,3 @@ class ChallengeStatusOut(BaseModel):
     resend_after: datetime
     attempts_left: int
     delivery: Literal["queued", "sent", "failed"]
-
-
-class AccountOut(BaseModel):
-    id: uuid.UUID
-    login: str
-    email: str
-    channel: Literal["email", "sms"]
-    locale: Literal["pl", "en"]
-
-
-class SessionOut(BaseModel):
-    expires_at: datetime
-    idle_expires_at: datetime
-
-
-class SignedInOut(BaseModel):
-    account: AccountOut
-    session: SessionOut

@@ -1,4 +1,6 @@
-"""Two-step login: password, then a one-time code, then a session (SPEC sections 1-2)."""
+"""Two-step login: password, then a one-time code, then a session.
+
+The refusal rules are in rules.py; this module reads, checks, then acts."""
 
 from __future__ import annotations
 
@@ -11,27 +13,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authsvc.accounts import repository as accounts
 from authsvc.accounts.models import Account
 from authsvc.context import ServiceContext
-from authsvc.core.crypto import numeric_code
+from authsvc.core.codes import normalise_code
+from authsvc.core.db import keep_and_refuse
 from authsvc.core.errors import Overloaded
 from authsvc.delivery import outbox
 from authsvc.delivery.models import OutboxMessage
 from authsvc.delivery.notify import account_message, time_params
-from authsvc.login import repository
+from authsvc.login import repository, rules
 from authsvc.login.errors import (
     ChallengeExhausted,
     ChallengeExpired,
     ChallengeNotFound,
-    ChannelUnavailable,
     InvalidCode,
     InvalidCredentials,
-    ResendLimitReached,
-    ResendTooSoon,
 )
 from authsvc.login.events import auth_event
 from authsvc.login.masking import mask_destination
 from authsvc.login.models import LoginChallenge
 from authsvc.sessions.service import NewSession, start_session
+from authsvc.throttling import rules as throttle_rules
 from authsvc.throttling import service as throttling
+from authsvc.throttling.errors import TooManyAttempts
 
 OTP_PURPOSE = "login-otp"
 
@@ -57,7 +59,7 @@ class ChallengeView:
 @dataclass(frozen=True)
 class ChallengeStatus:
     view: ChallengeView
-    delivery: str  # queued, sent or failed
+    delivery: rules.Delivery
 
 
 @dataclass(frozen=True)
@@ -77,23 +79,43 @@ async def start_login(
     The hot path of the service: one read before the hash and one write after it, each
     a single autocommit statement, so no pooled connection waits while argon2 runs.
     """
-    now = ctx.clock.now()
     keys = _throttle_keys(login, client.ip)
     async with ctx.db.autocommit() as session:
         state = await repository.load_login_state(session, login, keys)
     account = state.account
-    _refuse_if_throttled(state, now=now, account=account, ip=client.ip)
+    _refuse_if_throttled(state, now=ctx.clock.now(), account=account, ip=client.ip)
     matches = await _password_matches(ctx, account, password)  # a dummy hash for None
     if account is None or not matches:
         async with ctx.db.transaction() as session:
-            await _count_failure(session, ctx, keys, now=now, account=account, ip=client.ip)
-        raise _wrong_credentials()
+            await _count_failure(session, ctx, keys, account=account, ip=client.ip)
+        raise InvalidCredentials()
     new_hash = await _updated_hash(ctx, account, password)
 
-    now = ctx.clock.now()  # the hashes may have waited for a thread
+    code = ctx.codes()
+    challenge = _new_challenge(ctx, account, client, code)  # its time: after the hashes
+    code_message = _code_message(ctx, account, challenge, code)
+    notice = _incomplete_notice(ctx, account, challenge)
+    challenge.message_id, challenge.notice_id = code_message.id, notice.id
+    reset = keys[0] if keys[0] in state.counted_keys else None
+    async with ctx.db.autocommit() as session:
+        await repository.open_challenge(
+            session, challenge, [code_message, notice], reset_throttle_key=reset
+        )
+        if new_hash is not None:
+            await accounts.set_password_hash(session, account.id, new_hash)
+    auth_event(
+        "password_succeeded", outcome="challenge", ip=client.ip, account=account.id,
+        channel=challenge.channel,
+    )  # fmt: skip
+    return _view(ctx, challenge, account)
+
+
+def _new_challenge(
+    ctx: ServiceContext, account: Account, client: Client, code: str
+) -> LoginChallenge:
+    now = ctx.clock.now()
     challenge_id = uuid.uuid4()
-    code = numeric_code()
-    challenge = LoginChallenge(
+    return LoginChallenge(
         id=challenge_id,
         account_id=account.id,
         code_hash=ctx.keyring.sign(OTP_PURPOSE, str(challenge_id), code),
@@ -106,21 +128,6 @@ async def start_login(
         ip=client.ip,
         user_agent=client.user_agent[:512],
     )
-    code_message = _code_message(ctx, account, challenge, code)
-    notice = _incomplete_notice(ctx, account, challenge)
-    challenge.message_id, challenge.notice_id = code_message.id, notice.id
-    clear = keys[0] if keys[0] in state.counted_keys else None
-    async with ctx.db.autocommit() as session:
-        await repository.open_challenge(
-            session, challenge, [code_message, notice], clear_throttle_key=clear
-        )
-        if new_hash is not None:
-            await accounts.set_password_hash(session, account.id, new_hash)
-    auth_event(
-        "password_succeeded", outcome="challenge", ip=client.ip, account=account.id,
-        channel=challenge.channel,
-    )  # fmt: skip
-    return _view(ctx, challenge, account)
 
 
 async def reauthenticate(
@@ -132,13 +139,12 @@ async def reauthenticate(
     client_ip: str,
 ) -> None:
     """Confirm the signed-in customer's password; failures count like login failures."""
-    now = ctx.clock.now()
     keys = _throttle_keys(account.login, client_ip)
     state = await repository.load_login_state(session, account.login, keys)
-    _refuse_if_throttled(state, now=now, account=account, ip=client_ip)
+    _refuse_if_throttled(state, now=ctx.clock.now(), account=account, ip=client_ip)
     if not await _password_matches(ctx, account, password):
-        await _count_failure(session, ctx, keys, now=now, account=account, ip=client_ip)
-        raise _wrong_credentials()
+        await _count_failure(session, ctx, keys, account=account, ip=client_ip)
+        raise await keep_and_refuse(session, InvalidCredentials())
     if keys[0] in state.counted_keys:
         await throttling.reset(session, keys[0])
     new_hash = await _updated_hash(ctx, account, password)
@@ -148,7 +154,7 @@ async def reauthenticate(
 
 def _throttle_keys(login: str, client_ip: str) -> list[str]:
     """The login name's key first: a correct password clears it (the IP's stays)."""
-    return [throttling.login_key(login), throttling.ip_key(client_ip)]
+    return [throttle_rules.login_key(login), throttle_rules.ip_key(client_ip)]
 
 
 def _refuse_if_throttled(
@@ -156,7 +162,7 @@ def _refuse_if_throttled(
 ) -> None:
     try:
         throttling.raise_if_blocked(state.blocked_until, now=now)
-    except throttling.TooManyAttempts:
+    except TooManyAttempts:
         auth_event("login_throttled", outcome="refused", ip=ip, account=_id(account))
         raise
 
@@ -174,18 +180,12 @@ async def _count_failure(
     ctx: ServiceContext,
     keys: list[str],
     *,
-    now: datetime,
     account: Account | None,
     ip: str,
 ) -> None:
     """Count a wrong password (or unknown login) against every key and log it."""
-    await throttling.record_failure(session, keys, now=now, settings=ctx.settings)
+    await throttling.record_failure(session, keys, now=ctx.clock.now(), settings=ctx.settings)
     auth_event("password_failed", outcome="failure", ip=ip, account=_id(account))
-
-
-def _wrong_credentials() -> InvalidCredentials:
-    # One message for every case: unknown login, wrong password, disabled account.
-    return InvalidCredentials("The login or password is incorrect.")
 
 
 async def _updated_hash(ctx: ServiceContext, account: Account, password: str) -> str | None:
@@ -224,27 +224,20 @@ async def verify_code(
     )
     if attempt is None:
         raise await _why_unusable(session, challenge_id, now=now, max_attempts=max_attempts)
-    if not ctx.keyring.verify(OTP_PURPOSE, str(challenge_id), code, attempt.code_hash):
+    if not _code_matches(ctx, challenge_id, code, attempt.code_hash):
         attempts_left = max_attempts - attempt.attempts
-        auth_event(
-            "code_failed", outcome="failure", ip=client.ip, account=attempt.account_id,
-            attempts_left=attempts_left,
-        )  # fmt: skip
-        if attempts_left == 0:
-            auth_event("challenge_exhausted", outcome="refused", ip=client.ip,
-                       account=attempt.account_id)  # fmt: skip
-        raise InvalidCode("The code is incorrect.", attempts_left=attempts_left)
+        _log_wrong_code(client, attempt.account_id, attempts_left)
+        # The spent attempt stays spent.
+        raise await keep_and_refuse(session, InvalidCode(attempts_left=attempts_left))
     if not await repository.consume(session, challenge_id, now=now):
-        raise ChallengeExpired("This login challenge was already used.")
+        raise ChallengeExpired(ChallengeExpired.USED)
     account = await accounts.get_by_id(session, attempt.account_id)
     if account is None or account.disabled:
-        raise ChallengeExpired("This login challenge is no longer valid.")
-    for notice in [
-        attempt.notice_id,
-        *await repository.pending_notices(session, account.id, now=now),
-    ]:
+        raise ChallengeExpired(ChallengeExpired.INVALIDATED)
+    pending = await repository.pending_notices(session, account.id, now=now)
+    for notice in (attempt.notice_id, *pending):
         if notice is not None:
-            await outbox.cancel(session, notice)
+            await outbox.cancel(session, notice, now=now)
     new_session = await start_session(
         session,
         account_id=account.id,
@@ -258,15 +251,30 @@ async def verify_code(
     return SignedIn(account=account, session=new_session)
 
 
+def _code_matches(ctx: ServiceContext, challenge_id: uuid.UUID, typed: str, stored: bytes) -> bool:
+    digits = normalise_code(typed)
+    # Always one HMAC, even for a malformed code, so timing says nothing about the format.
+    matched = ctx.keyring.verify(OTP_PURPOSE, str(challenge_id), digits or "", stored)
+    return matched and digits is not None
+
+
+def _log_wrong_code(client: Client, account_id: uuid.UUID, attempts_left: int) -> None:
+    auth_event(
+        "code_failed", outcome="failure", ip=client.ip, account=account_id,
+        attempts_left=attempts_left,
+    )  # fmt: skip
+    if attempts_left == 0:
+        auth_event("challenge_exhausted", outcome="refused", ip=client.ip, account=account_id)
+
+
 async def _why_unusable(
     session: AsyncSession, challenge_id: uuid.UUID, *, now: datetime, max_attempts: int
 ) -> Exception:
     """Why count_attempt found nothing to spend: unknown, used, expired or exhausted."""
     challenge = await repository.get(session, challenge_id)
     if challenge is None:
-        return ChallengeNotFound("No such login challenge; sign in again.")
-    reason = _unusable_reason(challenge, now=now, max_attempts=max_attempts)
-    return reason or ChallengeExhausted("Too many wrong codes; sign in again.")
+        return ChallengeNotFound()
+    return rules.unusable(challenge, now=now, max_attempts=max_attempts) or ChallengeExhausted()
 
 
 # --- resend and status ------------------------------------------------------------------
@@ -282,44 +290,17 @@ async def resend_code(
 ) -> ChallengeView:
     """A new code replaces the old one; the failure count carries over."""
     now = ctx.clock.now()
-    settings = ctx.settings
     challenge = await repository.get_for_update(session, challenge_id)
     if challenge is None:
-        raise ChallengeNotFound("No such login challenge; sign in again.")
-    unusable = _unusable_reason(challenge, now=now, max_attempts=settings.login_otp_max_attempts)
-    if unusable is not None:
-        raise unusable
-    if challenge.resends >= settings.login_otp_max_resends:
-        raise ResendLimitReached(
-            "No more codes can be sent for this login; sign in again.",
-            retry_after=int((challenge.expires_at - now).total_seconds()),
-        )
-    resend_after = challenge.last_sent_at + settings.login_otp_resend_cooldown
-    if now < resend_after:
-        raise ResendTooSoon(
-            "Wait before asking for another code.",
-            retry_after=int((resend_after - now).total_seconds() + 0.999),
-        )
+        raise ChallengeNotFound()
+    if refusal := rules.resend_refusal(challenge, now=now, settings=ctx.settings):
+        raise refusal
     account = await accounts.get_by_id(session, challenge.account_id)
     if account is None or account.disabled:
-        raise ChallengeExpired("This login challenge is no longer valid.")
-    if channel is not None:
-        if channel == "sms" and not account.phone:
-            raise ChannelUnavailable("This account has no phone number for SMS codes.")
-        challenge.channel = channel
-    code = numeric_code()
-    challenge.code_hash = ctx.keyring.sign(OTP_PURPOSE, str(challenge.id), code)
-    challenge.resends += 1
-    challenge.last_sent_at = now
-    # Each code gets its full lifetime; the "not completed" notice moves with it.
-    challenge.expires_at = now + settings.login_otp_ttl
-    if challenge.notice_id is not None:
-        await outbox.cancel(session, challenge.notice_id)
-    challenge.message_id = await outbox.enqueue(
-        session, _code_message(ctx, account, challenge, code)
-    )
-    challenge.notice_id = await outbox.enqueue(session, _incomplete_notice(ctx, account, challenge))
-    await session.flush()
+        raise ChallengeExpired(ChallengeExpired.INVALIDATED)
+    if refusal := rules.channel_refusal(account, channel):
+        raise refusal
+    await _reissue(session, ctx, challenge, account, channel=channel, now=now)
     auth_event(
         "code_resent", outcome="challenge", ip=client.ip, account=account.id,
         channel=challenge.channel, resends=challenge.resends,
@@ -327,16 +308,30 @@ async def resend_code(
     return _view(ctx, challenge, account)
 
 
-def _unusable_reason(
-    challenge: LoginChallenge, *, now: datetime, max_attempts: int
-) -> Exception | None:
-    if challenge.consumed_at is not None:
-        return ChallengeExpired("This login challenge was already used.")
-    if challenge.expires_at <= now:
-        return ChallengeExpired("The code has expired; sign in again.")
-    if challenge.attempts >= max_attempts:
-        return ChallengeExhausted("Too many wrong codes; sign in again.")
-    return None
+async def _reissue(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    challenge: LoginChallenge,
+    account: Account,
+    *,
+    channel: str | None,
+    now: datetime,
+) -> None:
+    """Replace the challenge's code, on `channel` when given, and queue it."""
+    code = ctx.codes()
+    challenge.channel = channel or challenge.channel
+    challenge.code_hash = ctx.keyring.sign(OTP_PURPOSE, str(challenge.id), code)
+    challenge.resends += 1
+    challenge.last_sent_at = now
+    # Each code gets its full lifetime; the "not completed" notice moves with it.
+    challenge.expires_at = now + ctx.settings.login_otp_ttl
+    if challenge.notice_id is not None:
+        await outbox.cancel(session, challenge.notice_id, now=now)
+    challenge.message_id = await outbox.enqueue(
+        session, _code_message(ctx, account, challenge, code)
+    )
+    challenge.notice_id = await outbox.enqueue(session, _incomplete_notice(ctx, account, challenge))
+    await session.flush()
 
 
 async def describe_challenge(
@@ -345,27 +340,14 @@ async def describe_challenge(
     now = ctx.clock.now()
     challenge = await repository.get(session, challenge_id)
     if challenge is None or challenge.consumed_at is not None or challenge.expires_at <= now:
-        raise ChallengeNotFound("No such login challenge, or it has expired.")
+        raise ChallengeNotFound()
     account = await accounts.get_by_id(session, challenge.account_id)
     if account is None:
-        raise ChallengeNotFound("No such login challenge, or it has expired.")
+        raise ChallengeNotFound()
     status = await outbox.message_status(session, challenge.message_id)
-    return ChallengeStatus(view=_view(ctx, challenge, account), delivery=_delivery(status))
-
-
-def _delivery(status: outbox.MessageStatus | None) -> str:
-    """What the SPA needs to know: delivered, still on its way, or worth another channel.
-
-    A message that has failed at least once and is waiting for a retry already counts
-    as failed: the customer should not wait minutes for the backoff to run out.
-    """
-    if status is None:
-        return "queued"
-    if status.state == "sent":
-        return "sent"
-    if status.state in ("abandoned", "cancelled") or status.last_error is not None:
-        return "failed"
-    return "queued"
+    return ChallengeStatus(
+        view=_view(ctx, challenge, account), delivery=rules.delivery_state(status)
+    )
 
 
 # --- messages -------------------------------------------------------------------------
@@ -377,8 +359,10 @@ def _view(ctx: ServiceContext, challenge: LoginChallenge, account: Account) -> C
         channel=challenge.channel,
         destination=mask_destination(challenge.channel, email=account.email, phone=account.phone),
         expires_at=challenge.expires_at,
-        resend_after=challenge.last_sent_at + ctx.settings.login_otp_resend_cooldown,
-        attempts_left=max(0, ctx.settings.login_otp_max_attempts - challenge.attempts),
+        resend_after=rules.resend_after(challenge, ctx.settings),
+        attempts_left=rules.attempts_left(
+            challenge, max_attempts=ctx.settings.login_otp_max_attempts
+        ),
     )
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from authsvc.auth_codes.models import AuthCode
 from authsvc.config import Settings
 from authsvc.core.db import Database
-from authsvc.delivery.models import OutboxMessage
+from authsvc.delivery.models import FINISHED_STATES, OutboxMessage
 from authsvc.login.models import LoginChallenge
 from authsvc.sessions.models import UserSession
 from authsvc.support.models import Verification
@@ -31,7 +31,6 @@ log = logging.getLogger("authsvc.purge")
 DEFAULT_BATCH_SIZE = 1000
 # Counters idle this much longer than their longest window are certainly forgotten.
 COUNTER_MARGIN = timedelta(hours=1)
-FINISHED_STATES = ("sent", "abandoned", "cancelled")
 
 
 @dataclass(frozen=True)

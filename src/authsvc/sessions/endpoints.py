@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from authsvc.context import Context, Session
-from authsvc.core.problem import problem_responses
-from authsvc.login.schemas import AccountOut, SessionOut, SignedInOut
 from authsvc.sessions import service
-from authsvc.sessions.cookies import clear_session_cookie
 from authsvc.sessions.dependencies import CurrentSession
+from authsvc.sessions.schemas import SignedInOut
+from authsvc.web.cookies import clear_session_cookie
+from authsvc.web.dependencies import Context, Session
+from authsvc.web.problem import problem_responses
 
 router = APIRouter(tags=["session"])
 
@@ -16,13 +16,7 @@ router = APIRouter(tags=["session"])
     "/session", summary="The signed-in account and its session", responses=problem_responses(401)
 )
 async def current_session(current: CurrentSession) -> SignedInOut:
-    return SignedInOut(
-        account=AccountOut.model_validate(current.account, from_attributes=True),
-        session=SessionOut(
-            expires_at=current.session.expires_at,
-            idle_expires_at=current.session.idle_expires_at,
-        ),
-    )
+    return SignedInOut.of(current.account, current.session)
 
 
 @router.post(

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from authsvc.accounts.models import Account
 from authsvc.sessions.models import UserSession
+from authsvc.sessions.rules import idle_expiry
 
 
 async def insert(session: AsyncSession, user_session: UserSession) -> None:
@@ -36,7 +37,7 @@ async def touch_live(
         )
         .values(
             last_seen_at=now,
-            idle_expires_at=func.least(now + idle_timeout, UserSession.expires_at),
+            idle_expires_at=idle_expiry(now, idle_timeout, UserSession.expires_at),
         )
         .returning(UserSession.id)
         .cte("touched")
@@ -56,7 +57,7 @@ async def touch_live(
     # without marking the object dirty (which would cost another UPDATE at commit).
     set_committed_value(user_session, "last_seen_at", now)
     set_committed_value(
-        user_session, "idle_expires_at", min(now + idle_timeout, user_session.expires_at)
+        user_session, "idle_expires_at", idle_expiry(now, idle_timeout, user_session.expires_at)
     )
     return user_session, account
 

@@ -13,6 +13,7 @@ from authsvc.config import Settings
 from authsvc.core.crypto import random_token, token_digest
 from authsvc.sessions import repository
 from authsvc.sessions.models import UserSession
+from authsvc.sessions.rules import absolute_expiry, idle_expiry
 
 
 @dataclass(frozen=True)
@@ -31,14 +32,14 @@ async def start_session(
     user_agent: str,
 ) -> NewSession:
     token = random_token(32)  # 256 bits
-    expires_at = now + settings.session_absolute_lifetime
+    expires_at = absolute_expiry(now, settings)
     record = UserSession(
         id=uuid.uuid4(),
         token_hash=token_digest(token),
         account_id=account_id,
         created_at=now,
         last_seen_at=now,
-        idle_expires_at=min(now + settings.session_idle_timeout, expires_at),
+        idle_expires_at=idle_expiry(now, settings.session_idle_timeout, expires_at),
         expires_at=expires_at,
         ip=ip,
         user_agent=user_agent[:512],

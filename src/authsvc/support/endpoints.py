@@ -1,17 +1,24 @@
-"""HTTP for support tools: verify the code a customer read out."""
+"""HTTP for support checks: the tools verify a code; the customer reads who checked."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from authsvc.context import Context, Session
-from authsvc.core.client_ip import ClientIP
-from authsvc.core.problem import problem_responses
-from authsvc.support import service
+from fastapi import APIRouter, Query
+
+from authsvc.sessions.dependencies import CurrentSession
+from authsvc.support import repository, service
 from authsvc.support.dependencies import CurrentSupportCaller
-from authsvc.support.schemas import VerifiedAccount, VerifyOut, VerifyRequest
+from authsvc.support.schemas import HistoryEntryOut, VerifiedAccount, VerifyOut, VerifyRequest
+from authsvc.web.client_ip import ClientIP
+from authsvc.web.dependencies import Context, Session
+from authsvc.web.problem import problem_responses
 
 router = APIRouter(tags=["support"])
+# The customer's side of the audit, beside the customer's other authorization-code routes.
+history_router = APIRouter(prefix="/auth-codes", tags=["authorization codes"])
+
+HISTORY_MAX = 100
 
 
 @router.post(
@@ -45,3 +52,25 @@ async def verify(
         account=VerifiedAccount(id=verdict.account.id, login=verdict.account.login),
         expires_at=verdict.expires_at,
     )
+
+
+@history_router.get(
+    "/history",
+    summary="Every time a support tool checked a code of this customer, newest first",
+    responses=problem_responses(401, 422),
+)
+async def history(
+    me: CurrentSession,
+    session: Session,
+    limit: Annotated[int, Query(ge=1, le=HISTORY_MAX)] = HISTORY_MAX,
+) -> list[HistoryEntryOut]:
+    entries = await repository.history(session, me.account.id, limit=limit)
+    return [
+        HistoryEntryOut(
+            verified_at=e.verified_at,
+            result=e.result,
+            purpose=e.purpose,
+            support_client=e.support_client,
+        )
+        for e in entries
+    ]

@@ -13,8 +13,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.core.crypto import random_token, token_digest
-from authsvc.core.errors import AppError, Conflict, InvalidInput, NotFound
 from authsvc.support import repository
+from authsvc.support.errors import (
+    InsufficientScope,
+    InvalidApiKey,
+    InvalidKeySpec,
+    KeyNameTaken,
+    KeyNotFound,
+)
 from authsvc.support.models import SupportKey
 
 log = logging.getLogger("authsvc.support")
@@ -26,28 +32,6 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SCOPE_PATTERN = re.compile(r"^[a-z][a-z0-9-]*:[a-z][a-z0-9-]*$")
 
 
-class InvalidApiKey(AppError):
-    status = 401
-    code = "invalid_api_key"
-    title = "Missing, unknown or revoked API key"
-
-
-class InsufficientScope(AppError):
-    status = 403
-    code = "insufficient_scope"
-    title = "The API key lacks the scope for this operation"
-
-
-class KeyNameTaken(Conflict):
-    code = "support_key_name_taken"
-    title = "A support key with that name already exists"
-
-
-class KeyNotFound(NotFound):
-    code = "support_key_not_found"
-    title = "No such support key"
-
-
 @dataclass(frozen=True)
 class NewKey:
     key: str  # shown once, never stored
@@ -56,14 +40,14 @@ class NewKey:
 
 def validate(name: str, scopes: Sequence[str]) -> None:
     if not NAME_PATTERN.fullmatch(name):
-        raise InvalidInput(
+        raise InvalidKeySpec(
             "A key name is 1 to 64 letters, digits and . _ - (starting with a letter or digit)."
         )
     if not scopes:
-        raise InvalidInput("A key needs at least one scope.")
+        raise InvalidKeySpec("A key needs at least one scope.")
     for scope in scopes:
         if not SCOPE_PATTERN.fullmatch(scope):
-            raise InvalidInput(f"{scope!r} is not a scope like {VERIFY_SCOPE}.")
+            raise InvalidKeySpec(f"{scope!r} is not a scope like {VERIFY_SCOPE}.")
 
 
 async def create_key(
@@ -104,13 +88,9 @@ async def authenticate(session: AsyncSession, key: str | None) -> SupportKey:
     """The live key for a presented secret, or InvalidApiKey (same for every failure)."""
     record = await repository.get_key_by_digest(session, token_digest(key)) if key else None
     if record is None or record.revoked_at is not None:
-        raise InvalidApiKey(
-            "Send a valid support API key as `Authorization: Bearer <key>`.",
-            headers={"WWW-Authenticate": 'Bearer realm="authsvc"'},
-        )
+        raise InvalidApiKey()
     return record
 
 
-def require_scope(key: SupportKey, scope: str) -> None:
-    if scope not in key.scopes:
-        raise InsufficientScope(f"The key {key.name!r} lacks the scope {scope!r}.")
+def missing_scope(key: SupportKey, scope: str) -> InsufficientScope:
+    return InsufficientScope(f"The key {key.name!r} lacks the scope {scope!r}.")

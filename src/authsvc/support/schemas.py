@@ -34,3 +34,14 @@ class VerifyOut(BaseModel):
     )
     account: VerifiedAccount | None = Field(default=None, description="Only when valid")
     expires_at: datetime | None = Field(default=None, description="Only when valid")
+
+
+class HistoryEntryOut(BaseModel):
+    verified_at: datetime
+    result: str = Field(
+        examples=["valid"],
+        description="valid, mismatch, expired, no_active_code, locked, "
+        "or a refusal of the support tool (insufficient_scope, rate_limited)",
+    )
+    purpose: str | None
+    support_client: str = Field(description="Name of the support tool's API key")

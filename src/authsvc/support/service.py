@@ -1,4 +1,9 @@
-"""Support verification: is this the customer's live authorization code? Every call audited."""
+"""Support verification: is this the customer's live authorization code? Every call audited.
+
+`admit` checks the tool's key and counts the call against its rate; `verify` refuses a
+call that is over its rate or lacks the scope, and otherwise checks the code. Either way
+the call is written to the audit trail.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,26 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.auth_codes import service as auth_codes
-from authsvc.auth_codes.service import Customer, Reason
+from authsvc.auth_codes.rules import Reason
+from authsvc.auth_codes.service import Customer, Outcome
 from authsvc.context import ServiceContext
+from authsvc.core.db import keep_and_refuse
 from authsvc.core.errors import AppError
 from authsvc.support import keys, repository
-from authsvc.support.dependencies import SupportCaller
+from authsvc.support.errors import InvalidApiKey
+from authsvc.support.models import SupportKey
+from authsvc.throttling.errors import RATE_EXCEEDED, TooManyAttempts
+from authsvc.throttling.service import count_rate
 
 log = logging.getLogger("authsvc.support")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A support tool with a valid key, and how long it must wait when over its rate."""
+
+    key: SupportKey
+    over_rate_for: int | None
 
 
 @dataclass(frozen=True)
@@ -27,52 +45,96 @@ class Verdict:
     expires_at: datetime | None = None  # only when valid
 
 
+def rate_key(key: SupportKey) -> str:
+    return f"rate:support-key:{key.id}"
+
+
+async def admit(ctx: ServiceContext, token: str | None, *, client_ip: str) -> Caller:
+    """The caller behind `token`, its call counted against the key's rate.
+
+    Both statements run on their own (autocommit), before the verification's session
+    takes a connection: the key's counter row is then locked for one statement, not for
+    the whole verification, so one tool's calls do not queue behind each other.
+    """
+    async with ctx.db.autocommit() as session:
+        try:
+            key = await keys.authenticate(session, token)
+        except InvalidApiKey:
+            log.warning("support API key rejected ip=%s", client_ip)
+            raise
+        over_rate_for = await count_rate(
+            session,
+            rate_key(key),
+            limit=ctx.settings.support_key_rate_limit,
+            window=ctx.settings.support_key_rate_window,
+            now=ctx.clock.now(),
+        )
+    return Caller(key=key, over_rate_for=over_rate_for)
+
+
+def refusal(caller: Caller) -> tuple[str, AppError] | None:
+    """The audit result and the error for a call that may not verify, or None."""
+    if caller.over_rate_for is not None:
+        return "rate_limited", TooManyAttempts(RATE_EXCEEDED, retry_after=caller.over_rate_for)
+    if keys.VERIFY_SCOPE not in caller.key.scopes:
+        return "insufficient_scope", keys.missing_scope(caller.key, keys.VERIFY_SCOPE)
+    return None
+
+
 async def verify(
     session: AsyncSession,
     ctx: ServiceContext,
     *,
-    caller: SupportCaller,
+    caller: Caller,
     customer: str,
     code: str,
     purpose: str | None,
     client_ip: str,
 ) -> Verdict:
-    key = caller.key
-
-    async def audit(
-        result: str, account_id: uuid.UUID | None, code_id: uuid.UUID | None = None
-    ) -> None:
-        await repository.record_verification(
-            session,
-            verified_at=ctx.clock.now(),
-            support_key_id=key.id,
-            account_id=account_id,
-            auth_code_id=code_id,
-            result=result,
-            purpose=purpose,
-            client_ip=client_ip,
-        )
-        log.info(
-            "auth code verification key=%s account=%s result=%s ip=%s",
-            key.name,
-            account_id or "-",
-            result,
-            client_ip,
-        )
-
-    try:
-        if caller.over_rate is not None:
-            raise caller.over_rate
-        keys.require_scope(key, keys.VERIFY_SCOPE)
-    except AppError as refusal:
-        # The request's session commits on an AppError, so this row is kept.
+    audit = _Audit(session, ctx, caller.key, purpose=purpose, client_ip=client_ip)
+    if refused := refusal(caller):
+        result, error = refused
         account = await auth_codes.find_customer(session, customer)
-        result = "rate_limited" if caller.over_rate else "insufficient_scope"
-        await audit(result, account.id if account else None)
-        raise refusal from None
+        await audit.record(result, account.id if account else None)
+        raise await keep_and_refuse(session, error)  # the audit row stays
 
     check = await auth_codes.check(session, ctx, customer=customer, code=code)
-    await audit(check.result, check.customer.id if check.customer else None, check.code_id)
+    await audit.record(check.result, check.customer.id if check.customer else None, check.code_id)
     if check.result != "valid":
         return Verdict(valid=False, reason=check.result)
     return Verdict(valid=True, account=check.customer, expires_at=check.expires_at)
+
+
+@dataclass(frozen=True)
+class _Audit:
+    """Writes one row of the audit trail per call (and a log line beside it)."""
+
+    session: AsyncSession
+    ctx: ServiceContext
+    key: SupportKey
+    purpose: str | None
+    client_ip: str
+
+    async def record(
+        self,
+        result: Outcome | str,
+        account_id: uuid.UUID | None,
+        code_id: uuid.UUID | None = None,
+    ) -> None:
+        await repository.record_verification(
+            self.session,
+            verified_at=self.ctx.clock.now(),
+            support_key_id=self.key.id,
+            account_id=account_id,
+            auth_code_id=code_id,
+            result=result,
+            purpose=self.purpose,
+            client_ip=self.client_ip,
+        )
+        log.info(
+            "auth code verification key=%s account=%s result=%s ip=%s",
+            self.key.name,
+            account_id or "-",
+            result,
+            self.client_ip,
+        )

@@ -1,4 +1,4 @@
-"""The generic SMS webhook (SPEC section 3): POST JSON, Bearer token, any 2xx is success."""
+"""The generic SMS webhook: POST JSON, Bearer token, any 2xx is success."""
 
 from __future__ import annotations
 

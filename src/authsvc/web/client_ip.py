@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from authsvc.config import IPNetwork
-from authsvc.context import Context
+from authsvc.web.dependencies import Context
 
 
 def _is_trusted(address: str, trusted: list[IPNetwork]) -> bool:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from authsvc.core.db import DatabaseUnavailable, is_unavailable
 from authsvc.core.errors import AppError
 
 log = logging.getLogger("authsvc.errors")
@@ -92,9 +93,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    """A lost or refused database connection is the server's trouble, and passing: 503."""
-    lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
-    if not (lost or isinstance(exc, OSError)):
+    """The database being away is the server's trouble, and passing: 503. Which errors
+    mean that is decided in one place, `core.db.is_unavailable`."""
+    if not is_unavailable(exc):
         return await _unhandled_error(request, exc)
     log.warning(
         "database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
@@ -126,8 +127,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DBAPIError, _database_error)
-    # Connecting to PostgreSQL fails with a bare OSError (refused, unreachable, timed out).
-    app.add_exception_handler(OSError, _database_error)
+    app.add_exception_handler(DatabaseUnavailable, _database_error)
     app.add_exception_handler(Exception, _unhandled_error)
 
 

@@ -1,4 +1,4 @@
-"""The session cookie (SPEC section 2).
+"""The session cookie.
 
 `__Host-authsvc_session` (Secure, HttpOnly, SameSite=Lax, Path=/); the plain
 `authsvc_session` without Secure only in dev mode over plain HTTP, where browsers

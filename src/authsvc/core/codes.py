@@ -1,0 +1,42 @@
+"""Six-digit codes (login codes and authorization codes): how they are made and read.
+
+The generator is injected like the clock (`ServiceContext.codes`), so tests know which
+code was sent instead of fishing it out of a message and branching on chance.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+
+DIGITS = 6
+
+CodeGenerator = Callable[[], str]
+
+# What a person types for a code they read or hear: 123456, 123 456 or 123-456.
+_TYPED = re.compile(rf"(\d{{{DIGITS // 2}}})[ -]?(\d{{{DIGITS - DIGITS // 2}}})")
+
+
+def random_code() -> str:
+    """A uniformly random code from `secrets`; leading zeros allowed."""
+    return f"{secrets.randbelow(10**DIGITS):0{DIGITS}d}"
+
+
+def normalise_code(typed: str) -> str | None:
+    """The digits of a typed code, or None when it cannot be one (a wrong attempt).
+
+    Surrounding whitespace is ignored; inside, only one space or hyphen in the middle.
+    """
+    match = _TYPED.fullmatch(typed.strip())
+    return match.group(1) + match.group(2) if match else None
+
+
+class ScriptedCodes:
+    """A generator that hands out the given codes in order (tests and benchmarks)."""
+
+    def __init__(self, codes: Iterable[str]) -> None:
+        self._codes: Iterator[str] = iter(codes)
+
+    def __call__(self) -> str:
+        return next(self._codes)

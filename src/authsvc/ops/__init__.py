@@ -1,0 +1,1 @@
+"""Operations: the embedded PostgreSQL, migrations and metrics."""

@@ -1,0 +1,20 @@
+"""Refusals of session checks."""
+
+from __future__ import annotations
+
+from authsvc.core.errors import AppError
+
+
+class NotAuthenticated(AppError):
+    status = 401
+    code = "not_authenticated"
+    title = "Not signed in"
+    default_detail = "Sign in first."
+    ENDED = "The session has expired or was ended; sign in again."
+
+
+class CsrfRejected(AppError):
+    status = 403
+    code = "csrf_rejected"
+    title = "Request origin not allowed"
+    default_detail = "Cookie-authenticated requests must come from an allowed origin."

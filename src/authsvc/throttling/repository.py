@@ -1,0 +1,86 @@
+"""Statements on throttle counters. Each is one round trip and safe under concurrency."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Delete, Subquery, bindparam, delete, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authsvc.core.db import table_of
+from authsvc.throttling.models import ThrottleCounter
+
+_RECORD_FAILURE = text(
+    """
+    INSERT INTO throttle_counters AS t (key, count, window_started_at, updated_at)
+    VALUES (:key, 1, :now, :now)
+    ON CONFLICT (key) DO UPDATE SET
+        count = CASE WHEN t.updated_at < :forget_before THEN 1 ELSE t.count + 1 END,
+        window_started_at = CASE WHEN t.updated_at < :forget_before
+                                 THEN :now ELSE t.window_started_at END,
+        updated_at = :now
+    RETURNING count
+    """
+)
+
+_HIT = text(
+    """
+    INSERT INTO throttle_counters AS t (key, count, window_started_at, updated_at)
+    VALUES (:key, 1, :now, :now)
+    ON CONFLICT (key) DO UPDATE SET
+        count = CASE WHEN t.window_started_at <= :window_start THEN 1 ELSE t.count + 1 END,
+        window_started_at = CASE WHEN t.window_started_at <= :window_start
+                                 THEN :now ELSE t.window_started_at END,
+        updated_at = :now
+    RETURNING count, window_started_at
+    """
+)
+
+
+async def count_failure(
+    session: AsyncSession, key: str, *, now: datetime, forget_before: datetime
+) -> int:
+    """One more failure on `key` (restarting from 1 after a quiet window); the new count."""
+    params = {"key": key, "now": now, "forget_before": forget_before}
+    count: int = (await session.execute(_RECORD_FAILURE, params)).scalar_one()
+    return count
+
+
+async def block_until(session: AsyncSession, key: str, until: datetime) -> None:
+    await session.execute(
+        text("UPDATE throttle_counters SET blocked_until = :until WHERE key = :key"),
+        {"key": key, "until": until},
+    )
+
+
+async def count_hit(
+    session: AsyncSession, key: str, *, now: datetime, window_start: datetime
+) -> tuple[int, datetime]:
+    """One more hit on `key` in its fixed window: (hits so far, when the window began)."""
+    params = {"key": key, "now": now, "window_start": window_start}
+    count, started = (await session.execute(_HIT, params)).one()
+    return count, started
+
+
+async def reset(session: AsyncSession, key: str) -> None:
+    await session.execute(reset_statement(), {"reset_key": key})
+
+
+def reset_statement() -> Delete:
+    """DELETE of the counter named by the bound `reset_key`; other statements may carry
+    it as a CTE (the login's)."""
+    counters = table_of(ThrottleCounter)
+    return delete(counters).where(counters.c.key == bindparam("reset_key"))
+
+
+def blocking_state() -> Subquery:
+    """One row: the latest back-off end among the counters of the bound `keys`, and which
+    of those keys have a counter at all (an aggregate, so the row exists even for none)."""
+    return (
+        select(
+            func.max(ThrottleCounter.blocked_until).label("blocked_until"),
+            func.array_agg(ThrottleCounter.key).label("keys"),
+        )
+        .where(ThrottleCounter.key.in_(bindparam("keys", expanding=True)))
+        .subquery()
+    )
