@@ -3,7 +3,7 @@
 
     python3 dev.py serve        run the service on the embedded PostgreSQL (dev mode)
     python3 dev.py test         run the test suite
-    python3 dev.py check        ruff, mypy and the OpenAPI drift check
+    python3 dev.py check        ruff, mypy and the import contracts of docs/architecture.md
     python3 dev.py authsvc ...  any other `authsvc` command (accounts, migrate, ...)
 
 The first run creates `.venv/` and installs the project with its dev extras; later
@@ -61,6 +61,8 @@ def main(argv: list[str]) -> int:
             [str(BIN / "ruff"), "check", "src", "tests", "migrations", "bench", "dev.py"],
             [str(BIN / "ruff"), "format", "--check", "src", "tests", "migrations", "bench"],
             [str(BIN / "mypy")],
+            # The layers of docs/architecture.md (contracts in pyproject.toml).
+            [str(BIN / "lint-imports")],
         ):
             if code := _run(*step):
                 return code

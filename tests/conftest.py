@@ -27,6 +27,7 @@ from authsvc.app import create_app
 from authsvc.config import ARGON2_MIN_MEMORY_KIB, ARGON2_MIN_TIME_COST, Settings
 from authsvc.context import ServiceContext
 from authsvc.core.clock import MovableClock
+from authsvc.core.codes import ScriptedCodes
 from authsvc.core.db import create_engine
 from authsvc.models import metadata
 from authsvc.ops.embedded import EmbeddedPostgres
@@ -118,6 +119,11 @@ def with_settings(ctx: ServiceContext, **overrides: object) -> ServiceContext:
     # Validated like real settings, so "x" for a SecretStr field becomes a SecretStr.
     settings = Settings.model_validate({**dict(ctx.settings), **overrides})
     return dataclasses.replace(ctx, settings=settings)
+
+
+def with_codes(ctx: ServiceContext, *codes: str) -> ServiceContext:
+    """The same context, handing out `codes` in order as the next codes it generates."""
+    return dataclasses.replace(ctx, codes=ScriptedCodes(codes))
 
 
 def make_client(

@@ -25,6 +25,7 @@ from authsvc.accounts.passwords import PasswordHasher
 from authsvc.accounts.policy import check_password
 from authsvc.config import ConfigError, Settings
 from authsvc.context import ServiceContext
+from authsvc.core.db import DatabaseUnavailable
 from authsvc.core.errors import AppError
 from authsvc.maintenance.purge import DEFAULT_BATCH_SIZE
 from authsvc.ops.embedded import EmbeddedPostgres
@@ -436,8 +437,11 @@ def main(argv: list[str] | None = None) -> int:
     except (AppError, CommandError) as error:
         print(f"authsvc: {error}", file=sys.stderr)
         return 1
-    except (SQLAlchemyError, OSError) as error:
+    except (SQLAlchemyError, DatabaseUnavailable) as error:
         print(f"authsvc: cannot use the database: {_first_line(error)}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"authsvc: {_first_line(error)}", file=sys.stderr)
         return 1
     except Terminated:
         return 0

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from authsvc.context import ServiceContext
 from authsvc.core.clock import MovableClock
 from authsvc.sessions.models import UserSession
-from tests.conftest import make_client
+from tests.conftest import make_client, with_codes
 from tests.factories import PASSWORD, make_account
 from tests.login.flow import read_otp, start_login
 from tests.util import wrong
@@ -99,15 +99,15 @@ async def test_code_still_works_just_before_expiry(
     assert (await _verify(client, challenge_id, code)).status_code == 200
 
 
-async def test_code_of_one_challenge_is_refused_on_another(
-    ctx: ServiceContext, client: httpx.AsyncClient
-) -> None:
-    _, first_code = await _challenge(ctx, client, "twice")
-    second = (await start_login(client, "twice")).json()["challenge_id"]
-    second_code = await read_otp(ctx, second)
-    if first_code == second_code:  # one chance in a million; the binding is what we test
-        return
-    assert (await _verify(client, second, first_code)).status_code == 401
+async def test_code_of_one_challenge_is_refused_on_another(ctx: ServiceContext) -> None:
+    scripted = with_codes(ctx, "111111", "222222")
+    async with make_client(scripted) as client:
+        first, _ = await _challenge(scripted, client, "twice")
+        second = (await start_login(client, "twice")).json()["challenge_id"]
+        assert await read_otp(ctx, first) == "111111"
+        assert await read_otp(ctx, second) == "222222"
+        assert (await _verify(client, second, "111111")).status_code == 401
+        assert (await _verify(client, second, "222222")).status_code == 200
 
 
 async def test_unknown_challenge_is_404(client: httpx.AsyncClient) -> None:
@@ -215,3 +215,22 @@ async def test_no_code_password_or_token_reaches_the_logs(
     assert any("event=code_failed" in e for e in events)
     for secret in (code, wrong(code), PASSWORD, token):
         assert secret not in caplog.text
+
+
+async def test_a_code_typed_with_a_space_or_a_hyphen_is_accepted(ctx: ServiceContext) -> None:
+    scripted = with_codes(ctx, "042917", "042917")
+    async with make_client(scripted) as client:
+        first, _ = await _challenge(scripted, client, "typist")
+        assert (await _verify(client, first, "042 917")).status_code == 200
+        second = (await start_login(client, "typist")).json()["challenge_id"]
+        assert (await _verify(client, second, "042-917")).status_code == 200
+
+
+async def test_any_other_form_is_a_counted_wrong_attempt(ctx: ServiceContext) -> None:
+    scripted = with_codes(ctx, "042917")
+    async with make_client(scripted) as client:
+        challenge_id, _ = await _challenge(scripted, client, "sloppy")
+        refused = await _verify(client, challenge_id, "04 29 17")
+        assert refused.status_code == 401
+        assert refused.json()["attempts_left"] == 4
+        assert (await _verify(client, challenge_id, "042917")).status_code == 200

@@ -7,7 +7,7 @@ import httpx
 from authsvc.context import ServiceContext
 from authsvc.core.clock import MovableClock
 from authsvc.delivery.worker import DeliveryWorker
-from tests.conftest import make_client, with_settings
+from tests.conftest import make_client, with_codes, with_settings
 from tests.factories import make_account
 from tests.login.flow import challenge_row, read_otp, start_login
 from tests.util import wrong
@@ -38,22 +38,26 @@ async def test_resend_before_thirty_seconds_is_429_with_retry_after(
 
 
 async def test_resend_replaces_the_code_and_the_old_one_stops_working(
-    ctx: ServiceContext, client: httpx.AsyncClient, clock: MovableClock
+    ctx: ServiceContext, clock: MovableClock
 ) -> None:
-    challenge_id = await _open(ctx, client)
-    old_code = await read_otp(ctx, challenge_id)
-    clock.advance(timedelta(seconds=30))
-    response = await _resend(client, challenge_id)
-    assert response.status_code == 200, response.text
-    assert response.json()["challenge_id"] == challenge_id
-    new_code = await read_otp(ctx, challenge_id)
-    if new_code != old_code:
+    scripted = with_codes(ctx, "111111", "222222")
+    async with make_client(scripted) as client:
+        challenge_id = await _open(scripted, client)
+        old_code = await read_otp(ctx, challenge_id)
+        clock.advance(timedelta(seconds=30))
+        response = await _resend(client, challenge_id)
+        assert response.status_code == 200, response.text
+        assert response.json()["challenge_id"] == challenge_id
+        new_code = await read_otp(ctx, challenge_id)
+        assert (old_code, new_code) == ("111111", "222222")
         old = await client.post(
             "/login/verify", json={"challenge_id": challenge_id, "code": old_code}
         )
         assert old.status_code == 401
-    ok = await client.post("/login/verify", json={"challenge_id": challenge_id, "code": new_code})
-    assert ok.status_code == 200
+        ok = await client.post(
+            "/login/verify", json={"challenge_id": challenge_id, "code": new_code}
+        )
+        assert ok.status_code == 200
 
 
 async def test_resend_keeps_the_failure_count(

@@ -15,7 +15,7 @@ DIGITS = 6
 CodeGenerator = Callable[[], str]
 
 # What a person types for a code they read or hear: 123456, 123 456 or 123-456.
-_TYPED = re.compile(rf"(\d{{{DIGITS // 2}}})[ -]?(\d{{{DIGITS - DIGITS // 2}}})")
+_TYPED = re.compile(rf"([0-9]{{{DIGITS // 2}}})[ -]?([0-9]{{{DIGITS - DIGITS // 2}}})")
 
 
 def random_code() -> str:

@@ -117,7 +117,8 @@ def _classify_connection_failures(engine: AsyncEngine) -> None:
             return dialect.connect(*cargs, **cparams)
         except Exception as error:
             if isinstance(error, OSError) or _is_unavailable_state(error):
-                raise DatabaseUnavailable(type(error).__name__) from error
+                # The driver's words name the server, never the password.
+                raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
             raise
 
     @event.listens_for(engine.sync_engine, "handle_error")

@@ -15,7 +15,12 @@ class LoginRequest(BaseModel):
 
 class VerifyRequest(BaseModel):
     challenge_id: uuid.UUID
-    code: str = Field(min_length=1, max_length=32)
+    code: str = Field(
+        min_length=1,
+        max_length=32,
+        description="The code as typed: `042917`, `042 917` or `042-917`. "
+        "Anything else is a wrong attempt (and counts as one).",
+    )
 
 
 class ResendRequest(BaseModel):

@@ -14,8 +14,8 @@ class VerifyRequest(BaseModel):
     code: str = Field(
         min_length=1,
         max_length=32,
-        description="What the customer read out; spaces and hyphens are ignored. "
-        "Anything but 6 digits is a mismatch (and counts as one).",
+        description="What the customer read out: `042917`, `042 917` or `042-917`. "
+        "Anything else is a mismatch (and counts as one).",
     )
     purpose: str | None = Field(
         default=None, max_length=200, description="Why support checks, e.g. a ticket number"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -20,7 +20,7 @@ async def get_context(request: Request) -> ServiceContext:
 
 async def get_session(
     ctx: Annotated[ServiceContext, Depends(get_context)],
-) -> AsyncIterator[AsyncSession]:
+) -> AsyncGenerator[AsyncSession, None]:
     """The request's unit of work: committed when the endpoint returns, rolled back on
     any error, refusals included.
 

@@ -50,71 +50,63 @@ def sms_provider(settings: Settings) -> SmsProvider:
 
 
 def check_delivery_settings(settings: Settings) -> None:
-    """Raise ConfigError naming the variable for any delivery setting that cannot work."""
-    if "@" not in parseaddr(settings.mail_from)[1]:
-        raise ConfigError("AUTHSVC_MAIL_FROM: needs an address, e.g. Panel <no-reply@example.com>")
-    if email_provider(settings) == "smtp":
-        _smtp_target(settings)
-    provider = sms_provider(settings)
-    if provider == "webhook":
-        _check_http_url("AUTHSVC_SMS_WEBHOOK_URL", settings.sms_webhook_url, settings)
-    elif provider == "smsapi":
-        _check_http_url("AUTHSVC_SMSAPI_URL", settings.smsapi_url, settings)
-        _require("AUTHSVC_SMSAPI_TOKEN", settings.smsapi_token)
-    elif provider == "twilio":
-        _check_http_url("AUTHSVC_TWILIO_BASE_URL", settings.twilio_base_url, settings)
-        _require("AUTHSVC_TWILIO_ACCOUNT_SID", settings.twilio_account_sid)
-        _require("AUTHSVC_TWILIO_AUTH_TOKEN", settings.twilio_auth_token)
-        _require("AUTHSVC_TWILIO_FROM", settings.twilio_from)
-    if settings.delivery_lease < 2 * settings.sms_timeout:
-        raise ConfigError("AUTHSVC_DELIVERY_LEASE: must be at least twice AUTHSVC_SMS_TIMEOUT")
+    """Raise ConfigError naming the variable for any delivery setting that cannot work.
+
+    Building the adapters is that check: they open nothing until started.
+    """
+    build_adapters(settings)
 
 
 def build_adapters(settings: Settings) -> dict[Channel, Adapter]:
     """One adapter per channel, as configured (not yet started)."""
-    check_delivery_settings(settings)
-    adapters: dict[Channel, Adapter] = {}
-    if email_provider(settings) == "smtp":
-        adapters["email"] = SmtpAdapter(_smtp_target(settings), sender=settings.mail_from)
-    else:
-        adapters["email"] = ConsoleAdapter("email")
+    if "@" not in parseaddr(settings.mail_from)[1]:
+        raise ConfigError("AUTHSVC_MAIL_FROM: needs an address, e.g. Panel <no-reply@example.com>")
+    adapters: dict[Channel, Adapter] = {
+        "email": _email_adapter(settings),
+        "sms": _sms_adapter(settings),
+    }
+    if settings.delivery_lease < 2 * settings.sms_timeout:
+        raise ConfigError("AUTHSVC_DELIVERY_LEASE: must be at least twice AUTHSVC_SMS_TIMEOUT")
+    return adapters
 
-    timeout = settings.sms_timeout.total_seconds()
-    connections = settings.delivery_concurrency
+
+def _email_adapter(settings: Settings) -> Adapter:
+    if email_provider(settings) == "smtp":
+        return SmtpAdapter(_smtp_target(settings), sender=settings.mail_from)
+    return ConsoleAdapter("email")
+
+
+def _sms_adapter(settings: Settings) -> Adapter:
+    timeout, connections = settings.sms_timeout.total_seconds(), settings.delivery_concurrency
     provider = sms_provider(settings)
     if provider == "webhook":
-        assert settings.sms_webhook_url is not None
         token = settings.sms_webhook_token
-        adapters["sms"] = WebhookSmsAdapter(
-            url=settings.sms_webhook_url,
+        return WebhookSmsAdapter(
+            url=_http_url("AUTHSVC_SMS_WEBHOOK_URL", settings.sms_webhook_url, settings),
             token=token.get_secret_value() if token is not None else None,
             timeout=timeout,
             max_connections=connections,
         )
-    elif provider == "smsapi":
-        assert settings.smsapi_token is not None
-        adapters["sms"] = SmsapiAdapter(
-            url=settings.smsapi_url,
-            token=settings.smsapi_token.get_secret_value(),
+    if provider == "smsapi":
+        return SmsapiAdapter(
+            url=_http_url("AUTHSVC_SMSAPI_URL", settings.smsapi_url, settings),
+            token=_require("AUTHSVC_SMSAPI_TOKEN", settings.smsapi_token).get_secret_value(),
             sender=settings.smsapi_sender,
             timeout=timeout,
             max_connections=connections,
         )
-    elif provider == "twilio":
-        assert settings.twilio_account_sid is not None
-        assert settings.twilio_auth_token is not None
-        assert settings.twilio_from is not None
-        adapters["sms"] = TwilioAdapter(
-            base_url=settings.twilio_base_url,
-            account_sid=settings.twilio_account_sid,
-            auth_token=settings.twilio_auth_token.get_secret_value(),
-            sender=settings.twilio_from,
+    if provider == "twilio":
+        return TwilioAdapter(
+            base_url=_http_url("AUTHSVC_TWILIO_BASE_URL", settings.twilio_base_url, settings),
+            account_sid=_require("AUTHSVC_TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
+            auth_token=_require(
+                "AUTHSVC_TWILIO_AUTH_TOKEN", settings.twilio_auth_token
+            ).get_secret_value(),
+            sender=_require("AUTHSVC_TWILIO_FROM", settings.twilio_from),
             timeout=timeout,
             max_connections=connections,
         )
-    else:
-        adapters["sms"] = ConsoleAdapter("sms")
-    return adapters
+    return ConsoleAdapter("sms")
 
 
 def _smtp_target(settings: Settings) -> SmtpTarget:
@@ -134,12 +126,14 @@ def _smtp_target(settings: Settings) -> SmtpTarget:
     return target
 
 
-def _check_http_url(variable: str, url: str | None, settings: Settings) -> None:
-    parts = urlsplit(_require(variable, url))
+def _http_url(variable: str, url: str | None, settings: Settings) -> str:
+    checked = _require(variable, url)
+    parts = urlsplit(checked)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{variable}: must be an http:// or https:// URL")
     if parts.scheme == "http" and not settings.is_dev and not _is_loopback(parts.hostname):
         raise ConfigError(f"{variable}: must be https:// outside dev mode")
+    return checked
 
 
 def _require(variable: str, value: T | None) -> T:
