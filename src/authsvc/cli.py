@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from authsvc.accounts import service as accounts
@@ -27,6 +28,7 @@ from authsvc.config import ConfigError, Settings
 from authsvc.context import ServiceContext
 from authsvc.core.db import DatabaseUnavailable
 from authsvc.core.errors import AppError
+from authsvc.delivery.adapters import email_provider, sms_provider
 from authsvc.maintenance.purge import DEFAULT_BATCH_SIZE
 from authsvc.ops.embedded import EmbeddedPostgres
 from authsvc.ops.migrations import current_revision, head_revision, upgrade
@@ -34,6 +36,7 @@ from authsvc.startup import startup_settings
 
 T = TypeVar("T")
 EXIT_USAGE = 2
+log = logging.getLogger("authsvc.cli")
 
 
 class CommandError(Exception):
@@ -99,6 +102,15 @@ def run_with_context(settings: Settings, work: Callable[[ServiceContext], Awaita
         return asyncio.run(runner())
 
 
+def describe_database(settings: Settings, url: str) -> str:
+    """Which database, for the start-up log: never the password."""
+    if settings.uses_embedded_database:
+        return f"embedded:{EmbeddedPostgres(settings.data_dir).pgdata}"
+    parsed = make_url(url)
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}" if parsed.host else "socket"
+    return f"{where}/{parsed.database}"
+
+
 def _first_line(error: BaseException) -> str:
     text = str(getattr(error, "orig", None) or error).strip().splitlines()
     return text[0] if text else type(error).__name__
@@ -125,6 +137,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the
         # handler found at start; ours turns it into an exception so `finally` runs.
         signal.signal(signal.SIGTERM, _raise_terminated)
+        log.info(
+            "starting mode=%s database=%s email=%s sms=%s listen=http://%s:%d workers=%d",
+            settings.env, describe_database(settings, url), email_provider(settings),
+            sms_provider(settings), host, port, workers,
+        )  # fmt: skip
         uvicorn.run(
             "authsvc.app:create_app",
             factory=True,
