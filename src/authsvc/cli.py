@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -33,6 +33,7 @@ from authsvc.maintenance.purge import DEFAULT_BATCH_SIZE
 from authsvc.ops.embedded import EmbeddedPostgres
 from authsvc.ops.migrations import current_revision, head_revision, upgrade
 from authsvc.startup import startup_settings
+from authsvc.support import keys
 
 T = TypeVar("T")
 EXIT_USAGE = 2
@@ -297,7 +298,6 @@ def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
 
 
 def cmd_support_keys_create(args: argparse.Namespace, settings: Settings) -> int:
-    from authsvc.support import keys
 
     scopes = args.scope or list(keys.DEFAULT_SCOPES)
     keys.validate(args.name, scopes)
@@ -319,7 +319,6 @@ def cmd_support_keys_create(args: argparse.Namespace, settings: Settings) -> int
 
 
 def cmd_support_keys_list(args: argparse.Namespace, settings: Settings) -> int:
-    from authsvc.support import keys
 
     async def fetch(ctx: ServiceContext) -> list[tuple[str, ...]]:
         async with ctx.db.transaction() as session:
@@ -340,7 +339,6 @@ def cmd_support_keys_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_support_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    from authsvc.support import keys
 
     async def revoke(ctx: ServiceContext) -> None:
         async with ctx.db.transaction() as session:
@@ -370,8 +368,25 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
 # --- parser --------------------------------------------------------------------------
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False):
+            return action.help or ""
+        return super()._get_help_string(action) or ""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every command and subcommand shows its defaults in --help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="authsvc", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="authsvc", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the API and the delivery worker")
@@ -397,11 +412,15 @@ def build_parser() -> argparse.ArgumentParser:
     create = acc_commands.add_parser(
         "create", help="create an account; the password is read from standard input"
     )
-    create.add_argument("--login", required=True)
-    create.add_argument("--email", required=True)
+    create.add_argument("--login", required=True, help="3 to 64 letters, digits and . _ @ + -")
+    create.add_argument("--email", required=True, help="where codes and notices go")
     create.add_argument("--phone", help="international form, e.g. +48601234567")
-    create.add_argument("--channel", choices=accounts.CHANNELS, default="email")
-    create.add_argument("--locale", choices=accounts.LOCALES, default="pl")
+    create.add_argument(
+        "--channel", choices=accounts.CHANNELS, default="email", help="how login codes go out"
+    )
+    create.add_argument(
+        "--locale", choices=accounts.LOCALES, default="pl", help="language of the messages"
+    )
     create.set_defaults(handler=cmd_accounts_create)
     acc_commands.add_parser("list", help="list accounts").set_defaults(handler=cmd_accounts_list)
     for action, disabled in (("disable", True), ("enable", False)):
@@ -418,7 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
     sk_create.add_argument(
         "--scope",
         action="append",
-        help="a scope to grant (repeatable; default auth-codes:verify)",
+        help="a scope to grant (repeatable; known: "
+        f"{', '.join(keys.KNOWN_SCOPES)}; default: {', '.join(keys.DEFAULT_SCOPES)})",
     )
     sk_create.set_defaults(handler=cmd_support_keys_create)
     sk_commands.add_parser("list", help="list keys").set_defaults(handler=cmd_support_keys_list)
@@ -433,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size",
         type=int,
         default=DEFAULT_BATCH_SIZE,
-        help=f"rows per transaction (default {DEFAULT_BATCH_SIZE})",
+        help="rows per transaction",
     )
     purge.set_defaults(handler=cmd_purge)
 
