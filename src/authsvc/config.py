@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     migrate_on_start: bool = False
     run_delivery_worker: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] | None = Field(
+        default=None, description="json or text; unset means text in dev mode, json otherwise"
+    )
+    # Bearer token /metrics asks for; unset: open in dev mode, refused in production.
+    metrics_token: SecretStr | None = None
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
     # --- secrets -------------------------------------------------------------
@@ -177,6 +182,8 @@ class Settings(BaseSettings):
     def _resolve_env(self) -> Self:
         if self.env is None:
             object.__setattr__(self, "env", "dev" if self.database_url is None else "prod")
+        if self.log_format is None:
+            object.__setattr__(self, "log_format", "text" if self.env == "dev" else "json")
         return self
 
     @property

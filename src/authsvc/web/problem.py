@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from authsvc.core.db import DatabaseUnavailable, is_unavailable
 from authsvc.core.errors import AppError
+from authsvc.ops.metrics import PROBLEMS
 
 log = logging.getLogger("authsvc.errors")
 
@@ -51,6 +52,7 @@ def problem_response(
         "code": code,
         **extra,
     }
+    PROBLEMS.labels(status=str(status), code=code).inc()
     response = JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
     response.headers["Cache-Control"] = "no-store"
     return response
