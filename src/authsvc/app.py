@@ -18,6 +18,7 @@ from authsvc.core.problem import install_problem_handlers
 from authsvc.delivery.worker import delivery_worker
 from authsvc.health.endpoints import router as health_router
 from authsvc.login.endpoints import router as login_router
+from authsvc.pages import install_pages
 from authsvc.sessions.endpoints import router as session_router
 from authsvc.support.endpoints import router as support_router
 
@@ -84,4 +85,6 @@ def create_app(
     app.include_router(session_router)
     app.include_router(auth_codes_router)
     app.include_router(support_router)
+    if settings.panel_enabled:
+        install_pages(app, settings)
     return app

@@ -62,7 +62,8 @@ async def require_session(request: Request, ctx: Context, session: Session) -> A
         raise NotAuthenticated("Sign in first.")
     # A cookie rides along on cross-site requests; an unsafe one must prove its origin.
     cross_site_risk = via_cookie and request.method in UNSAFE_METHODS
-    if cross_site_risk and request_origin(request) not in ctx.settings.allowed_origins:
+    # The service's own pages (public_url's origin) pass too; CORS stays allowed_origins.
+    if cross_site_risk and request_origin(request) not in ctx.settings.csrf_origins:
         raise CsrfRejected("Cookie-authenticated requests must come from an allowed origin.")
     found = await service.authenticate(session, token, now=ctx.clock.now(), settings=ctx.settings)
     if found is None:
