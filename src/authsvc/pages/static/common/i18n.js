@@ -105,7 +105,7 @@ const TEXTS = {
     "result.rate_limited": "Odmowa: narzędzie przekroczyło limit",
 
     "support.title": "Konsola wsparcia – weryfikacja kodu",
-    "support.key_heading": "Klucz API wsparcia",
+    "support.key_heading": "Dostęp do konsoli",
     "support.key": "Klucz API wsparcia",
     "support.key_hint": "Klucz zostaje tylko w tej karcie przeglądarki i znika po jej zamknięciu.",
     "support.key_use": "Użyj klucza",
@@ -231,7 +231,7 @@ const TEXTS = {
     "result.rate_limited": "Refused: the tool was over its limit",
 
     "support.title": "Support console – code verification",
-    "support.key_heading": "Support API key",
+    "support.key_heading": "Console access",
     "support.key": "Support API key",
     "support.key_hint": "The key stays in this browser tab only and is gone when you close it.",
     "support.key_use": "Use key",
