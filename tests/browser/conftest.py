@@ -33,7 +33,7 @@ from tests.util import free_port
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("AUTHSVC_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -90,23 +90,19 @@ class Stack:
         return CUSTOMERS[name]
 
 
-def _chromium_missing() -> str | None:
+def chromium_missing() -> str | None:
+    """Why the browser tests cannot run here, or None."""
     if importlib.util.find_spec("playwright") is None:
         return "playwright is not installed; run `python3 dev.py check` to install the dev extra"
     if not CHROMIUM.exists():
-        return f"no Chromium at {CHROMIUM}; enable the browser tests with `apt-get install chromium`"
+        return (
+            f"no Chromium at {CHROMIUM}; enable the browser tests with `apt-get install chromium`"
+        )
     return None
 
 
-@pytest.fixture(scope="session")
-def chromium_available() -> None:
-    reason = _chromium_missing()
-    if reason:
-        pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
-def stack(server_url: str, chromium_available: None) -> Iterator[Stack]:
+def stack(server_url: str) -> Iterator[Stack]:
     sink = SmtpSink()
     smtp = start_smtp(sink)
     sms = SmsGateway(SMS_TOKEN)
@@ -196,7 +192,9 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 # Chromium logs every non-2xx answer to fetch as a console error; those are the API's
 # designed answers (401 wrong code, 429 throttled, 404 for GET /session ...), not faults.
-_API_ANSWER = re.compile(r"^Failed to load resource: the server responded with a status of (4\d\d|503)")
+_API_ANSWER = re.compile(
+    r"^Failed to load resource: the server responded with a status of (4\d\d|503)"
+)
 
 
 @dataclass

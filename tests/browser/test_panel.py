@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import Browsing, Customer, Stack
+from tests.browser.conftest import Browsing, Customer, Stack, chromium_missing
 from tests.util import wrong
 
-pytest.importorskip("playwright", reason="playwright is not installed (python3 dev.py check)")
+if (missing := chromium_missing()) is not None:
+    pytest.skip(missing, allow_module_level=True)
 
-from playwright.sync_api import Locator, Page, expect  # noqa: E402
+from playwright.sync_api import Locator, Page, expect
 
 WIDTHS = (360, 1280)
 
@@ -78,7 +79,9 @@ def test_polish_two_step_login_wrong_code_then_the_right_one_pasted(
         re.compile(r"^Wysłaliśmy kod e-mailem na adres a\*+@example\.com\.$")
     )
     expect(page.locator("#delivery")).to_have_text("Kod został wysłany.")
-    expect(page.locator("#code-expiry")).to_have_text(re.compile(r"^Kod wygaśnie za (9|10):\d\d\.$"))
+    expect(page.locator("#code-expiry")).to_have_text(
+        re.compile(r"^Kod wygaśnie za (9|10):\d\d\.$")
+    )
     expect(page.get_by_role("button", name="Wyślij kod SMS-em")).to_be_visible()
     code = stack.mailbox.next_code(anna.email)
     shoot(page, screenshots, "verification")
@@ -138,7 +141,9 @@ def test_english_login_with_the_keyboard_only_then_log_out(
     page.keyboard.press("Enter")
 
     expect(page.locator("#who")).to_have_text("Signed in as ben")
-    expect(page.locator(".crumbs")).to_have_text(re.compile(r"Your details\s*→\s*Authorization code"))
+    expect(page.locator(".crumbs")).to_have_text(
+        re.compile(r"Your details\s*→\s*Authorization code")
+    )
     tab_to(page, page.get_by_role("button", name="Log out"))
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_have_text("You have been logged out.")
@@ -205,9 +210,7 @@ def test_authorization_code_checked_in_the_support_console_shows_in_the_history(
     stack: Stack, browsing: Browsing
 ) -> None:
     fiona = stack.customer("fiona")
-    context, _ = browsing.context(
-        locale="en-US", permissions=["clipboard-read", "clipboard-write"]
-    )
+    context, _ = browsing.context(locale="en-US", permissions=["clipboard-read", "clipboard-write"])
     page = context.new_page()
     sign_in(page, stack, fiona)
     expect(page.locator("#code-state")).to_have_text("You have no active code.")
@@ -225,7 +228,9 @@ def test_authorization_code_checked_in_the_support_console_shows_in_the_history(
     expect(page.locator("#code-expiry")).to_have_text(
         re.compile(r"^Valid for (59:\d\d|1:00:00) more \(until \d\d:\d\d\)\.$")
     )
-    expect(page.locator(".warning")).to_contain_text("Do not give this code to anyone you do not trust")
+    expect(page.locator(".warning")).to_contain_text(
+        "Do not give this code to anyone you do not trust"
+    )
     page.get_by_role("button", name="Copy code").click()
     expect(page.get_by_role("status")).to_have_text("The code was copied to the clipboard.")
     assert page.evaluate("navigator.clipboard.readText()") == code
@@ -337,7 +342,9 @@ def test_throttled_login_counts_down_with_the_button_disabled(
         log_in.click()
     assert answer.value.status == 429
     expect(page.get_by_role("alert")).to_have_text(re.compile(r"^Too many failed sign-in attempts"))
-    expect(page.locator("#login-wait")).to_have_text(re.compile(r"^You can try again in 0:0[1-3]\.$"))
+    expect(page.locator("#login-wait")).to_have_text(
+        re.compile(r"^You can try again in 0:0[1-3]\.$")
+    )
     expect(log_in).to_be_disabled()
     expect(log_in).to_be_enabled(timeout=6_000)
     expect(page.locator("#login-wait")).to_be_hidden()

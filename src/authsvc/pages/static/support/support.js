@@ -1,7 +1,7 @@
 // Support console: check the authorization code a customer reads out.
 //
 // The API key is typed once per tab and kept in sessionStorage (gone with the tab, never
-// in localStorage); it is sent only as `Authorization: Bearer`, to the API.
+// in local storage); it is sent only as `Authorization: Bearer`, to the API.
 
 import { ApiError, call } from "../assets/api.js";
 import { clearText, initI18n, onLanguageChange, setText } from "../assets/i18n.js";
