@@ -350,3 +350,33 @@ def test_throttled_login_counts_down_with_the_button_disabled(
     expect(page.locator("#login-wait")).to_be_hidden()
     log_in.click()
     expect(page.locator("#verify-view")).to_be_visible()
+
+
+def test_no_phone_means_no_sms_and_too_many_wrong_codes_lead_back_to_sign_in(
+    stack: Stack, browsing: Browsing
+) -> None:
+    dora = stack.customer("dora")  # e-mail only
+    page = browsing.page(locale="en-US")
+    start_login(page, stack.api.origin, dora)
+    code = stack.mailbox.next_code(dora.email)
+    to_sms = page.get_by_role("button", name="Send by SMS instead")
+    to_sms.click()  # waits out the cooldown
+    expect(page.get_by_role("alert")).to_have_text(
+        "This account has no phone number, so the code can only come by e-mail."
+    )
+    expect(to_sms).to_be_hidden()
+
+    for attempts_left in (4, 3, 2, 1):
+        page.locator("#code").fill(wrong(code))
+        page.get_by_role("button", name="Confirm").click()
+        expect(page.get_by_role("alert")).to_have_text(
+            f"Wrong code. Attempts left: {attempts_left}."
+        )
+    page.locator("#code").fill(wrong(code))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Too many wrong codes. Sign in again to get a new code."
+    )
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    expect(page.get_by_label("Password")).to_be_focused()
+    expect(page.get_by_label("Login")).to_have_value("dora")
