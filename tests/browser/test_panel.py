@@ -207,7 +207,7 @@ def test_resend_is_offered_after_the_cooldown_and_only_the_new_code_works(
 
 
 def test_authorization_code_checked_in_the_support_console_shows_in_the_history(
-    stack: Stack, browsing: Browsing
+    stack: Stack, browsing: Browsing, screenshots: Path
 ) -> None:
     fiona = stack.customer("fiona")
     context, _ = browsing.context(locale="en-US", permissions=["clipboard-read", "clipboard-write"])
@@ -257,6 +257,7 @@ def test_authorization_code_checked_in_the_support_console_shows_in_the_history(
     expect(agent.locator("#verdict-word")).to_have_text("KOD WAŻNY")
     expect(agent.locator("#verdict-line1")).to_have_text("Klient: fiona")
     expect(agent.locator("#verdict-line2")).to_have_text(re.compile(r"^Kod ważny do \d\d:\d\d\.$"))
+    shoot(agent, screenshots, "support-valid")
 
     # After a reload the code is never shown again, only that one is active.
     page.reload()
@@ -271,6 +272,7 @@ def test_authorization_code_checked_in_the_support_console_shows_in_the_history(
     expect(rows.nth(0)).to_contain_text("zgłoszenie #4711")
     expect(rows.nth(0)).to_contain_text("Code valid")
     expect(rows.nth(1)).to_contain_text("Wrong code")
+    shoot(page, screenshots, "authorization-code-history")
 
     page.get_by_role("button", name="Revoke code").click()
     expect(page.get_by_role("status")).to_have_text(
