@@ -1,7 +1,7 @@
 // Sign-in: login and password, then the one-time code window.
 
 import { ApiError, call } from "../assets/api.js";
-import { clearText, initI18n, onLanguageChange, setText, t } from "../assets/i18n.js";
+import { clearText, initI18n, onLanguageChange, setText } from "../assets/i18n.js";
 import {
   clearMessages,
   countdown,
