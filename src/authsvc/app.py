@@ -16,6 +16,7 @@ from authsvc.core.clock import Clock
 from authsvc.delivery.worker import delivery_worker
 from authsvc.health.endpoints import router as health_router
 from authsvc.login.endpoints import router as login_router
+from authsvc.pages import install_pages
 from authsvc.sessions.endpoints import router as session_router
 from authsvc.startup import startup_settings
 from authsvc.support.endpoints import history_router as support_history_router
@@ -90,4 +91,6 @@ def create_app(
     app.include_router(auth_codes_router)
     app.include_router(support_history_router)
     app.include_router(support_router)
+    if settings.panel_enabled:
+        install_pages(app, settings)
     return app

@@ -37,7 +37,8 @@ async def require_session(
         raise NotAuthenticated()
     # A cookie rides along on cross-site requests; an unsafe one must prove its origin.
     cross_site_risk = via_cookie and request.method in UNSAFE_METHODS
-    if cross_site_risk and request_origin(request) not in ctx.settings.allowed_origins:
+    # The service's own pages (public_url's origin) pass too; CORS stays allowed_origins.
+    if cross_site_risk and request_origin(request) not in ctx.settings.csrf_origins:
         raise CsrfRejected()
     now = ctx.clock.now()
     found = await service.authenticate(session, token, now=now, settings=ctx.settings, ip=ip)
