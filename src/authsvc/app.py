@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
@@ -16,6 +17,7 @@ from authsvc.core.clock import Clock
 from authsvc.delivery.worker import delivery_worker
 from authsvc.health.endpoints import router as health_router
 from authsvc.login.endpoints import router as login_router
+from authsvc.ops.metrics import process_exited
 from authsvc.pages import install_pages
 from authsvc.sessions.endpoints import router as session_router
 from authsvc.startup import startup_settings
@@ -55,6 +57,8 @@ def create_app(
         if settings.database_url is None:
             raise RuntimeError("AUTHSVC_DATABASE_URL is not set")
         async with AsyncExitStack() as stack:
+            # This worker's live gauges leave the shared totals when it stops.
+            stack.callback(process_exited, os.getpid())
             own = ServiceContext.build(
                 settings, settings.database_url.get_secret_value(), clock=clock
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import secrets
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from authsvc.config import Settings
 from authsvc.core.errors import Overloaded
+from authsvc.ops.events import auth_event
+from authsvc.ops.metrics import ARGON2_RUNNING, ARGON2_SHED, ARGON2_WAITING
 
 T = TypeVar("T")
 
@@ -37,6 +40,16 @@ def _lower_priority() -> None:
     """
     with contextlib.suppress(OSError, AttributeError):
         os.nice(ARGON2_NICENESS)
+
+
+def _counted(fn: Callable[..., T], *args: str) -> T:
+    """Run on an argon2 thread: no longer waiting, running until done."""
+    ARGON2_WAITING.dec()
+    ARGON2_RUNNING.inc()
+    try:
+        return fn(*args)
+    finally:
+        ARGON2_RUNNING.dec()
 
 
 class PasswordHasher:
@@ -108,9 +121,13 @@ class PasswordHasher:
 
     async def _offload(self, fn: Callable[..., T], *args: str) -> T:
         if self._in_flight >= self._capacity:
+            ARGON2_SHED.inc()
+            auth_event("overloaded", outcome="shed", level=logging.WARNING)
             raise Overloaded(retry_after=1)
         self._in_flight += 1
+        ARGON2_WAITING.inc()
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, _counted, fn, *args)
         finally:
             self._in_flight -= 1

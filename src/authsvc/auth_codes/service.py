@@ -26,9 +26,8 @@ from authsvc.core.crypto import Keyring
 from authsvc.delivery import outbox
 from authsvc.delivery.notify import account_message, time_params
 from authsvc.login.service import reauthenticate
+from authsvc.ops.events import auth_event
 from authsvc.throttling.errors import RATE_EXCEEDED, TooManyAttempts
-
-log = logging.getLogger("authsvc.auth_codes")
 
 PURPOSE = "auth-code"
 # The account id the statements run with for a customer that does not exist or may not
@@ -102,7 +101,7 @@ async def generate(
     )
     await repository.insert(session, record)
     await _notify_generated(session, ctx, account=account, record=record, client_ip=client_ip)
-    log.info("auth code generated account=%s ip=%s", account.id, client_ip)
+    auth_event("auth_code_generated", outcome="success", ip=client_ip, account=account.id)
     return NewCode(code=code, created_at=record.created_at, expires_at=record.expires_at)
 
 
@@ -139,7 +138,7 @@ async def current(
 
 async def revoke(session: AsyncSession, *, account_id: uuid.UUID, now: datetime) -> None:
     if await repository.revoke_active(session, account_id, now=now, reason="revoked"):
-        log.info("auth code revoked by the customer account=%s", account_id)
+        auth_event("auth_code_revoked", outcome="success", account=account_id)
 
 
 async def find_customer(session: AsyncSession, customer: str) -> Account | None:
@@ -190,7 +189,7 @@ async def check(session: AsyncSession, ctx: ServiceContext, *, customer: str, co
         return Check("valid", customer=found, code_id=attempt.id, expires_at=attempt.expires_at)
     if rules.locks_now(attempt.mismatches, max_mismatches=max_mismatches):
         await repository.lock(session, attempt.id, now=now)
-        log.warning("auth code locked after %d mismatches account=%s", max_mismatches, found.id)
+        auth_event("auth_code_locked", outcome="refused", account=found.id, level=logging.WARNING)
     return Check("mismatch", customer=found, code_id=attempt.id)
 
 

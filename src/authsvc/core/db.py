@@ -175,5 +175,9 @@ class Database:
             async with AsyncSession(bind=connection) as session:
                 yield session
 
+    def connections_in_use(self) -> int:
+        checked_out: int = self.engine.pool.checkedout()  # type: ignore[attr-defined]
+        return checked_out
+
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -81,6 +81,24 @@ async def stored_params(
     return dict(row.params), row.sealed_params
 
 
+@dataclass(frozen=True)
+class Backlog:
+    due: int  # queued and due now: the worker's to send
+    waiting: int  # queued for later: a retry's backoff, a lease, a scheduled notice
+    oldest_due_since: datetime | None
+
+
+async def backlog(session: AsyncSession, *, now: datetime) -> Backlog:
+    """The queue at a glance, along the partial index of queued rows only."""
+    m = OutboxMessage
+    due = m.next_attempt_at <= now
+    query = select(
+        func.count().filter(due), func.count().filter(~due), func.min(m.send_after).filter(due)
+    ).where(m.state == "queued")
+    counts = (await session.execute(query)).one()
+    return Backlog(due=counts[0], waiting=counts[1], oldest_due_since=counts[2])
+
+
 # --- the worker ---------------------------------------------------------------------------
 
 

@@ -28,10 +28,12 @@ from authsvc.delivery.listener import listen
 from authsvc.delivery.outbox import open_params
 from authsvc.delivery.rendering import Channel
 from authsvc.delivery.repository import Claimed
+from authsvc.ops.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY
 
 log = logging.getLogger("authsvc.delivery")
 
 RECORD_TRIES = 3
+_EVENTS = {"sent": "sent", "retry": "failed", "abandoned": "abandoned"}
 MIN_SLEEP = 0.05  # seconds; when due rows are momentarily locked by someone else
 
 
@@ -277,14 +279,32 @@ class DeliveryWorker:
         )
         if not recorded:
             log.warning("delivery outcome discarded, message no longer held %s", where)
-        elif outcome.state == "sent":
-            log.info("delivery sent %s", where)
+            return
+        now = self._ctx.clock.now()
+        DELIVERY_ATTEMPTS.labels(message.channel, provider, outcome.state).inc()
+        event = {
+            "event": f"message_{_EVENTS[outcome.state]}",
+            "outcome": outcome.state,
+            "channel": message.channel,
+            "provider": provider,
+            "template": message.template,
+            "attempt": message.attempts,
+            "reason": outcome.reason or None,
+        }
+        if outcome.state == "sent":
+            DELIVERY_LATENCY.labels(message.channel).observe(
+                max(0.0, (now - message.send_after).total_seconds())
+            )
+            log.info("delivery sent %s", where, extra=event)
         elif outcome.state == "retry":
             assert outcome.retry_at is not None
-            delay = (outcome.retry_at - self._ctx.clock.now()).total_seconds()
-            log.warning("delivery failed %s error=%s retry_in=%.1fs", where, outcome.reason, delay)
+            delay = (outcome.retry_at - now).total_seconds()
+            log.warning(
+                "delivery failed %s error=%s retry_in=%.1fs", where, outcome.reason, delay,
+                extra=event,
+            )  # fmt: skip
         else:
-            log.warning("delivery abandoned %s error=%s", where, outcome.reason)
+            log.warning("delivery abandoned %s error=%s", where, outcome.reason, extra=event)
 
 
 class _Recorder:

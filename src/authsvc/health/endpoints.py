@@ -2,13 +2,16 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
+from authsvc.health import service
 from authsvc.health.errors import NotReady
+from authsvc.ops.metrics import CONTENT_TYPE, render
 from authsvc.ops.migrations import schema_is_current
 from authsvc.web.dependencies import Context
+from authsvc.web.headers import bearer_token
+from authsvc.web.problem import problem_responses
 
 router = APIRouter(tags=["operations"])
 
@@ -39,9 +42,14 @@ async def readyz(ctx: Context) -> Status:
 
 @router.get(
     "/metrics",
-    summary="Prometheus metrics",
+    summary="Prometheus metrics (outside dev mode: `Authorization: Bearer` the metrics token)",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
+        **problem_responses(401, 403, 503),
+    },
 )
-async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+async def metrics(request: Request, ctx: Context) -> Response:
+    service.check_metrics_access(ctx.settings, bearer_token(request))
+    await service.observe(ctx)
+    return Response(render(), media_type=CONTENT_TYPE)

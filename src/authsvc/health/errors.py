@@ -11,3 +11,20 @@ class NotReady(AppError):
     title = "Not ready"
     default_detail = "The database is unreachable."
     SCHEMA_BEHIND = "The database schema is behind; run `authsvc migrate`."
+
+
+class MetricsTokenRequired(AppError):
+    status = 401
+    code = "metrics_token_required"
+    title = "A metrics token is required"
+    default_detail = "Send the metrics token as `Authorization: Bearer <token>`."
+
+    def __init__(self) -> None:
+        super().__init__(headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+
+
+class MetricsClosed(AppError):
+    status = 403
+    code = "metrics_closed"
+    title = "Metrics are closed"
+    default_detail = "Outside dev mode /metrics needs AUTHSVC_METRICS_TOKEN to be set."

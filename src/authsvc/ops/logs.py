@@ -44,6 +44,7 @@ class JsonFormatter(logging.Formatter):
             "time": _utc(record),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": record.process,  # which worker, with `serve --workers N`
         }
         if record.request_id is not None:  # type: ignore[attr-defined]
             entry["request_id"] = record.request_id  # type: ignore[attr-defined]

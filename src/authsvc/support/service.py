@@ -7,7 +7,6 @@ the call is written to the audit trail.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,13 +19,12 @@ from authsvc.auth_codes.service import Customer, Outcome
 from authsvc.context import ServiceContext
 from authsvc.core.db import keep_and_refuse
 from authsvc.core.errors import AppError
+from authsvc.ops.events import auth_event
 from authsvc.support import keys, repository
 from authsvc.support.errors import InvalidApiKey
 from authsvc.support.models import SupportKey
 from authsvc.throttling.errors import RATE_EXCEEDED, TooManyAttempts
 from authsvc.throttling.service import count_rate
-
-log = logging.getLogger("authsvc.support")
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ async def admit(ctx: ServiceContext, token: str | None, *, client_ip: str) -> Ca
         try:
             key = await keys.authenticate(session, token)
         except InvalidApiKey:
-            log.warning("support API key rejected ip=%s", client_ip)
+            auth_event("support_key_refused", outcome="refused", ip=client_ip)
             raise
         over_rate_for = await count_rate(
             session,
@@ -131,10 +129,7 @@ class _Audit:
             purpose=self.purpose,
             client_ip=self.client_ip,
         )
-        log.info(
-            "auth code verification key=%s account=%s result=%s ip=%s",
-            self.key.name,
-            account_id or "-",
-            result,
-            self.client_ip,
-        )
+        auth_event(
+            "support_verification", outcome=result, ip=self.client_ip, account=account_id,
+            support_key=self.key.name,
+        )  # fmt: skip
