@@ -8,9 +8,9 @@ from typing import Literal
 
 from authsvc.accounts.models import Account
 from authsvc.core.crypto import Keyring
-from authsvc.delivery.timefmt import utc_and_local
 from authsvc.delivery import outbox
 from authsvc.delivery.models import OutboxMessage
+from authsvc.delivery.timefmt import utc_and_local
 
 
 def account_message(
