@@ -100,26 +100,29 @@ async def test_a_server_that_refuses_connections_gives_503_on_every_database_end
     ctx: ServiceContext, sqlstate: str, message: str
 ) -> None:
     refusing = RefusingPostgres(sqlstate, message)
-    async with refusing.running() as url, own_context(ctx, url) as own:
-        async with make_client(own) as http:
-            bearer = {"authorization": "Bearer " + "t" * 43}
-            support = {"authorization": "Bearer asv_" + "k" * 43}
-            verify = {"challenge_id": NO_CHALLENGE, "code": "123456"}
-            checks = [
-                await http.post("/login", json={"login": "anyone", "password": "x" * 12}),
-                await http.post("/login/verify", json=verify),
-                await http.post("/login/resend", json={"challenge_id": NO_CHALLENGE}),
-                await http.get(f"/login/challenges/{NO_CHALLENGE}"),
-                await http.get("/session", headers=bearer),
-                await http.get("/auth-codes/current", headers=bearer),
-                await http.post(
-                    "/auth-codes/verify",
-                    json={"customer": "anyone", "code": "123456"},
-                    headers=support,
-                ),
-            ]
-            for response in checks:
-                assert_database_unavailable(response)
-            assert_problem(await http.get("/readyz"), 503, "not_ready")
-            assert (await http.get("/healthz")).status_code == 200
+    async with (
+        refusing.running() as url,
+        own_context(ctx, url) as own,
+        make_client(own) as http,
+    ):
+        bearer = {"authorization": "Bearer " + "t" * 43}
+        support = {"authorization": "Bearer asv_" + "k" * 43}
+        verify = {"challenge_id": NO_CHALLENGE, "code": "123456"}
+        checks = [
+            await http.post("/login", json={"login": "anyone", "password": "x" * 12}),
+            await http.post("/login/verify", json=verify),
+            await http.post("/login/resend", json={"challenge_id": NO_CHALLENGE}),
+            await http.get(f"/login/challenges/{NO_CHALLENGE}"),
+            await http.get("/session", headers=bearer),
+            await http.get("/auth-codes/current", headers=bearer),
+            await http.post(
+                "/auth-codes/verify",
+                json={"customer": "anyone", "code": "123456"},
+                headers=support,
+            ),
+        ]
+        for response in checks:
+            assert_database_unavailable(response)
+        assert_problem(await http.get("/readyz"), 503, "not_ready")
+        assert (await http.get("/healthz")).status_code == 200
     assert refusing.startups >= len(checks)  # each went all the way to the server
