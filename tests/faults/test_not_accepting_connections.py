@@ -126,3 +126,26 @@ async def test_a_server_that_refuses_connections_gives_503_on_every_database_end
         assert_problem(await http.get("/readyz"), 503, "not_ready")
         assert (await http.get("/healthz")).status_code == 200
     assert refusing.startups >= len(checks)  # each went all the way to the server
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "message"),
+    [
+        ("3D000", 'database "authsvc" does not exist'),
+        ("28P01", 'password authentication failed for user "authsvc"'),
+    ],
+)
+async def test_a_server_that_refuses_us_for_good_is_a_500_without_internals(
+    ctx: ServiceContext, sqlstate: str, message: str
+) -> None:
+    """Misconfiguration is not "away for now": the rest stays a logged 500, still a
+    problem+json body that names nothing of the server."""
+    refusing = RefusingPostgres(sqlstate, message)
+    async with (
+        refusing.running() as url,
+        own_context(ctx, url) as own,
+        make_client(own) as http,
+    ):
+        response = await http.post("/login", json={"login": "anyone", "password": "x" * 12})
+    assert_problem(response, 500, "internal_error")
+    assert message not in response.text and sqlstate not in response.text
