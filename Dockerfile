@@ -1,19 +1,17 @@
-# Build the wheel (the same one CI builds), then install it into a slim runtime image.
-FROM python:3.11-slim AS build
-WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY src ./src
-COPY migrations ./migrations
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
-
+# The image installs the wheel CI builds (`.ci/run` leaves it in dist/):
+#   python -m pip wheel --no-deps --wheel-dir dist . && docker build -t authsvc .
+# Production dependencies only: the embedded PostgreSQL is a development extra, and the
+# service refuses to run without AUTHSVC_DATABASE_URL outside dev mode anyway.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     AUTHSVC_ENV=prod
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin authsvc
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+COPY dist/authsvc-*.whl /tmp/
+RUN pip install --no-cache-dir /tmp/authsvc-*.whl && rm /tmp/authsvc-*.whl
 USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"
+# Migrations run as a one-off `authsvc migrate` job before a release (or set
+# AUTHSVC_MIGRATE_ON_START=true on one replica); see the README.
 CMD ["authsvc", "serve", "--host", "0.0.0.0"]

@@ -46,6 +46,15 @@ def _run(*argv: str) -> int:
     return subprocess.run(list(argv), cwd=ROOT).returncode
 
 
+def _become(*argv: str) -> int:
+    """Replace this process with `argv`: signals (Ctrl-C, SIGTERM) reach the service
+    itself, and no wrapper is left to outlive it or to print a traceback."""
+    if os.name != "posix":
+        return _run(*argv)
+    os.chdir(ROOT)
+    os.execv(argv[0], list(argv))  # noqa: S606 - our own venv binary, no shell
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in {"-h", "--help"}:
         print(__doc__)
@@ -53,7 +62,7 @@ def main(argv: list[str]) -> int:
     _ensure_venv()
     command, rest = argv[0], argv[1:]
     if command == "serve":
-        return _run(str(BIN / "authsvc"), "serve", *rest)
+        return _become(str(BIN / "authsvc"), "serve", *rest)
     if command == "test":
         return _run(str(BIN / "python"), "-m", "pytest", *rest)
     if command == "check":
@@ -68,10 +77,13 @@ def main(argv: list[str]) -> int:
                 return code
         return 0
     if command == "authsvc":
-        return _run(str(BIN / "authsvc"), *rest)
+        return _become(str(BIN / "authsvc"), *rest)
     print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
     return 2
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:  # Ctrl-C reached the running tool too; it has said its piece
+        sys.exit(130)

@@ -162,3 +162,9 @@ def test_cli_reports_an_unreachable_database_in_one_line(cli_env: dict[str, str]
     assert "cannot use the database" in result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_help_shows_the_defaults(cli_env: dict[str, str]) -> None:
+    shown = run_cli("accounts", "create", "--help", env=cli_env).stdout
+    assert "(default: email)" in shown and "(default: pl)" in shown
+    assert "(default: 1000)" in run_cli("purge", "--help", env=cli_env).stdout

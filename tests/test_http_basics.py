@@ -100,11 +100,11 @@ async def test_validation_error_is_422_with_per_field_errors(
     assert "many" not in response.text  # the input itself is never echoed back
 
 
-async def test_malformed_json_is_a_422_problem(probing_app: httpx.AsyncClient) -> None:
+async def test_malformed_json_is_a_400_problem(probing_app: httpx.AsyncClient) -> None:
     response = await probing_app.post(
         "/_probe", content=b"{not json", headers={"content-type": "application/json"}
     )
-    assert_problem(response, 422, "invalid_request")
+    assert_problem(response, 400, "invalid_json")
 
 
 async def test_unhandled_error_is_a_500_problem_without_details(
@@ -123,3 +123,27 @@ async def test_metrics_are_in_prometheus_text_format(client: httpx.AsyncClient) 
     assert response.headers["content-type"].startswith("text/plain")
     assert 'authsvc_auth_events_total{event="password_failed",outcome="failure"}' in response.text
     assert "whatever-it-is" not in response.text
+
+
+async def test_malformed_json_says_where_and_names_no_field(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/login",
+        content=b'{"login": "jan",\n "password": }',
+        headers={"content-type": "application/json"},
+    )
+    body = assert_problem(response, 400, "invalid_json")
+    assert (body["line"], body["column"]) == (2, 14)  # the "}" where a value should be
+    assert "not valid JSON" in str(body["detail"]) and "line 2, column 14" in str(body["detail"])
+    assert "errors" not in body
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+async def test_a_body_that_is_not_sent_as_json_is_told_to_be(
+    client: httpx.AsyncClient, content_type: str | None
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = await client.post(
+        "/login", content=b'{"login": "jan", "password": "x"}', headers=headers
+    )
+    body = assert_problem(response, 415, "unsupported_media_type")
+    assert "application/json" in str(body["detail"])

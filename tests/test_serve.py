@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from authsvc.ops.migrations import head_revision
 from tests.cli import bare_env, run_cli
 from tests.factories import PASSWORD
 from tests.util import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def start_serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
@@ -130,3 +133,70 @@ def test_commands_work_on_a_fresh_embedded_data_folder_before_any_serve(
     assert created.returncode == 0, created.stderr
     assert created.stderr == ""  # no warnings or log noise for a newcomer
     assert "first" in run_cli("accounts", "list", env=env).stdout
+
+
+def embedded_postgres_running(data_dir: Path) -> bool:
+    pid_file = data_dir / "pgdata" / "postmaster.pid"
+    return pid_file.exists() and is_running(postmaster_pid(data_dir))
+
+
+def wait_until_stopped(data_dir: Path, timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not embedded_postgres_running(data_dir):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_a_killed_serve_does_not_leave_its_embedded_postgres_running(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    env = bare_env(tmp_path)
+    port = free_port()
+    process = start_serve(env, port)
+    try:
+        wait_ready(process, port)
+        assert embedded_postgres_running(tmp_path)
+    finally:
+        process.kill()  # no unwinding: only the watchdog can stop the server now
+        process.wait(timeout=10)
+    assert wait_until_stopped(tmp_path), "the embedded PostgreSQL outlived a killed authsvc"
+
+
+def test_a_stale_handle_from_an_unclean_stop_is_cleaned(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    env = bare_env(tmp_path)
+    assert run_cli("accounts", "list", env=env).returncode == 0
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    handles = tmp_path / "pgdata" / ".handle_pids.json"
+    handles.write_text(json.dumps([dead.pid]))  # as a killed command would have left it
+    listed = run_cli("accounts", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert wait_until_stopped(tmp_path, timeout=5), "a stale handle kept PostgreSQL running"
+
+
+def test_dev_py_passes_ctrl_c_on_without_a_traceback_and_says_what_it_runs(
+    tmp_path: Path,
+) -> None:
+    tmp_path.chmod(0o755)
+    env = bare_env(tmp_path)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "dev.py"), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_ready(process, port)
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert "Traceback" not in log and "KeyboardInterrupt" not in log
+    start = next(line for line in log.splitlines() if "starting mode=" in line)
+    assert "mode=dev" in start and f"database=embedded:{tmp_path / 'pgdata'}" in start
+    assert "email=console sms=console" in start and f"listen=http://127.0.0.1:{port}" in start
+    assert wait_until_stopped(tmp_path, timeout=5)

@@ -16,12 +16,14 @@ from authsvc.core.clock import Clock
 from authsvc.delivery.worker import delivery_worker
 from authsvc.health.endpoints import router as health_router
 from authsvc.login.endpoints import router as login_router
+from authsvc.pages import install_pages
 from authsvc.sessions.endpoints import router as session_router
 from authsvc.startup import startup_settings
 from authsvc.support.endpoints import history_router as support_history_router
 from authsvc.support.endpoints import router as support_router
 from authsvc.web.headers import SecurityHeadersMiddleware
 from authsvc.web.limits import BodyLimitMiddleware
+from authsvc.web.observe import RequestContextMiddleware
 from authsvc.web.problem import install_problem_handlers
 
 # Something that runs beside the API for the app's lifetime (the delivery worker).
@@ -84,10 +86,14 @@ def create_app(
         max_age=600,
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    # Outermost: the request id and the access line cover every answer, errors included.
+    app.add_middleware(RequestContextMiddleware, trusted_proxies=settings.trusted_proxies)
     app.include_router(health_router)
     app.include_router(login_router)
     app.include_router(session_router)
     app.include_router(auth_codes_router)
     app.include_router(support_history_router)
     app.include_router(support_router)
+    if settings.panel_enabled:
+        install_pages(app, settings)
     return app

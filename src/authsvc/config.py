@@ -12,6 +12,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
@@ -76,6 +77,11 @@ class Settings(BaseSettings):
     migrate_on_start: bool = False
     run_delivery_worker: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] | None = Field(
+        default=None, description="json or text; unset means text in dev mode, json otherwise"
+    )
+    # Bearer token /metrics asks for; unset: open in dev mode, refused in production.
+    metrics_token: SecretStr | None = None
     db_pool_size: int = Field(default=10, ge=1, le=200)
 
     # --- secrets -------------------------------------------------------------
@@ -83,6 +89,12 @@ class Settings(BaseSettings):
 
     # --- HTTP ------------------------------------------------------------------
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # --- pages (issue 11) ---------------------------------------------------------
+    # /panel/ and /support/ served by authsvc itself.
+    panel_enabled: bool = True
+    # Where browsers reach this service; its origin passes the CSRF check like an allowed
+    # origin, so the pages work same-origin. Dev default: http://{host}:{port}.
+    public_url: str | None = None
     trusted_proxies: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
     # Larger request bodies get 413 before they are read; ours are a few hundred bytes.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
@@ -166,6 +178,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"{origin!r} is not an origin like https://panel.example.com")
         return origins
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not a URL like https://auth.example.com")
+        return value.rstrip("/") if value else None
+
     @field_validator("timezone")
     @classmethod
     def _timezone_exists(cls, value: str) -> str:
@@ -179,11 +198,35 @@ class Settings(BaseSettings):
     def _resolve_env(self) -> Self:
         if self.env is None:
             object.__setattr__(self, "env", "dev" if self.database_url is None else "prod")
+        if self.log_format is None:
+            object.__setattr__(self, "log_format", "text" if self.env == "dev" else "json")
+        if self.public_url is None and self.env == "dev":
+            # A wildcard listen address is reached on loopback.
+            host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+            object.__setattr__(self, "public_url", f"http://{host}:{self.port}")
         return self
 
     @property
     def is_dev(self) -> bool:
         return self.env == "dev"
+
+    @property
+    def csrf_origins(self) -> frozenset[str]:
+        """Origins a cookie-authenticated unsafe request may come from (a few; cheap to build)."""
+        return frozenset(self.allowed_origins) | frozenset(self.own_origins)
+
+    @property
+    def own_origins(self) -> list[str]:
+        """Origin of the service's own pages (for CSRF): public_url's, and its loopback twin."""
+        if self.public_url is None:
+            return []
+        parts = urlsplit(self.public_url)
+        origins = [f"{parts.scheme}://{parts.netloc}"]
+        # http://localhost:8000 and http://127.0.0.1:8000 are the same dev server.
+        twins = {"localhost": "127.0.0.1", "127.0.0.1": "localhost"}
+        if self.is_dev and parts.hostname in twins:
+            origins.append(f"{parts.scheme}://{twins[parts.hostname]}:{parts.port or 80}")
+        return origins
 
     @property
     def uses_embedded_database(self) -> bool:

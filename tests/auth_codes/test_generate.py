@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from authsvc.auth_codes.models import AuthCode
 from authsvc.context import ServiceContext
+from authsvc.core.clock import MovableClock
 from authsvc.delivery.models import OutboxMessage
 from tests.conftest import PANEL_ORIGIN, make_client, with_settings
 from tests.factories import make_account
@@ -148,3 +149,23 @@ async def test_generation_is_rate_limited_per_account(ctx: ServiceContext) -> No
         assert (await generate(client, other)).status_code == 201
     assert_problem(refused, 429, "too_many_attempts")
     assert int(refused.headers["retry-after"]) > 0
+
+
+async def test_the_limit_counts_codes_generated_not_wrong_passwords(
+    ctx: ServiceContext, clock: MovableClock
+) -> None:
+    limited = with_settings(ctx, auth_code_generation_limit=2)
+    me = await bearer_session(ctx, await make_account(ctx))
+    async with make_client(limited) as client:
+        assert (await generate(client, me, password="not it")).status_code == 401
+        assert (await generate(client, me)).status_code == 201
+        clock.advance(timedelta(minutes=20))
+        assert (await generate(client, me)).status_code == 201
+        refused = await generate(client, me)
+        assert_problem(refused, 429, "too_many_attempts")
+        # The first code of the window leaves it 40 minutes from now.
+        assert refused.headers["retry-after"] == str(40 * 60)
+        clock.advance(timedelta(minutes=20))
+        assert (await client.get("/session", headers=me)).status_code == 200  # not idle
+        clock.advance(timedelta(minutes=20))
+        assert (await generate(client, me)).status_code == 201

@@ -145,6 +145,7 @@ async def test_passwords_keep_what_was_typed_but_never_nul_or_a_lone_surrogate(
 # Refusals of the request's shape, and of a well-formed body that names nothing real.
 EXPECTED_CODES = {
     "bad_request",
+    "invalid_json",
     "invalid_request",
     "unsupported_media_type",
     "challenge_not_found",

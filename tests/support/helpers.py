@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 import httpx
@@ -9,9 +10,10 @@ from sqlalchemy import select
 
 from authsvc.accounts.models import Account
 from authsvc.context import ServiceContext
+from authsvc.core.crypto import random_token, token_digest
 from authsvc.sessions.service import start_session
-from authsvc.support import keys
-from authsvc.support.models import Verification
+from authsvc.support import keys, repository
+from authsvc.support.models import SupportKey, Verification
 from tests.factories import PASSWORD
 
 
@@ -32,9 +34,24 @@ async def bearer_session(ctx: ServiceContext, account: Account) -> dict[str, str
 async def support_key(
     ctx: ServiceContext, name: str = "helpdesk", scopes: Sequence[str] = keys.DEFAULT_SCOPES
 ) -> str:
+    """A key, as `support-keys create` makes it; scopes this version does not know (as a
+    newer version sharing the database might grant) are written as they are."""
     async with ctx.db.transaction() as session:
-        new = await keys.create_key(session, name=name, scopes=scopes, now=ctx.clock.now())
-    return new.key
+        if set(scopes) <= set(keys.KNOWN_SCOPES):
+            return (
+                await keys.create_key(session, name=name, scopes=scopes, now=ctx.clock.now())
+            ).key
+        secret = keys.KEY_PREFIX + random_token(32)
+        record = SupportKey(
+            id=uuid.uuid4(),
+            name=name,
+            key_digest=token_digest(secret),
+            scopes=list(scopes),
+            created_at=ctx.clock.now(),
+            revoked_at=None,
+        )
+        await repository.insert_key(session, record)
+    return secret
 
 
 async def generate(

@@ -46,7 +46,7 @@ async def test_support_keys_list_and_revoke(
 ) -> None:
     _, key, _ = await _cli("support-keys", "create", "--name", "chat", env=cli_env)
     scoped = await _cli(
-        "support-keys", "create", "--name", "reports", "--scope", "reports:read", env=cli_env
+        "support-keys", "create", "--name", "reports", "--scope", "auth-codes:verify", env=cli_env
     )
     assert scoped[0] == 0, scoped[2]
 
@@ -55,7 +55,7 @@ async def test_support_keys_list_and_revoke(
     lines = listed.splitlines()
     assert lines[0].split()[:3] == ["NAME", "SCOPES", "STATUS"]
     assert lines[1].split()[:3] == ["chat", "auth-codes:verify", "active"]
-    assert lines[2].split()[:3] == ["reports", "reports:read", "active"]
+    assert lines[2].split()[:3] == ["reports", "auth-codes:verify", "active"]
     assert key.strip() not in listed
 
     code, out, _ = await _cli("support-keys", "revoke", "chat", env=cli_env)
@@ -70,7 +70,8 @@ async def test_support_keys_list_and_revoke(
     [
         (("create", "--name", "dup"), "already exists"),
         (("create", "--name", "bad name!"), "key name"),
-        (("create", "--name", "x", "--scope", "NOT A SCOPE"), "not a scope"),
+        (("create", "--name", "x", "--scope", "NOT A SCOPE"), "known: auth-codes:verify"),
+        (("create", "--name", "x", "--scope", "foo:bar"), "'foo:bar' is not a scope authsvc knows"),
         (("revoke", "nobody"), "No support key named"),
     ],
 )

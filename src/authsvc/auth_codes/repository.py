@@ -39,6 +39,17 @@ async def lock_generation(session: AsyncSession, account_id: uuid.UUID) -> None:
     await session.execute(select(func.pg_advisory_xact_lock(_GENERATION_LOCK, objid)))
 
 
+async def generated_since(
+    session: AsyncSession, account_id: uuid.UUID, since: datetime
+) -> tuple[int, datetime | None]:
+    """How many codes the account generated after `since`, and when the first of them was."""
+    query = select(func.count(), func.min(AuthCode.created_at)).where(
+        AuthCode.account_id == account_id, AuthCode.created_at > since
+    )
+    count, first = (await session.execute(query)).one()
+    return int(count), first
+
+
 async def revoke_active(
     session: AsyncSession, account_id: uuid.UUID, *, now: datetime, reason: str
 ) -> uuid.UUID | None:

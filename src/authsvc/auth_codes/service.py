@@ -26,7 +26,7 @@ from authsvc.core.crypto import Keyring
 from authsvc.delivery import outbox
 from authsvc.delivery.notify import account_message, time_params
 from authsvc.login.service import reauthenticate
-from authsvc.throttling.service import hit_rate_limit
+from authsvc.throttling.errors import RATE_EXCEEDED, TooManyAttempts
 
 log = logging.getLogger("authsvc.auth_codes")
 
@@ -64,10 +64,6 @@ def _mac(keyring: Keyring, account_id: uuid.UUID, code: str) -> bytes:
     return keyring.sign(PURPOSE, str(account_id), code)
 
 
-def generation_key(account_id: uuid.UUID) -> str:
-    return f"rate:auth-code:{account_id}"
-
-
 async def generate(
     session: AsyncSession,
     ctx: ServiceContext,
@@ -76,21 +72,23 @@ async def generate(
     password: str,
     client_ip: str,
 ) -> NewCode:
-    """Re-check the password, replace any earlier code, and tell the customer by e-mail."""
+    """Re-check the password, replace any earlier code, and tell the customer by e-mail.
+
+    At most `auth_code_generation_limit` codes per window: checked before the password, so
+    a flood of requests buys no argon2 time. Wrong passwords count toward the password
+    throttling instead, as at the login.
+    """
     settings = ctx.settings
+    # Serialises this account's generations, so the count below is exact under races.
+    await repository.lock_generation(session, account.id)
     now = ctx.clock.now()
-    # Before the password check: a flood of requests must not buy argon2 time.
-    await hit_rate_limit(
-        session,
-        generation_key(account.id),
-        limit=settings.auth_code_generation_limit,
-        window=settings.auth_code_generation_window,
-        now=now,
-    )
+    since = now - settings.auth_code_generation_window
+    generated, first = await repository.generated_since(session, account.id, since)
+    if wait := rules.generation_wait(generated, first, settings=settings, now=now):
+        raise TooManyAttempts(RATE_EXCEEDED, retry_after=wait)
     await reauthenticate(session, ctx, account=account, password=password, client_ip=client_ip)
 
     now = ctx.clock.now()
-    await repository.lock_generation(session, account.id)
     await repository.revoke_active(session, account.id, now=now, reason="replaced")
     code = ctx.codes()
     record = AuthCode(

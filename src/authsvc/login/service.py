@@ -27,9 +27,9 @@ from authsvc.login.errors import (
     InvalidCode,
     InvalidCredentials,
 )
-from authsvc.login.events import auth_event
 from authsvc.login.masking import mask_destination
 from authsvc.login.models import LoginChallenge
+from authsvc.ops.events import auth_event
 from authsvc.sessions.service import NewSession, start_session
 from authsvc.throttling import rules as throttle_rules
 from authsvc.throttling import service as throttling
@@ -87,7 +87,9 @@ async def start_login(
     matches = await _password_matches(ctx, account, password)  # a dummy hash for None
     if account is None or not matches:
         async with ctx.db.transaction() as session:
-            await _count_failure(session, ctx, keys, account=account, ip=client.ip)
+            await _count_failure(
+                session, ctx, keys, event="password_failed", account=account, ip=client.ip
+            )
         raise InvalidCredentials()
     new_hash = await _updated_hash(ctx, account, password)
 
@@ -105,7 +107,7 @@ async def start_login(
             await accounts.set_password_hash(session, account.id, new_hash)
     auth_event(
         "password_succeeded", outcome="challenge", ip=client.ip, account=account.id,
-        channel=challenge.channel,
+        user_agent=client.user_agent, channel=challenge.channel,
     )  # fmt: skip
     return _view(ctx, challenge, account)
 
@@ -143,7 +145,9 @@ async def reauthenticate(
     state = await repository.load_login_state(session, account.login, keys)
     _refuse_if_throttled(state, now=ctx.clock.now(), account=account, ip=client_ip)
     if not await _password_matches(ctx, account, password):
-        await _count_failure(session, ctx, keys, account=account, ip=client_ip)
+        await _count_failure(
+            session, ctx, keys, event="reauth_failed", account=account, ip=client_ip
+        )
         raise await keep_and_refuse(session, InvalidCredentials())
     if keys[0] in state.counted_keys:
         await throttling.reset(session, keys[0])
@@ -180,12 +184,13 @@ async def _count_failure(
     ctx: ServiceContext,
     keys: list[str],
     *,
+    event: str,
     account: Account | None,
     ip: str,
 ) -> None:
-    """Count a wrong password (or unknown login) against every key and log it."""
+    """Count a wrong password (or unknown login) against every key and log it as `event`."""
     await throttling.record_failure(session, keys, now=ctx.clock.now(), settings=ctx.settings)
-    auth_event("password_failed", outcome="failure", ip=ip, account=_id(account))
+    auth_event(event, outcome="failure", ip=ip, account=_id(account))
 
 
 async def _updated_hash(ctx: ServiceContext, account: Account, password: str) -> str | None:
@@ -247,7 +252,10 @@ async def verify_code(
         user_agent=client.user_agent,
     )
     await outbox.enqueue(session, _confirmation(ctx, account, client, now))
-    auth_event("login_succeeded", outcome="success", ip=client.ip, account=account.id)
+    auth_event(
+        "login_succeeded", outcome="success", ip=client.ip, account=account.id,
+        user_agent=client.user_agent,
+    )  # fmt: skip
     return SignedIn(account=account, session=new_session)
 
 
@@ -261,7 +269,7 @@ def _code_matches(ctx: ServiceContext, challenge_id: uuid.UUID, typed: str, stor
 def _log_wrong_code(client: Client, account_id: uuid.UUID, attempts_left: int) -> None:
     auth_event(
         "code_failed", outcome="failure", ip=client.ip, account=account_id,
-        attempts_left=attempts_left,
+        user_agent=client.user_agent, attempts_left=attempts_left,
     )  # fmt: skip
     if attempts_left == 0:
         auth_event("challenge_exhausted", outcome="refused", ip=client.ip, account=account_id)

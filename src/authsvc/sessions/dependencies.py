@@ -11,6 +11,7 @@ from authsvc.accounts.models import Account
 from authsvc.sessions import service
 from authsvc.sessions.errors import CsrfRejected, NotAuthenticated
 from authsvc.sessions.models import UserSession
+from authsvc.web.client_ip import ClientIP
 from authsvc.web.cookies import read_session_cookie
 from authsvc.web.dependencies import Context, Session
 from authsvc.web.headers import bearer_token, request_origin
@@ -25,7 +26,9 @@ class Authenticated:
     via_cookie: bool
 
 
-async def require_session(request: Request, ctx: Context, session: Session) -> Authenticated:
+async def require_session(
+    request: Request, ctx: Context, session: Session, ip: ClientIP
+) -> Authenticated:
     token = bearer_token(request)
     via_cookie = token is None
     if via_cookie:
@@ -34,9 +37,11 @@ async def require_session(request: Request, ctx: Context, session: Session) -> A
         raise NotAuthenticated()
     # A cookie rides along on cross-site requests; an unsafe one must prove its origin.
     cross_site_risk = via_cookie and request.method in UNSAFE_METHODS
-    if cross_site_risk and request_origin(request) not in ctx.settings.allowed_origins:
+    # The service's own pages (public_url's origin) pass too; CORS stays allowed_origins.
+    if cross_site_risk and request_origin(request) not in ctx.settings.csrf_origins:
         raise CsrfRejected()
-    found = await service.authenticate(session, token, now=ctx.clock.now(), settings=ctx.settings)
+    now = ctx.clock.now()
+    found = await service.authenticate(session, token, now=now, settings=ctx.settings, ip=ip)
     if found is None:
         raise NotAuthenticated(NotAuthenticated.ENDED)
     user_session, account = found

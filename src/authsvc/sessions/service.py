@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authsvc.accounts.models import Account
 from authsvc.config import Settings
 from authsvc.core.crypto import random_token, token_digest
+from authsvc.ops.events import auth_event
 from authsvc.sessions import repository
 from authsvc.sessions.models import UserSession
 from authsvc.sessions.rules import absolute_expiry, idle_expiry
@@ -49,13 +50,20 @@ async def start_session(
 
 
 async def authenticate(
-    session: AsyncSession, token: str, *, now: datetime, settings: Settings
+    session: AsyncSession, token: str, *, now: datetime, settings: Settings, ip: str
 ) -> tuple[UserSession, Account] | None:
     """The live session for `token` (its idle expiry slides forward), or None."""
-    return await repository.touch_live(
+    found = await repository.touch_live(
         session, token_digest(token), now=now, idle_timeout=settings.session_idle_timeout
     )
+    if found is None:
+        # Expired, ended or unknown: which, the token's hash alone cannot say cheaply.
+        auth_event("session_rejected", outcome="refused", ip=ip)
+    return found
 
 
-async def end_session(session: AsyncSession, session_id: uuid.UUID, *, now: datetime) -> None:
-    await repository.revoke(session, session_id, now=now)
+async def end_session(
+    session: AsyncSession, user_session: UserSession, *, now: datetime, ip: str
+) -> None:
+    await repository.revoke(session, user_session.id, now=now)
+    auth_event("logout", outcome="success", ip=ip, account=user_session.account_id)

@@ -11,7 +11,7 @@ from authsvc.config import IPNetwork
 from authsvc.web.dependencies import Context
 
 
-def _is_trusted(address: str, trusted: list[IPNetwork]) -> bool:
+def is_trusted(address: str, trusted: list[IPNetwork]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -25,7 +25,7 @@ def resolve_client_ip(peer: str, forwarded_for: list[str], trusted: list[IPNetwo
     Only hops appended by proxies we trust are believed; anything a client put in
     the header itself is ignored when the peer is not a trusted proxy.
     """
-    if not _is_trusted(peer, trusted):
+    if not is_trusted(peer, trusted):
         return peer
     hops = [hop.strip() for value in forwarded_for for hop in value.split(",") if hop.strip()]
     for hop in reversed(hops):
@@ -33,7 +33,7 @@ def resolve_client_ip(peer: str, forwarded_for: list[str], trusted: list[IPNetwo
             ipaddress.ip_address(hop)
         except ValueError:
             break
-        if not _is_trusted(hop, trusted):
+        if not is_trusted(hop, trusted):
             return hop
     return peer
 

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from authsvc.core.db import DatabaseUnavailable, is_unavailable
 from authsvc.core.errors import AppError
+from authsvc.ops.metrics import PROBLEMS
 
 log = logging.getLogger("authsvc.errors")
 
@@ -51,6 +52,7 @@ def problem_response(
         "code": code,
         **extra,
     }
+    PROBLEMS.labels(status=str(status), code=code).inc()
     response = JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -72,8 +74,42 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(status, code, phrase, detail, headers=dict(exc.headers or {}))
 
 
+def _is_json(request: Request) -> bool:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _where(body: bytes, position: int) -> tuple[int, int]:
+    """Line and column (from 1) of a character position in the body."""
+    before = body[:position].decode("utf-8", errors="replace")
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    failures = exc.errors()
+    has_body = request.method in ("POST", "PUT", "PATCH")
+    if has_body and not _is_json(request):
+        return problem_response(
+            415,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "Send the request body as JSON, with `Content-Type: application/json`.",
+        )
+    for err in failures:
+        if err.get("type") == "json_invalid":
+            loc = err.get("loc", ())
+            position = loc[-1] if loc and isinstance(loc[-1], int) else 0
+            line, column = _where(await request.body(), position)
+            reason = str(err.get("ctx", {}).get("error", "")) or "malformed"
+            return problem_response(
+                400,
+                "invalid_json",
+                "Invalid JSON",
+                f"The request body is not valid JSON: {reason} at line {line}, column {column}.",
+                line=line,
+                column=column,
+            )
     # Only location, message and type: the offending input may be a password.
     errors = [
         {
@@ -81,7 +117,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
             "message": err.get("msg", "invalid"),
             "type": err.get("type", "value_error"),
         }
-        for err in exc.errors()
+        for err in failures
     ]
     return problem_response(
         422,

@@ -1,0 +1,401 @@
+// Sign-in: login and password, then the one-time code window.
+
+import { ApiError, call } from "../assets/api.js";
+import { clearText, initI18n, onLanguageChange, setText } from "../assets/i18n.js";
+import {
+  clearMessages,
+  countdown,
+  digitsOnly,
+  formatDuration,
+  showError,
+  showStatus,
+} from "../assets/ui.js";
+
+const $ = (id) => document.getElementById(id);
+const ACCOUNT_PAGE = "./code.html";
+const POLL_MS = 1000;
+// Overload is brief by design (the service sheds load); give up retrying after this many.
+const MAX_AUTO_RETRIES = 5;
+
+const state = {
+  challenge: null, // {challenge_id, channel, destination, expires_at, resend_after}
+  attemptsLeft: null,
+  delivery: "queued",
+  otherChannelUnavailable: false,
+  resendBlocked: false, // the resend cap was reached
+  stops: [], // countdowns of the code window
+  loginWaitStop: null,
+  pollTimer: null,
+  autoRetries: 0,
+  busy: false,
+};
+
+// --- step 1: login and password ---------------------------------------------------------
+
+function setLoginBusy(busy) {
+  state.busy = busy;
+  $("login-submit").disabled = busy || state.loginWaitStop !== null;
+}
+
+function waitBeforeLogin(seconds, { autoRetry }) {
+  stopLoginWait();
+  const wait = $("login-wait");
+  wait.hidden = false;
+  state.loginWaitStop = countdown(
+    Date.now() + seconds * 1000,
+    (left) => setText(wait, autoRetry ? "common.retrying" : "common.wait", { time: formatDuration(left) }),
+    () => {
+      stopLoginWait();
+      if (autoRetry) submitLogin();
+    },
+  );
+  $("login-submit").disabled = true;
+}
+
+function stopLoginWait() {
+  if (state.loginWaitStop) state.loginWaitStop();
+  state.loginWaitStop = null;
+  const wait = $("login-wait");
+  wait.hidden = true;
+  clearText(wait);
+  $("login-submit").disabled = state.busy;
+}
+
+async function submitLogin() {
+  if (state.busy || state.loginWaitStop) return;
+  const login = $("login").value.trim();
+  const password = $("password").value;
+  if (!login || !password) {
+    showError("login.missing");
+    (login ? $("password") : $("login")).focus();
+    return;
+  }
+  showError(null);
+  showStatus("login.checking");
+  setLoginBusy(true);
+  try {
+    const challenge = await call("POST", "/login", { body: { login, password } });
+    state.autoRetries = 0;
+    $("password").value = "";
+    openCodeWindow(challenge);
+  } catch (error) {
+    showStatus(null);
+    loginFailed(error);
+  } finally {
+    setLoginBusy(false);
+  }
+}
+
+function loginFailed(error) {
+  if (!(error instanceof ApiError)) throw error;
+  if (error.status === 401) {
+    showError("err.invalid_credentials");
+    $("password").value = "";
+    $("password").focus();
+  } else if (error.status === 429) {
+    showError("err.too_many_attempts");
+    waitBeforeLogin(error.retryAfter ?? 60, { autoRetry: false });
+  } else if (error.status === 503 && state.autoRetries < MAX_AUTO_RETRIES) {
+    state.autoRetries += 1;
+    showError(error.code === "overloaded" ? "err.overloaded" : "err.database_unavailable");
+    waitBeforeLogin(error.retryAfter ?? 2, { autoRetry: true });
+  } else {
+    state.autoRetries = 0;
+    reportOther(error);
+  }
+}
+
+function reportOther(error) {
+  if (error.status === 0) showError("err.network");
+  else if (error.code === "csrf_rejected") showError("err.csrf_rejected");
+  else showError("err.generic", { status: error.status });
+}
+
+// --- step 2: the code window ------------------------------------------------------------
+
+function otherChannel() {
+  return state.challenge.channel === "email" ? "sms" : "email";
+}
+
+function openCodeWindow(challenge) {
+  $("login-view").hidden = true;
+  $("verify-view").hidden = false;
+  $("code").value = "";
+  state.attemptsLeft = null;
+  state.resendBlocked = false;
+  state.otherChannelUnavailable = false;
+  applyChallenge(challenge);
+  showStatus(null);
+  $("code").focus();
+}
+
+/** Show a fresh challenge (after the login or a resend) and follow its delivery. */
+function applyChallenge(challenge) {
+  state.challenge = challenge;
+  state.delivery = "queued";
+  renderChallenge();
+  startTimers();
+  startPolling();
+}
+
+function renderChallenge() {
+  const { channel, destination } = state.challenge;
+  setText($("sent-to"), `verify.sent.${channel}`, { destination });
+  setText($("switch-channel"), `verify.switch.${otherChannel()}`);
+  $("switch-channel").hidden = state.otherChannelUnavailable;
+  renderDelivery();
+  renderAttempts();
+}
+
+function renderDelivery() {
+  const element = $("delivery");
+  element.dataset.state = state.delivery;
+  const key =
+    state.delivery === "failed"
+      ? `verify.delivery.failed.${state.challenge.channel}`
+      : `verify.delivery.${state.delivery}`;
+  setText(element, key);
+}
+
+function renderAttempts() {
+  const element = $("attempts-left");
+  if (state.attemptsLeft === null) clearText(element);
+  else setText(element, "verify.attempts_left", { n: state.attemptsLeft });
+}
+
+function stopTimers() {
+  for (const stop of state.stops) stop();
+  state.stops = [];
+}
+
+function startTimers() {
+  stopTimers();
+  const { expires_at: expiresAt, resend_after: resendAfter } = state.challenge;
+  state.stops.push(
+    countdown(
+      new Date(expiresAt),
+      (left) => setText($("code-expiry"), "verify.expires_in", { time: formatDuration(left) }),
+      () => backToLogin("err.challenge_expired"),
+    ),
+  );
+  const wait = $("resend-wait");
+  setResendEnabled(false);
+  state.stops.push(
+    countdown(
+      new Date(resendAfter),
+      (left) => {
+        wait.hidden = left <= 0;
+        if (left > 0) setText(wait, "verify.resend_wait", { time: formatDuration(left) });
+      },
+      () => {
+        clearText(wait);
+        wait.hidden = true;
+        setResendEnabled(true);
+      },
+    ),
+  );
+}
+
+function setResendEnabled(enabled) {
+  $("resend").disabled = !enabled || state.resendBlocked;
+  $("switch-channel").disabled = !enabled || state.resendBlocked;
+}
+
+function stopPolling() {
+  if (state.pollTimer !== null) window.clearTimeout(state.pollTimer);
+  state.pollTimer = null;
+}
+
+function startPolling() {
+  stopPolling();
+  const challengeId = state.challenge.challenge_id;
+  const poll = async () => {
+    state.pollTimer = null;
+    let status;
+    try {
+      status = await call("GET", `/login/challenges/${encodeURIComponent(challengeId)}`);
+    } catch (error) {
+      if (state.challenge?.challenge_id !== challengeId) return;
+      if (error instanceof ApiError && error.status === 404) {
+        backToLogin("err.challenge_expired");
+        return;
+      }
+      state.pollTimer = window.setTimeout(poll, POLL_MS * 3); // a hiccup: keep following
+      return;
+    }
+    if (state.challenge?.challenge_id !== challengeId || $("verify-view").hidden) return;
+    const before = state.delivery;
+    state.delivery = status.delivery;
+    // Attempts are shown once a wrong code was typed; the server's count is the truth.
+    if (state.attemptsLeft !== null) state.attemptsLeft = status.attempts_left;
+    renderDelivery();
+    renderAttempts();
+    if (status.delivery === "failed" && before !== "failed" && !state.otherChannelUnavailable) {
+      showError(`verify.failed_offer.${state.challenge.channel}`);
+    }
+    // Delivered: nothing more will change until a resend starts a new message.
+    if (status.delivery !== "sent") state.pollTimer = window.setTimeout(poll, POLL_MS);
+  };
+  state.pollTimer = window.setTimeout(poll, 300);
+}
+
+async function submitCode() {
+  if (state.busy) return;
+  const code = digitsOnly($("code").value);
+  if (code.length !== 6) {
+    showError("verify.need_six");
+    $("code").focus();
+    return;
+  }
+  state.busy = true;
+  $("verify-submit").disabled = true;
+  showError(null);
+  showStatus("verify.checking");
+  try {
+    await call("POST", "/login/verify", {
+      body: { challenge_id: state.challenge.challenge_id, code },
+    });
+    stopTimers();
+    stopPolling();
+    window.location.assign(ACCOUNT_PAGE);
+  } catch (error) {
+    showStatus(null);
+    codeFailed(error);
+  } finally {
+    state.busy = false;
+    $("verify-submit").disabled = false;
+  }
+}
+
+function codeFailed(error) {
+  if (!(error instanceof ApiError)) throw error;
+  if (error.code === "invalid_code") {
+    state.attemptsLeft = error.problem.attempts_left ?? null;
+    renderAttempts();
+    if (state.attemptsLeft === 0) {
+      backToLogin("err.challenge_exhausted");
+      return;
+    }
+    showError("err.invalid_code", { n: state.attemptsLeft ?? "?" });
+    $("code").select();
+    $("code").focus();
+  } else if (error.code === "challenge_exhausted") {
+    backToLogin("err.challenge_exhausted");
+  } else if (error.status === 410 || error.status === 404) {
+    backToLogin("err.challenge_expired");
+  } else {
+    reportOther(error);
+  }
+}
+
+async function resend(channel) {
+  if (state.busy) return;
+  state.busy = true;
+  setResendEnabled(false);
+  showError(null);
+  const body = { challenge_id: state.challenge.challenge_id };
+  if (channel) body.channel = channel;
+  try {
+    const challenge = await call("POST", "/login/resend", { body });
+    applyChallenge(challenge);
+    $("code").value = "";
+    showStatus("verify.resent");
+    $("code").focus();
+  } catch (error) {
+    resendFailed(error);
+  } finally {
+    state.busy = false;
+  }
+}
+
+function resendFailed(error) {
+  if (!(error instanceof ApiError)) throw error;
+  if (error.code === "resend_too_soon") {
+    showError("err.resend_too_soon");
+    const wait = $("resend-wait");
+    wait.hidden = false;
+    state.stops.push(
+      countdown(
+        Date.now() + (error.retryAfter ?? 5) * 1000,
+        (left) => setText(wait, "verify.resend_wait", { time: formatDuration(left) }),
+        () => {
+          wait.hidden = true;
+          setResendEnabled(true);
+        },
+      ),
+    );
+  } else if (error.code === "resend_limit_reached") {
+    state.resendBlocked = true;
+    showError("err.resend_limit_reached");
+  } else if (error.code === "channel_unavailable") {
+    state.otherChannelUnavailable = true;
+    $("switch-channel").hidden = true;
+    showError("err.channel_unavailable");
+    setResendEnabled(true);
+    $("resend").focus();
+  } else if (error.code === "challenge_exhausted") {
+    backToLogin("err.challenge_exhausted");
+  } else if (error.status === 410 || error.status === 404) {
+    backToLogin("err.challenge_expired");
+  } else {
+    reportOther(error);
+    setResendEnabled(true);
+  }
+}
+
+function backToLogin(reasonKey) {
+  stopTimers();
+  stopPolling();
+  state.challenge = null;
+  $("verify-view").hidden = true;
+  $("login-view").hidden = false;
+  clearMessages();
+  if (reasonKey) showError(reasonKey);
+  $("password").value = "";
+  ($("login").value ? $("password") : $("login")).focus();
+}
+
+// --- wiring -----------------------------------------------------------------------------
+
+function reasonFromUrl() {
+  const reason = new URLSearchParams(window.location.search).get("reason");
+  if (reason === "logout") showStatus("login.logged_out");
+  else if (reason === "session") showError("err.session");
+}
+
+async function redirectIfSignedIn() {
+  try {
+    await call("GET", "/session");
+    window.location.replace(ACCOUNT_PAGE);
+  } catch {
+    // not signed in (401) or unreachable: the form is what the customer needs
+  }
+}
+
+function init() {
+  initI18n();
+  onLanguageChange(() => {
+    if (state.challenge) renderChallenge();
+  });
+  $("login-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.autoRetries = 0;
+    submitLogin();
+  });
+  $("verify-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitCode();
+  });
+  // Pasted "123 456" or "123-456" becomes the six digits.
+  $("code").addEventListener("input", () => {
+    const digits = digitsOnly($("code").value);
+    if ($("code").value !== digits) $("code").value = digits;
+  });
+  $("resend").addEventListener("click", () => resend(null));
+  $("switch-channel").addEventListener("click", () => resend(otherChannel()));
+  $("back").addEventListener("click", () => backToLogin(null));
+  reasonFromUrl();
+  redirectIfSignedIn();
+}
+
+init();
