@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
+import psutil
 import pytest
 import pytest_asyncio
 
@@ -26,7 +29,7 @@ from authsvc.context import ServiceContext
 from authsvc.core.db import create_engine
 from authsvc.ops.embedded import EmbeddedPostgres
 from authsvc.ops.migrations import upgrade
-from tests.conftest import TEST_SECRET_KEY, make_settings
+from tests.conftest import TEST_SECRET_KEY, make_client, make_settings, plain_dsn
 from tests.factories import PASSWORD, make_account
 from tests.faults.helpers import assert_problem, serving
 from tests.support.helpers import bearer_session, support_key
@@ -196,3 +199,58 @@ async def test_a_database_restart_under_load_gives_503s_then_heals_without_losin
             verified = await http.post("/auth-codes/verify", json=check, headers=support)
             assert verified.json()["valid"] is True, verified.text
             assert (await http.get("/readyz")).status_code == 200
+
+
+async def test_a_real_server_shutting_down_gives_503s_while_it_refuses_connections(
+    own_postgres: Own,
+) -> None:
+    """A real 57P03: a smart shutdown (SIGTERM to the postmaster) waits for open sessions
+    and meanwhile refuses new connections with "the database system is shutting down"."""
+    blocker = await asyncpg.connect(plain_dsn(own_postgres.url))  # holds the shutdown open
+    pid = int((own_postgres.data_dir / "pgdata" / "postmaster.pid").read_text().split()[0])
+    try:
+        os.kill(pid, signal.SIGTERM)
+        await refused_with_57p03(own_postgres.url)
+
+        fresh = ServiceContext.build(make_settings(), own_postgres.url)  # an empty pool
+        try:
+            async with make_client(fresh) as http:
+                support = {"authorization": "Bearer asv_" + "k" * 43}
+                for response in [
+                    await http.post("/login", json={"login": LOGIN, "password": PASSWORD}),
+                    await http.get("/session", headers={"authorization": "Bearer " + "t" * 43}),
+                    await http.post(
+                        "/auth-codes/verify",
+                        json={"customer": LOGIN, "code": "123456"},
+                        headers=support,
+                    ),
+                ]:
+                    assert_problem(response, 503, "database_unavailable")
+                    assert response.headers["retry-after"] == "1"
+                assert_problem(await http.get("/readyz"), 503, "not_ready")
+        finally:
+            await fresh.close()
+    finally:
+        await blocker.close()
+    # The shutdown completes once the last session is gone; the fixture starts nothing new.
+    await until_gone(pid)
+    await asyncio.to_thread(own_postgres.postgres.stop)
+
+
+async def refused_with_57p03(url: str) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            probe = await asyncpg.connect(plain_dsn(url))
+        except asyncpg.CannotConnectNowError:
+            return
+        await probe.close()
+        assert time.monotonic() < deadline, "the server never refused a connection"
+        await asyncio.sleep(0.05)
+
+
+async def until_gone(pid: int) -> None:
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the postmaster did not stop"
+        await asyncio.sleep(0.05)
