@@ -212,6 +212,8 @@ async def test_sms_gateway_failing_then_back_delivers_every_sms_exactly_once(
     assert len(created) == 4
     accepted = [mid for mid, status in answers if 200 <= status < 300]
     assert sorted(accepted) == sorted(created)  # each exactly once
-    # Each was first tried in the order it was created.
+    # Each was first tried in the order it was created. The order in which they get
+    # through once the gateway is back follows each message's own jittered backoff and
+    # is not asserted: the worker does not keep a recipient's messages in order.
     first_tries = list(dict.fromkeys(mid for mid, _ in answers))
     assert first_tries == created
