@@ -24,6 +24,7 @@ from authsvc.startup import startup_settings
 from authsvc.support.endpoints import history_router as support_history_router
 from authsvc.support.endpoints import router as support_router
 from authsvc.web.headers import SecurityHeadersMiddleware
+from authsvc.web.limits import BodyLimitMiddleware
 from authsvc.web.observe import RequestContextMiddleware
 from authsvc.web.problem import install_problem_handlers
 
@@ -77,6 +78,8 @@ def create_app(
     )
     app.state.ctx = ctx
     install_problem_handlers(app)
+    # Added first, so it runs innermost: its 413 still gets the CORS and security headers.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,

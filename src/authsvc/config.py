@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     # origin, so the pages work same-origin. Dev default: http://{host}:{port}.
     public_url: str | None = None
     trusted_proxies: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
+    # Larger request bodies get 413 before they are read; ours are a few hundred bytes.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
 
     # --- passwords -----------------------------------------------------------
     argon2_memory_kib: int = Field(default=ARGON2_DEFAULT_MEMORY_KIB, ge=ARGON2_MIN_MEMORY_KIB)

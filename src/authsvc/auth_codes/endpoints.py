@@ -22,7 +22,7 @@ router = APIRouter(prefix="/auth-codes", tags=["authorization codes"])
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Re-enter the password and get a new authorization code (shown once)",
-    responses=problem_responses(401, 403, 422, 429, 503),
+    responses=problem_responses(400, 401, 403, 413, 422, 429, 503),
 )
 async def generate(
     body: GenerateRequest, me: CurrentSession, ctx: Context, session: Session, ip: ClientIP
@@ -37,7 +37,7 @@ async def generate(
     "/current",
     summary="Whether a code is live, until when, and how often support confirmed it",
     response_model_exclude_none=True,
-    responses=problem_responses(401),
+    responses=problem_responses(401, 503),
 )
 async def current(me: CurrentSession, ctx: Context, session: Session) -> CurrentCodeOut:
     code = await service.current(session, account_id=me.account.id, now=ctx.clock.now())
@@ -55,7 +55,7 @@ async def current(me: CurrentSession, ctx: Context, session: Session) -> Current
     "/current",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke the live code now",
-    responses=problem_responses(401, 403),
+    responses=problem_responses(401, 403, 503),
 )
 async def revoke(me: CurrentSession, ctx: Context, session: Session) -> Response:
     await service.revoke(session, account_id=me.account.id, now=ctx.clock.now())

@@ -4,10 +4,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from authsvc.web.text import PasswordText
+
 
 class GenerateRequest(BaseModel):
     # 1024 only keeps argon2's input bounded (as for /login).
-    password: str = Field(min_length=1, max_length=1024)
+    password: PasswordText = Field(min_length=1, max_length=1024)
 
 
 class NewCodeOut(BaseModel):

@@ -40,7 +40,7 @@ def _challenge_out(view: service.ChallengeView) -> ChallengeOut:
 @router.post(
     "/login",
     summary="Check login and password; send a one-time code",
-    responses=problem_responses(401, 422, 429, 503),
+    responses=problem_responses(400, 401, 413, 422, 429, 503),
 )
 async def login(body: LoginRequest, request: Request, ctx: Context, ip: ClientIP) -> ChallengeOut:
     # No request session: start_login runs its own short statements around the hash.
@@ -53,7 +53,7 @@ async def login(body: LoginRequest, request: Request, ctx: Context, ip: ClientIP
 @router.post(
     "/login/verify",
     summary="Finish the login with the one-time code; starts a session",
-    responses=problem_responses(401, 404, 410, 422),
+    responses=problem_responses(400, 401, 404, 410, 413, 422, 503),
 )
 async def verify(
     body: VerifyRequest,
@@ -75,7 +75,7 @@ async def verify(
 @router.post(
     "/login/resend",
     summary="Send a new code (optionally on the other channel); the old one stops working",
-    responses=problem_responses(404, 410, 422, 429),
+    responses=problem_responses(400, 404, 410, 413, 422, 429, 503),
 )
 async def resend(
     body: ResendRequest, request: Request, ctx: Context, session: Session, ip: ClientIP
@@ -93,7 +93,7 @@ async def resend(
 @router.get(
     "/login/challenges/{challenge_id}",
     summary="State of a login challenge and the delivery of its code",
-    responses=problem_responses(404),
+    responses=problem_responses(404, 503),
 )
 async def challenge_status(
     challenge_id: uuid.UUID, ctx: Context, session: Session

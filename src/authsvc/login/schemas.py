@@ -6,16 +6,18 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from authsvc.web.text import PasswordText, Text
+
 
 class LoginRequest(BaseModel):
-    login: str = Field(min_length=1, max_length=254)
+    login: Text = Field(min_length=1, max_length=254)
     # No upper limit below the policy's maximum; 1024 only keeps argon2's input bounded.
-    password: str = Field(min_length=1, max_length=1024)
+    password: PasswordText = Field(min_length=1, max_length=1024)
 
 
 class VerifyRequest(BaseModel):
     challenge_id: uuid.UUID
-    code: str = Field(
+    code: Text = Field(
         min_length=1,
         max_length=32,
         description="The code as typed: `042917`, `042 917` or `042-917`. "

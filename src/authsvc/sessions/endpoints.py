@@ -14,7 +14,9 @@ router = APIRouter(tags=["session"])
 
 
 @router.get(
-    "/session", summary="The signed-in account and its session", responses=problem_responses(401)
+    "/session",
+    summary="The signed-in account and its session",
+    responses=problem_responses(401, 503),
 )
 async def current_session(current: CurrentSession) -> SignedInOut:
     return SignedInOut.of(current.account, current.session)
@@ -24,7 +26,7 @@ async def current_session(current: CurrentSession) -> SignedInOut:
     "/logout",
     status_code=204,
     summary="End the session on the server and clear the cookie",
-    responses=problem_responses(401, 403),
+    responses=problem_responses(401, 403, 503),
 )
 async def logout(
     current: CurrentSession, request: Request, ctx: Context, session: Session, ip: ClientIP

@@ -27,7 +27,7 @@ HISTORY_MAX = 100
     description="Answers 200 whether or not the code is valid; every call is audited "
     "and shows in the customer's history.",
     response_model_exclude_none=True,
-    responses=problem_responses(401, 403, 422, 429),
+    responses=problem_responses(400, 401, 403, 413, 422, 429, 503),
 )
 async def verify(
     body: VerifyRequest,
@@ -57,7 +57,7 @@ async def verify(
 @history_router.get(
     "/history",
     summary="Every time a support tool checked a code of this customer, newest first",
-    responses=problem_responses(401, 422),
+    responses=problem_responses(401, 422, 503),
 )
 async def history(
     me: CurrentSession,

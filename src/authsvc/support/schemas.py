@@ -6,18 +6,20 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from authsvc.web.text import Text
+
 
 class VerifyRequest(BaseModel):
-    customer: str = Field(
+    customer: Text = Field(
         min_length=1, max_length=254, description="The customer's login (any case) or account id"
     )
-    code: str = Field(
+    code: Text = Field(
         min_length=1,
         max_length=32,
         description="What the customer read out: `042917`, `042 917` or `042-917`. "
         "Anything else is a mismatch (and counts as one).",
     )
-    purpose: str | None = Field(
+    purpose: Text | None = Field(
         default=None, max_length=200, description="Why support checks, e.g. a ticket number"
     )
 
