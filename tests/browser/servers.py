@@ -20,7 +20,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import asyncpg
-import httpx
 from sqlalchemy.engine import make_url
 
 from authsvc.core.db import create_engine
@@ -29,6 +28,7 @@ from authsvc.pages import STATIC_DIR, content_security_policy
 from authsvc.pages.routes import MOUNTS
 from tests.conftest import make_settings, plain_dsn
 from tests.delivery.fakes import SmtpSink
+from tests.test_serve import wait_ready
 
 # --- database -------------------------------------------------------------------------
 
@@ -99,18 +99,7 @@ class Authsvc:
         )
 
     def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                stderr = self.process.stderr.read().decode() if self.process.stderr else ""
-                raise AssertionError(f"authsvc serve exited: {stderr}")
-            try:
-                if httpx.get(f"{self.origin}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("authsvc serve did not become ready")
+        wait_ready(self.process, self.port, timeout)
 
     def stop(self) -> None:
         self.process.terminate()
