@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from pydantic import SecretStr
@@ -19,6 +19,7 @@ from authsvc.context import ServiceContext
 from authsvc.core.clock import MovableClock, SystemClock
 from authsvc.core.crypto import Keyring
 from authsvc.delivery import repository
+from authsvc.delivery.models import OutboxMessage
 from authsvc.delivery.outbox import MessageStatus
 from authsvc.delivery.worker import DeliveryWorker, backoff, delivery_worker
 from tests.conftest import make_settings, with_settings
@@ -258,3 +259,69 @@ async def test_the_app_lifespan_runs_the_worker(
         message_id = await queue(ctx, channel="sms", locale="en")
         await eventually(lambda: is_sent(ctx, message_id), within=10)
     assert f"sms to +48601234567 ({message_id})" in capsys.readouterr().out
+
+
+async def test_a_recipients_later_messages_wait_behind_a_failed_earlier_one(
+    fast_ctx: ServiceContext, clock: MovableClock
+) -> None:
+    """Once a message has failed, its recipient's later messages are held (and show as
+    failed) until it leaves, so they arrive in the order created; others never wait."""
+    first = await queue(fast_ctx, channel="sms", recipient="+48601000001")
+    clock.advance(timedelta(seconds=1))
+    later = await queue(fast_ctx, channel="sms", recipient="+48601000001")
+    other = await queue(fast_ctx, channel="sms", recipient="+48601000002")
+    clock.advance(timedelta(seconds=1))
+    now = clock.now()
+
+    async def claim() -> list[uuid.UUID]:
+        async with fast_ctx.db.transaction() as session:
+            claimed = await repository.claim_due(session, now=now, lease_until=now, limit=10)
+            return [message.id for message in claimed]
+
+    assert set(await claim()) == {first, later, other}  # no failure yet: all in parallel
+    async with fast_ctx.db.transaction() as session:
+        for message_id in (first, later, other):
+            assert await repository.mark_retry(
+                session, message_id, attempt=1, retry_at=now, error="http_500"
+            )
+        # Only the first of the recipient's failures is retried; the other recipient goes on.
+        await repository.mark_sent(session, other, attempt=1, now=now)
+    assert await claim() == [first]
+    assert (await status_of(fast_ctx, later)).last_error is not None
+    async with fast_ctx.db.transaction() as session:
+        assert await repository.mark_sent(session, first, attempt=2, now=now)
+    assert await claim() == [later]  # now it may go
+
+
+async def test_a_message_held_behind_a_failure_holds_the_ones_after_it(
+    fast_ctx: ServiceContext, clock: MovableClock
+) -> None:
+    ids = []
+    for _ in range(3):
+        ids.append(await queue(fast_ctx, channel="sms"))
+        clock.advance(timedelta(seconds=1))
+    now = clock.now()
+
+    async def claim() -> list[uuid.UUID]:
+        async with fast_ctx.db.transaction() as session:
+            claimed = await repository.claim_due(session, now=now, lease_until=now, limit=1)
+            return [message.id for message in claimed]
+
+    assert await claim() == [ids[0]]
+    async with fast_ctx.db.transaction() as session:
+        await repository.mark_retry(session, ids[0], attempt=1, retry_at=now, error="down")
+    assert await claim() == [ids[0]]  # the two later ones are held (and marked)
+    async with fast_ctx.db.transaction() as session:
+        assert await repository.mark_sent(session, ids[0], attempt=2, now=now)
+        assert await repository.next_due_at(session) == (await _next_attempt_at(fast_ctx, ids[1]))
+    assert await claim() == [ids[1]]
+    async with fast_ctx.db.transaction() as session:
+        assert await repository.mark_sent(session, ids[1], attempt=1, now=now)
+    assert await claim() == [ids[2]]
+
+
+async def _next_attempt_at(ctx: ServiceContext, message_id: uuid.UUID) -> datetime:
+    async with ctx.db.transaction() as session:
+        row = await session.get(OutboxMessage, message_id)
+        assert row is not None
+        return row.next_attempt_at

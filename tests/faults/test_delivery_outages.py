@@ -146,7 +146,7 @@ async def test_smtp_down_then_up_delivers_every_code_and_notice_exactly_once(
         "cancelled",
         "queued",
     ]
-    assert all(row.attempts > 1 for row in rows)  # each waited out the outage
+    assert rows[0].attempts > 1  # the first code waited out the outage, retrying
     assert sink.by_message_id() == {str(row.id): 1 for row in rows}
 
 
@@ -191,11 +191,12 @@ async def test_sms_gateway_failing_then_back_delivers_every_sms_exactly_once(
 
                     await until(failed, "code failed", ctx)
 
-                async def each_refused_twice() -> bool:
+                async def first_refused_twice() -> bool:
                     refused = [mid for mid, status in answers if status == 500]
-                    return all(refused.count(str(row.id)) >= 2 for row in await texts(ctx))
+                    return refused.count(str((await texts(ctx))[0].id)) >= 2
 
-                await until(each_refused_twice, "every SMS refused at least twice", ctx)
+                # The later ones wait behind the first (their delivery shows as failed).
+                await until(first_refused_twice, "the first SMS refused at least twice", ctx)
                 down = False  # the gateway is back
 
                 async def all_sent() -> bool:
@@ -211,9 +212,6 @@ async def test_sms_gateway_failing_then_back_delivers_every_sms_exactly_once(
     created = [str(row.id) for row in await texts(ctx)]
     assert len(created) == 4
     accepted = [mid for mid, status in answers if 200 <= status < 300]
-    assert sorted(accepted) == sorted(created)  # each exactly once
-    # Each was first tried in the order it was created. The order in which they get
-    # through once the gateway is back follows each message's own jittered backoff and
-    # is not asserted: the worker does not keep a recipient's messages in order.
-    first_tries = list(dict.fromkeys(mid for mid, _ in answers))
-    assert first_tries == created
+    # Each exactly once, in the order created: the later ones waited behind the first
+    # failure instead of racing their own backoffs when the gateway came back.
+    assert accepted == created

@@ -38,6 +38,14 @@ class OutboxMessage(Base):
         Index(
             "ix_outbox_messages_due", "next_attempt_at", postgresql_where=text("state = 'queued'")
         ),
+        # Failed messages still queued: what holds a recipient's later messages back.
+        Index(
+            "ix_outbox_messages_failing",
+            "channel",
+            "recipient",
+            "send_after",
+            postgresql_where=text("state = 'queued' AND last_error IS NOT NULL"),
+        ),
         Index("ix_outbox_messages_account_id", "account_id"),
         Index("ix_outbox_messages_finished_at", "finished_at"),
     )

@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Insert, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Insert,
+    bindparam,
+    exists,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.core.db import column_values, table_of
@@ -113,6 +123,35 @@ class Claimed:
     sealed_params: bytes | None
     attempts: int  # including this one
     send_after: datetime
+    failed_before: bool = False  # it may have held later messages to its recipient
+
+
+# A recipient's messages leave in order once one of them has failed. A later message
+# waits while an earlier one to the same address is queued with an error, and is marked
+# with an error itself, so it holds the ones after it in turn (and a login challenge shows
+# its delivery as failed). A gateway that comes back then gets them as they were created,
+# not as their jittered backoffs fall. Without failures nothing waits: a recipient's
+# messages go out in parallel, as before.
+HELD_ERROR = "waiting for an earlier message to this recipient"
+
+
+def _behind_a_failure() -> ColumnElement[bool]:
+    """An earlier message to the same recipient is queued with an error (correlated to
+    the outbox_messages of the enclosing query)."""
+    m = table_of(OutboxMessage).c
+    earlier = table_of(OutboxMessage).alias("earlier").c
+    return exists().where(
+        earlier.state == "queued",
+        earlier.last_error.is_not(None),
+        earlier.channel == m.channel,
+        earlier.recipient == m.recipient,
+        tuple_(earlier.send_after, earlier.created_at, earlier.id)
+        < tuple_(m.send_after, m.created_at, m.id),
+    )
+
+
+# Built once: it takes no parameters, and building it is most of a claim's Python time.
+_BEHIND_A_FAILURE = _behind_a_failure()
 
 
 def _claimed_columns() -> tuple[Any, ...]:
@@ -127,23 +166,46 @@ def _claimed_columns() -> tuple[Any, ...]:
         m.sealed_params,
         m.attempts,
         m.send_after,
+        m.last_error.is_not(None).label("failed_before"),
     )
 
 
 async def claim_due(
     session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int
 ) -> list[Claimed]:
-    """Take up to `limit` due messages that no other worker holds (SKIP LOCKED)."""
+    """Take up to `limit` due messages that no other worker holds (SKIP LOCKED) and that
+    no earlier failed message to their recipient holds back."""
+    m = OutboxMessage
+    held = (
+        select(m.id)
+        .where(
+            m.state == "queued",
+            m.last_error.is_(None),
+            m.next_attempt_at <= now,
+            _BEHIND_A_FAILURE,
+        )
+        .with_for_update(skip_locked=True)
+    )
+    # Marking the held ones rides along as a CTE: still one round trip per claim. Both
+    # parts read the same snapshot, which is enough: a message is held by the failure
+    # ahead of it whether or not the ones in between are marked yet.
+    mark_held = (
+        update(m)
+        .where(m.id.in_(held.scalar_subquery()))
+        .values(last_error=HELD_ERROR)
+        .returning(m.id)
+        .cte("mark_held")
+    )
     due = (
-        select(OutboxMessage.id)
-        .where(OutboxMessage.state == "queued", OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.next_attempt_at)
+        select(m.id)
+        .where(m.state == "queued", m.next_attempt_at <= now, ~_BEHIND_A_FAILURE)
+        .order_by(m.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    m = OutboxMessage
     rows = await session.execute(
         update(m)
+        .add_cte(mark_held)
         .where(m.id.in_(due.scalar_subquery()))
         .values(attempts=m.attempts + 1, next_attempt_at=lease_until)
         .returning(*_claimed_columns())
@@ -160,15 +222,22 @@ async def claim_due(
             sealed_params=row.sealed_params,
             attempts=row.attempts,
             send_after=row.send_after,
+            failed_before=row.failed_before,
         )
         for row in rows
     ]
 
 
 async def next_due_at(session: AsyncSession) -> datetime | None:
-    """When the earliest queued message (or lease) comes due."""
+    """When the earliest queued message (or lease) comes due; held ones come due when
+    the message ahead of them is sent (the worker then looks again at once)."""
+    # ORDER BY ... LIMIT 1 rather than min(): it walks the due index and stops at the
+    # first message not held, instead of checking every queued one.
     found: datetime | None = await session.scalar(
-        select(func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.state == "queued")
+        select(OutboxMessage.next_attempt_at)
+        .where(OutboxMessage.state == "queued", ~_BEHIND_A_FAILURE)
+        .order_by(OutboxMessage.next_attempt_at)
+        .limit(1)
     )
     return found
 

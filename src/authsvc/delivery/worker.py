@@ -207,8 +207,10 @@ class DeliveryWorker:
     async def _process(self, message: Claimed) -> None:
         outcome = await self._attempt(message)
         await self._record(message, outcome)
-        if outcome.state == "retry":
-            self._wake.set()  # the loop may be sleeping past this retry's time
+        # The loop may be sleeping past this retry's time, or past the messages this one
+        # held back while it was failing (repository: a recipient's messages in order).
+        if outcome.state == "retry" or message.failed_before:
+            self._wake.set()
 
     async def _attempt(self, message: Claimed) -> Outcome:
         settings = self._ctx.settings
