@@ -20,6 +20,7 @@ from sqlalchemy import (
     Insert,
     bindparam,
     exists,
+    func,
     insert,
     select,
     tuple_,
