@@ -27,7 +27,7 @@ from authsvc.delivery import outbox
 from authsvc.delivery.notify import account_message, time_params
 from authsvc.login.service import reauthenticate
 from authsvc.ops.events import auth_event
-from authsvc.throttling.errors import RATE_EXCEEDED, TooManyAttempts
+from authsvc.throttling.errors import TooManyAttempts
 
 PURPOSE = "auth-code"
 # The account id the statements run with for a customer that does not exist or may not
@@ -84,7 +84,7 @@ async def generate(
     since = now - settings.auth_code_generation_window
     generated, first = await repository.generated_since(session, account.id, since)
     if wait := rules.generation_wait(generated, first, settings=settings, now=now):
-        raise TooManyAttempts(RATE_EXCEEDED, retry_after=wait)
+        raise TooManyAttempts.over_rate(wait)
     await reauthenticate(session, ctx, account=account, password=password, client_ip=client_ip)
 
     now = ctx.clock.now()

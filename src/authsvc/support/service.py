@@ -23,7 +23,7 @@ from authsvc.ops.events import auth_event
 from authsvc.support import keys, repository
 from authsvc.support.errors import InvalidApiKey
 from authsvc.support.models import SupportKey
-from authsvc.throttling.errors import RATE_EXCEEDED, TooManyAttempts
+from authsvc.throttling.errors import TooManyAttempts
 from authsvc.throttling.service import count_rate
 
 
@@ -73,7 +73,7 @@ async def admit(ctx: ServiceContext, token: str | None, *, client_ip: str) -> Ca
 def refusal(caller: Caller) -> tuple[str, AppError] | None:
     """The audit result and the error for a call that may not verify, or None."""
     if caller.over_rate_for is not None:
-        return "rate_limited", TooManyAttempts(RATE_EXCEEDED, retry_after=caller.over_rate_for)
+        return "rate_limited", TooManyAttempts.over_rate(caller.over_rate_for)
     if keys.VERIFY_SCOPE not in caller.key.scopes:
         return "insufficient_scope", keys.missing_scope(caller.key, keys.VERIFY_SCOPE)
     return None

@@ -7,9 +7,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.config import Settings
-from authsvc.core.errors import RetryLater
 from authsvc.throttling import repository, rules
-from authsvc.throttling.errors import RATE_EXCEEDED, TooManyAttempts
+from authsvc.throttling.errors import TooManyAttempts
 
 
 def raise_if_blocked(blocked_until: datetime | None, *, now: datetime) -> None:
@@ -44,18 +43,3 @@ async def count_rate(
     over `limit`, else None."""
     count, started = await repository.count_hit(session, key, now=now, window_start=now - window)
     return rules.over_rate_for(count, started, limit=limit, window=window, now=now)
-
-
-async def hit_rate_limit(
-    session: AsyncSession,
-    key: str,
-    *,
-    limit: int,
-    window: timedelta,
-    now: datetime,
-    error: type[RetryLater] = TooManyAttempts,
-) -> None:
-    """Count one hit; raise `error` past `limit`."""
-    wait = await count_rate(session, key, limit=limit, window=window, now=now)
-    if wait is not None:
-        raise error(RATE_EXCEEDED, retry_after=wait)
