@@ -279,13 +279,22 @@ function codeFailed(error) {
     showError("err.invalid_code", { n: state.attemptsLeft ?? "?" });
     $("code").select();
     $("code").focus();
-  } else if (error.code === "challenge_exhausted") {
+  } else if (!leaveEndedChallenge(error)) {
+    reportOther(error);
+  }
+}
+
+// A challenge that is over (exhausted, expired, used or unknown) sends the customer back
+// to the login form with the reason; true when it did.
+function leaveEndedChallenge(error) {
+  if (error.code === "challenge_exhausted") {
     backToLogin("err.challenge_exhausted");
   } else if (error.status === 410 || error.status === 404) {
     backToLogin("err.challenge_expired");
   } else {
-    reportOther(error);
+    return false;
   }
+  return true;
 }
 
 async function resend(channel) {
@@ -333,11 +342,7 @@ function resendFailed(error) {
     showError("err.channel_unavailable");
     setResendEnabled(true);
     $("resend").focus();
-  } else if (error.code === "challenge_exhausted") {
-    backToLogin("err.challenge_exhausted");
-  } else if (error.status === 410 || error.status === 404) {
-    backToLogin("err.challenge_expired");
-  } else {
+  } else if (!leaveEndedChallenge(error)) {
     reportOther(error);
     setResendEnabled(true);
   }
