@@ -44,6 +44,18 @@ def test_console_delivery_is_refused_outside_dev(
         load_settings()
 
 
+def test_production_needs_the_public_url_for_links_in_e_mails(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AUTHSVC_ENV", "prod")
+    monkeypatch.setenv("AUTHSVC_DATABASE_URL", "postgresql+asyncpg://db/authsvc")
+    monkeypatch.setenv("AUTHSVC_SECRET_KEY", "p" * 40)
+    with pytest.raises(ConfigError, match="AUTHSVC_PUBLIC_URL"):
+        load_settings()
+    monkeypatch.setenv("AUTHSVC_PUBLIC_URL", "https://auth.example.com/")
+    assert load_settings().public_url == "https://auth.example.com"
+
+
 def test_dev_mode_keeps_a_generated_secret_key_across_starts(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -19,6 +19,8 @@ from authsvc.health.endpoints import router as health_router
 from authsvc.login.endpoints import router as login_router
 from authsvc.ops.metrics import process_exited
 from authsvc.pages import install_pages
+from authsvc.pages.not_me import router as not_me_router
+from authsvc.protection.endpoints import router as password_router
 from authsvc.sessions.endpoints import router as session_router
 from authsvc.startup import startup_settings
 from authsvc.support.endpoints import history_router as support_history_router
@@ -98,6 +100,9 @@ def create_app(
     app.include_router(auth_codes_router)
     app.include_router(support_history_router)
     app.include_router(support_router)
+    app.include_router(password_router)
+    # Always served, panel or not: e-mails already sent link to it.
+    app.include_router(not_me_router)
     if settings.panel_enabled:
         install_pages(app, settings)
     return app

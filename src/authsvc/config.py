@@ -119,10 +119,30 @@ class Settings(BaseSettings):
     session_absolute_lifetime: Duration = timedelta(hours=12)
 
     # --- throttling ----------------------------------------------------------
+    # Per login name (and per device cookie): a person mistypes a few times, then waits.
     throttle_free_failures: int = Field(default=3, ge=0)
     throttle_base_delay: Duration = timedelta(seconds=1)
     throttle_max_delay: Duration = timedelta(minutes=15)
     throttle_window: Duration = timedelta(hours=1)
+    # Per client IP, sized for shared addresses (an office NAT, a mobile carrier's CGNAT):
+    # dozens of customers who each mistype once must not block each other, while one
+    # address guessing across many logins still meets a back-off after 50 failures.
+    throttle_ip_free_failures: int = Field(default=50, ge=0)
+    throttle_ip_base_delay: Duration = timedelta(seconds=1)
+    throttle_ip_max_delay: Duration = timedelta(minutes=15)
+    throttle_ip_window: Duration = timedelta(hours=1)
+    # The signed cookie of a browser that completed a login (OWASP device cookies).
+    device_cookie_lifetime: Duration = timedelta(days=365)
+
+    # --- account protection -------------------------------------------------------
+    # "This wasn't me" links in the login-confirmation and code-generated e-mails.
+    not_me_link_ttl: Duration = timedelta(days=7)
+    password_reset_ttl: Duration = timedelta(minutes=10)
+    password_reset_max_attempts: int = Field(default=5, ge=1)
+    # Reset requests per typed login and per client IP (each sends a message).
+    password_reset_limit: int = Field(default=5, ge=1)
+    password_reset_ip_limit: int = Field(default=30, ge=1)
+    password_reset_window: Duration = timedelta(hours=1)
 
     # --- authorization codes ---------------------------------------------------
     auth_code_ttl: Duration = timedelta(hours=1)
@@ -251,6 +271,9 @@ def check_production_rules(settings: Settings) -> None:
             raise ConfigError("AUTHSVC_SECRET_KEY: required outside dev mode")
         if settings.sms_provider == "console" or settings.email_provider == "console":
             raise ConfigError("AUTHSVC_SMS_PROVIDER/AUTHSVC_EMAIL_PROVIDER: console is dev only")
+        if settings.public_url is None:
+            # Links in e-mails ("this wasn't me") must point where customers reach us.
+            raise ConfigError("AUTHSVC_PUBLIC_URL: required outside dev mode")
     for key in keys:
         if len(key) < SECRET_KEY_MIN_LENGTH:
             raise ConfigError(

@@ -4,7 +4,9 @@ from authsvc.accounts.models import Account
 from authsvc.auth_codes.models import AuthCode
 from authsvc.core.db import Base
 from authsvc.delivery.models import OutboxMessage
+from authsvc.links.models import ActionLink
 from authsvc.login.models import LoginChallenge
+from authsvc.protection.models import PasswordReset, SecurityEvent
 from authsvc.sessions.models import UserSession
 from authsvc.support.models import SupportKey, Verification
 from authsvc.throttling.models import ThrottleCounter
@@ -13,9 +15,12 @@ metadata = Base.metadata
 
 __all__ = [
     "Account",
+    "ActionLink",
     "AuthCode",
     "LoginChallenge",
     "OutboxMessage",
+    "PasswordReset",
+    "SecurityEvent",
     "SupportKey",
     "ThrottleCounter",
     "UserSession",

@@ -115,6 +115,7 @@ def test_loading_settings_reports_the_delivery_variable(
     monkeypatch.setenv("AUTHSVC_DATABASE_URL", DATABASE.get_secret_value())
     monkeypatch.setenv("AUTHSVC_SECRET_KEY", "p" * 40)
     monkeypatch.setenv("AUTHSVC_SMTP_URL", str(SMTP.get_secret_value()))
+    monkeypatch.setenv("AUTHSVC_PUBLIC_URL", "https://auth.example.com")
     with pytest.raises(ConfigError, match="AUTHSVC_SMS_PROVIDER"):
         startup_settings()
 
@@ -125,6 +126,7 @@ def test_worker_command_refuses_missing_delivery_settings_in_one_line(tmp_path: 
         AUTHSVC_ENV="prod",
         AUTHSVC_SECRET_KEY="p" * 40,
         AUTHSVC_DATABASE_URL="postgresql+asyncpg://x@127.0.0.1:1/d",
+        AUTHSVC_PUBLIC_URL="https://auth.example.com",
     )
     result = run_cli("worker", env=env)
     assert result.returncode == 2

@@ -8,9 +8,9 @@ import pytest
 from authsvc.config import Settings
 from authsvc.context import ServiceContext
 from authsvc.core.clock import MovableClock
-from authsvc.throttling.rules import backoff_delay
+from authsvc.throttling.rules import backoff_delay, login_policy
 from authsvc.web.client_ip import resolve_client_ip
-from tests.conftest import make_client, make_settings
+from tests.conftest import make_client, make_settings, with_settings
 from tests.factories import make_account
 from tests.login.flow import start_login
 
@@ -21,7 +21,7 @@ async def _fail(client: httpx.AsyncClient, login: str) -> httpx.Response:
 
 def test_backoff_doubles_after_the_free_failures_and_is_capped() -> None:
     settings = make_settings()
-    delays = [backoff_delay(n, settings).total_seconds() for n in range(1, 16)]
+    delays = [backoff_delay(n, login_policy(settings)).total_seconds() for n in range(1, 16)]
     assert delays[:3] == [0, 0, 0]
     assert delays[3:8] == [1, 2, 4, 8, 16]
     assert max(delays) == settings.throttle_max_delay.total_seconds() == 900
@@ -63,6 +63,7 @@ async def test_unknown_logins_are_throttled_exactly_like_known_ones(
 
 
 async def test_throttle_is_per_client_ip_across_logins(ctx: ServiceContext) -> None:
+    ctx = with_settings(ctx, throttle_ip_free_failures=3)
     async with make_client(ctx, ip="198.51.100.9") as attacker:
         for n in range(4):
             await _fail(attacker, f"spray-{n}")

@@ -18,9 +18,11 @@ def test_a_back_off_in_the_past_blocks_nothing() -> None:
 
 def test_the_wait_doubles_after_the_free_failures_and_is_capped() -> None:
     settings = make_settings(throttle_free_failures=3)
-    waits = [rules.backoff_delay(n, settings).total_seconds() for n in range(1, 9)]
+    waits = [
+        rules.backoff_delay(n, rules.login_policy(settings)).total_seconds() for n in range(1, 9)
+    ]
     assert waits == [0, 0, 0, 1, 2, 4, 8, 16]
-    assert rules.backoff_delay(40, settings) == settings.throttle_max_delay
+    assert rules.backoff_delay(40, rules.login_policy(settings)) == settings.throttle_max_delay
 
 
 def test_a_rate_refuses_past_its_limit_until_the_window_ends() -> None:

@@ -27,5 +27,9 @@ class Account(Base):
     channel: Mapped[str] = mapped_column(String(8), default="email")
     locale: Mapped[str] = mapped_column(String(2), default="pl")
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Set by "this wasn't me": no login finishes until a password reset clears it.
+    password_reset_required: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default="false"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import BindParameter, ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,4 +36,25 @@ async def set_password_hash(
 ) -> None:
     await session.execute(
         update(Account).where(Account.id == account_id).values(password_hash=password_hash)
+    )
+
+
+async def replace_password(
+    session: AsyncSession, account_id: uuid.UUID, password_hash: str, *, now: datetime
+) -> None:
+    """A new password chosen by the customer: it also lifts a forced reset."""
+    await session.execute(
+        update(Account)
+        .where(Account.id == account_id)
+        .values(password_hash=password_hash, password_reset_required=False, updated_at=now)
+    )
+
+
+async def require_password_reset(
+    session: AsyncSession, account_id: uuid.UUID, *, now: datetime
+) -> None:
+    await session.execute(
+        update(Account)
+        .where(Account.id == account_id)
+        .values(password_reset_required=True, updated_at=now)
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from authsvc.auth_codes import service
 from authsvc.auth_codes.schemas import (
@@ -10,6 +10,7 @@ from authsvc.auth_codes.schemas import (
     GenerateRequest,
     NewCodeOut,
 )
+from authsvc.login.endpoints import client_of
 from authsvc.sessions.dependencies import CurrentSession
 from authsvc.web.client_ip import ClientIP
 from authsvc.web.dependencies import Context, Session
@@ -25,10 +26,15 @@ router = APIRouter(prefix="/auth-codes", tags=["authorization codes"])
     responses=problem_responses(400, 401, 403, 413, 422, 429, 503),
 )
 async def generate(
-    body: GenerateRequest, me: CurrentSession, ctx: Context, session: Session, ip: ClientIP
+    body: GenerateRequest,
+    me: CurrentSession,
+    request: Request,
+    ctx: Context,
+    session: Session,
+    ip: ClientIP,
 ) -> NewCodeOut:
     new = await service.generate(
-        session, ctx, account=me.account, password=body.password, client_ip=ip
+        session, ctx, account=me.account, password=body.password, client=client_of(request, ip, ctx)
     )
     return NewCodeOut(code=new.code, created_at=new.created_at, expires_at=new.expires_at)
 

@@ -128,13 +128,16 @@ async def count_attempt(
     return None if row is None else Attempt(*row)
 
 
-async def record_match(session: AsyncSession, code_id: uuid.UUID) -> None:
-    """The code matched: take back the attempt and count a verification."""
-    await session.execute(
+async def record_match(session: AsyncSession, code_id: uuid.UUID) -> int:
+    """The code matched: take back the attempt and count a verification; the count."""
+    statement = (
         update(AuthCode)
         .where(AuthCode.id == code_id)
         .values(mismatches=AuthCode.mismatches - 1, verifications=AuthCode.verifications + 1)
+        .returning(AuthCode.verifications)
     )
+    verifications: int = (await session.execute(statement)).scalar_one()
+    return verifications
 
 
 async def lock(session: AsyncSession, code_id: uuid.UUID, *, now: datetime) -> None:

@@ -25,7 +25,8 @@ from authsvc.core.codes import normalise_code
 from authsvc.core.crypto import Keyring
 from authsvc.delivery import outbox
 from authsvc.delivery.notify import account_message, time_params
-from authsvc.login.service import reauthenticate
+from authsvc.links import service as links
+from authsvc.login.service import Client, reauthenticate
 from authsvc.ops.events import auth_event
 from authsvc.throttling.errors import TooManyAttempts
 
@@ -57,6 +58,7 @@ class Check:
     customer: Customer | None = None  # None when no account goes by that name or id
     code_id: uuid.UUID | None = None
     expires_at: datetime | None = None  # of the code, when valid
+    first_valid: bool = False  # the code's first valid check (the customer is told)
 
 
 def _mac(keyring: Keyring, account_id: uuid.UUID, code: str) -> bytes:
@@ -69,7 +71,7 @@ async def generate(
     *,
     account: Account,
     password: str,
-    client_ip: str,
+    client: Client,
 ) -> NewCode:
     """Re-check the password, replace any earlier code, and tell the customer by e-mail.
 
@@ -85,7 +87,7 @@ async def generate(
     generated, first = await repository.generated_since(session, account.id, since)
     if wait := rules.generation_wait(generated, first, settings=settings, now=now):
         raise TooManyAttempts.over_rate(wait)
-    await reauthenticate(session, ctx, account=account, password=password, client_ip=client_ip)
+    await reauthenticate(session, ctx, account=account, password=password, client=client)
 
     now = ctx.clock.now()
     await repository.revoke_active(session, account.id, now=now, reason="replaced")
@@ -100,8 +102,8 @@ async def generate(
         verifications=0,
     )
     await repository.insert(session, record)
-    await _notify_generated(session, ctx, account=account, record=record, client_ip=client_ip)
-    auth_event("auth_code_generated", outcome="success", ip=client_ip, account=account.id)
+    await _notify_generated(session, ctx, account=account, record=record, client_ip=client.ip)
+    auth_event("auth_code_generated", outcome="success", ip=client.ip, account=account.id)
     return NewCode(code=code, created_at=record.created_at, expires_at=record.expires_at)
 
 
@@ -114,6 +116,11 @@ async def _notify_generated(
     client_ip: str,
 ) -> None:
     timezone = ctx.settings.timezone
+    not_me = links.issue(
+        ctx.keyring, ctx.settings, account_id=account.id, subject_kind="auth_code",
+        subject_id=record.id, now=record.created_at,
+    )  # fmt: skip
+    await links.add(session, not_me)
     message = account_message(
         keyring=ctx.keyring,
         account=account,
@@ -123,8 +130,10 @@ async def _notify_generated(
             **time_params(record.created_at, timezone),
             **time_params(record.expires_at, timezone, prefix="expires"),
             "ip": client_ip,
+            "not_me_url": not_me.url,
         },
         now=record.created_at,
+        secret_params=("not_me_url",),
     )
     await outbox.enqueue(session, message)
 
@@ -185,8 +194,11 @@ async def check(session: AsyncSession, ctx: ServiceContext, *, customer: str, co
 
     found = Customer(id=attempt.account_id, login=attempt.login)
     if _code_matches(ctx, found.id, code, attempt.code_mac):
-        await repository.record_match(session, attempt.id)
-        return Check("valid", customer=found, code_id=attempt.id, expires_at=attempt.expires_at)
+        verifications = await repository.record_match(session, attempt.id)
+        return Check(
+            "valid", customer=found, code_id=attempt.id, expires_at=attempt.expires_at,
+            first_valid=verifications == 1,
+        )  # fmt: skip
     if rules.locks_now(attempt.mismatches, max_mismatches=max_mismatches):
         await repository.lock(session, attempt.id, now=now)
         auth_event("auth_code_locked", outcome="refused", account=found.id, level=logging.WARNING)

@@ -31,6 +31,11 @@ class Keyring:
     def sign(self, purpose: str, subject: str, secret: str) -> bytes:
         return _mac(self._keys[0], purpose, subject, secret)
 
+    def sign_all(self, purpose: str, subject: str, secret: str) -> list[bytes]:
+        """`sign` under every configured key: a lookup by keyed hash finds rows written
+        before a key rotation too."""
+        return [_mac(key, purpose, subject, secret) for key in self._keys]
+
     def verify(self, purpose: str, subject: str, secret: str, stored: bytes) -> bool:
         """Constant-time check against every configured key, so old keys keep working."""
         matched = False

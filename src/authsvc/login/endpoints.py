@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Request, Response
 
+from authsvc.context import ServiceContext
 from authsvc.login import service
 from authsvc.login.schemas import (
     ChallengeOut,
@@ -16,15 +17,19 @@ from authsvc.login.schemas import (
 )
 from authsvc.sessions.schemas import SignedInOut
 from authsvc.web.client_ip import ClientIP
-from authsvc.web.cookies import set_session_cookie
+from authsvc.web.cookies import read_device_cookie, set_device_cookie, set_session_cookie
 from authsvc.web.dependencies import Context, Session
 from authsvc.web.problem import problem_responses
 
 router = APIRouter(tags=["login"])
 
 
-def _client(request: Request, ip: str) -> service.Client:
-    return service.Client(ip=ip, user_agent=request.headers.get("user-agent", ""))
+def client_of(request: Request, ip: str, ctx: ServiceContext) -> service.Client:
+    return service.Client(
+        ip=ip,
+        user_agent=request.headers.get("user-agent", ""),
+        device_cookie=read_device_cookie(request, ctx.settings),
+    )
 
 
 def _challenge_out(view: service.ChallengeView) -> ChallengeOut:
@@ -45,7 +50,7 @@ def _challenge_out(view: service.ChallengeView) -> ChallengeOut:
 async def login(body: LoginRequest, request: Request, ctx: Context, ip: ClientIP) -> ChallengeOut:
     # No request session: start_login runs its own short statements around the hash.
     view = await service.start_login(
-        ctx, login=body.login, password=body.password, client=_client(request, ip)
+        ctx, login=body.login, password=body.password, client=client_of(request, ip, ctx)
     )
     return _challenge_out(view)
 
@@ -64,11 +69,16 @@ async def verify(
     ip: ClientIP,
 ) -> SignedInOut:
     signed_in = await service.verify_code(
-        session, ctx, challenge_id=body.challenge_id, code=body.code, client=_client(request, ip)
+        session,
+        ctx,
+        challenge_id=body.challenge_id,
+        code=body.code,
+        client=client_of(request, ip, ctx),
     )
     record = signed_in.session.record
     max_age = int(ctx.settings.session_absolute_lifetime.total_seconds())
     set_session_cookie(response, request, ctx.settings, signed_in.session.token, max_age=max_age)
+    set_device_cookie(response, request, ctx.settings, signed_in.device_cookie)
     return SignedInOut.of(signed_in.account, record)
 
 
@@ -85,7 +95,7 @@ async def resend(
         ctx,
         challenge_id=body.challenge_id,
         channel=body.channel,
-        client=_client(request, ip),
+        client=client_of(request, ip, ctx),
     )
     return _challenge_out(view)
 

@@ -14,6 +14,18 @@ class InvalidCredentials(AppError):
     default_detail = "The login or password is incorrect."
 
 
+class PasswordResetRequired(AppError):
+    """After "this wasn't me": the right password no longer finishes a login."""
+
+    status = 403
+    code = "password_reset_required"
+    title = "Password reset required"
+    default_detail = (
+        "This account was secured after a report that a sign-in was not the customer's: "
+        "set a new password with a password reset, then sign in."
+    )
+
+
 class InvalidCode(AppError):
     status = 401
     code = "invalid_code"

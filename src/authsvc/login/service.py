@@ -19,13 +19,15 @@ from authsvc.core.errors import Overloaded
 from authsvc.delivery import outbox
 from authsvc.delivery.models import OutboxMessage
 from authsvc.delivery.notify import account_message, time_params
-from authsvc.login import repository, rules
+from authsvc.links import service as links
+from authsvc.login import devices, repository, rules
 from authsvc.login.errors import (
     ChallengeExhausted,
     ChallengeExpired,
     ChallengeNotFound,
     InvalidCode,
     InvalidCredentials,
+    PasswordResetRequired,
 )
 from authsvc.login.masking import mask_destination
 from authsvc.login.models import LoginChallenge
@@ -44,6 +46,7 @@ class Client:
 
     ip: str
     user_agent: str
+    device_cookie: str | None = None  # as presented; proves something only for its login
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class ChallengeStatus:
 class SignedIn:
     account: Account
     session: NewSession
+    device_cookie: str  # a fresh device cookie for this browser and login
 
 
 # --- step one: the password ---------------------------------------------------------
@@ -79,9 +83,9 @@ async def start_login(
     The hot path of the service: one read before the hash and one write after it, each
     a single autocommit statement, so no pooled connection waits while argon2 runs.
     """
-    keys = _throttle_keys(login, client.ip)
+    keys = _throttle_keys(ctx, login, client)
     async with ctx.db.autocommit() as session:
-        state = await repository.load_login_state(session, login, keys)
+        state = await repository.load_login_state(session, login, [key for key, _ in keys])
     account = state.account
     _refuse_if_throttled(state, now=ctx.clock.now(), account=account, ip=client.ip)
     matches = await _password_matches(ctx, account, password)  # a dummy hash for None
@@ -91,6 +95,7 @@ async def start_login(
                 session, ctx, keys, event="password_failed", account=account, ip=client.ip
             )
         raise InvalidCredentials()
+    _refuse_if_reset_required(account, client.ip)
     new_hash = await _updated_hash(ctx, account, password)
 
     code = ctx.codes()
@@ -98,7 +103,7 @@ async def start_login(
     code_message = _code_message(ctx, account, challenge, code)
     notice = _incomplete_notice(ctx, account, challenge)
     challenge.message_id, challenge.notice_id = code_message.id, notice.id
-    reset = keys[0] if keys[0] in state.counted_keys else None
+    reset = keys[0][0] if keys[0][0] in state.counted_keys else None
     async with ctx.db.autocommit() as session:
         await repository.open_challenge(
             session, challenge, [code_message, notice], reset_throttle_key=reset
@@ -138,27 +143,44 @@ async def reauthenticate(
     *,
     account: Account,
     password: str,
-    client_ip: str,
+    client: Client,
 ) -> None:
     """Confirm the signed-in customer's password; failures count like login failures."""
-    keys = _throttle_keys(account.login, client_ip)
-    state = await repository.load_login_state(session, account.login, keys)
-    _refuse_if_throttled(state, now=ctx.clock.now(), account=account, ip=client_ip)
+    keys = _throttle_keys(ctx, account.login, client)
+    state = await repository.load_login_state(session, account.login, [key for key, _ in keys])
+    _refuse_if_throttled(state, now=ctx.clock.now(), account=account, ip=client.ip)
     if not await _password_matches(ctx, account, password):
         await _count_failure(
-            session, ctx, keys, event="reauth_failed", account=account, ip=client_ip
+            session, ctx, keys, event="reauth_failed", account=account, ip=client.ip
         )
         raise await keep_and_refuse(session, InvalidCredentials())
-    if keys[0] in state.counted_keys:
-        await throttling.reset(session, keys[0])
+    if keys[0][0] in state.counted_keys:
+        await throttling.reset(session, keys[0][0])
     new_hash = await _updated_hash(ctx, account, password)
     if new_hash is not None:
         await accounts.set_password_hash(session, account.id, new_hash)
 
 
-def _throttle_keys(login: str, client_ip: str) -> list[str]:
-    """The login name's key first: a correct password clears it (the IP's stays)."""
-    return [throttle_rules.login_key(login), throttle_rules.ip_key(client_ip)]
+ThrottleKeys = list[tuple[str, throttle_rules.Policy]]
+
+
+def _throttle_keys(ctx: ServiceContext, login: str, client: Client) -> ThrottleKeys:
+    """The keys a failure counts against, the login's own first (a correct password clears
+    it; the IP's stays): the device's when the client shows a valid device cookie for this
+    login, else the login name's, shared by every client without one."""
+    settings = ctx.settings
+    device = devices.device_id(ctx.keyring, client.device_cookie, login)
+    own = throttle_rules.device_key(device) if device else throttle_rules.login_key(login)
+    return [
+        (own, throttle_rules.login_policy(settings)),
+        (throttle_rules.ip_key(client.ip), throttle_rules.ip_policy(settings)),
+    ]
+
+
+def _refuse_if_reset_required(account: Account, ip: str) -> None:
+    if account.password_reset_required:
+        auth_event("login_reset_required", outcome="refused", ip=ip, account=account.id)
+        raise PasswordResetRequired()
 
 
 def _refuse_if_throttled(
@@ -182,15 +204,24 @@ async def _password_matches(ctx: ServiceContext, account: Account | None, passwo
 async def _count_failure(
     session: AsyncSession,
     ctx: ServiceContext,
-    keys: list[str],
+    keys: ThrottleKeys,
     *,
     event: str,
     account: Account | None,
     ip: str,
 ) -> None:
-    """Count a wrong password (or unknown login) against every key and log it as `event`."""
-    await throttling.record_failure(session, keys, now=ctx.clock.now(), settings=ctx.settings)
+    """Count a wrong password (or unknown login) against every key and log it as `event`.
+
+    When this failure starts the login name's back-off, the customer is told: once per
+    window, since the free failures are used up once per window.
+    """
+    now = ctx.clock.now()
+    counted = await throttling.record_failure(session, keys, now=now, ip=ip)
     auth_event(event, outcome="failure", ip=ip, account=_id(account))
+    shared = counted[0]
+    if account is not None and shared.key.startswith("login:name:") and shared.starts_backoff:
+        await outbox.enqueue(session, _attack_notice(ctx, account, shared.ips, now))
+        auth_event("attack_notice", outcome="queued", ip=ip, account=account.id)
 
 
 async def _updated_hash(ctx: ServiceContext, account: Account, password: str) -> str | None:
@@ -239,6 +270,7 @@ async def verify_code(
     account = await accounts.get_by_id(session, attempt.account_id)
     if account is None or account.disabled:
         raise ChallengeExpired(ChallengeExpired.INVALIDATED)
+    _refuse_if_reset_required(account, client.ip)
     pending = await repository.pending_notices(session, account.id, now=now)
     for notice in (attempt.notice_id, *pending):
         if notice is not None:
@@ -251,12 +283,21 @@ async def verify_code(
         ip=client.ip,
         user_agent=client.user_agent,
     )
-    await outbox.enqueue(session, _confirmation(ctx, account, client, now))
+    not_me = links.issue(
+        ctx.keyring, ctx.settings, account_id=account.id, subject_kind="login",
+        subject_id=new_session.record.id, now=now,
+    )  # fmt: skip
+    await links.add(session, not_me)
+    await outbox.enqueue(session, _confirmation(ctx, account, client, now, not_me.url))
     auth_event(
         "login_succeeded", outcome="success", ip=client.ip, account=account.id,
         user_agent=client.user_agent,
     )  # fmt: skip
-    return SignedIn(account=account, session=new_session)
+    return SignedIn(
+        account=account,
+        session=new_session,
+        device_cookie=devices.issue(ctx.keyring, account.login),
+    )
 
 
 def _code_matches(ctx: ServiceContext, challenge_id: uuid.UUID, typed: str, stored: bytes) -> bool:
@@ -408,7 +449,7 @@ def _incomplete_notice(
 
 
 def _confirmation(
-    ctx: ServiceContext, account: Account, client: Client, now: datetime
+    ctx: ServiceContext, account: Account, client: Client, now: datetime, not_me_url: str
 ) -> OutboxMessage:
     return account_message(
         keyring=ctx.keyring,
@@ -419,6 +460,24 @@ def _confirmation(
             **time_params(now, ctx.settings.timezone),
             "ip": client.ip,
             "user_agent": client.user_agent[:200] or "-",
+            "not_me_url": not_me_url,
+        },
+        now=now,
+        secret_params=("not_me_url",),  # the link acts on the account: sealed like a code
+    )
+
+
+def _attack_notice(
+    ctx: ServiceContext, account: Account, ips: list[str], now: datetime
+) -> OutboxMessage:
+    return account_message(
+        keyring=ctx.keyring,
+        account=account,
+        template="attack_notice",
+        params={
+            "login": account.login,
+            **time_params(now, ctx.settings.timezone),
+            "ips": ", ".join(ips) or "-",
         },
         now=now,
     )

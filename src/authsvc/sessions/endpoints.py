@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Request, Response
 
 from authsvc.sessions import service
 from authsvc.sessions.dependencies import CurrentSession
-from authsvc.sessions.schemas import SignedInOut
+from authsvc.sessions.devices import describe
+from authsvc.sessions.schemas import SessionInfoOut, SignedInOut
 from authsvc.web.client_ip import ClientIP
 from authsvc.web.cookies import clear_session_cookie
 from authsvc.web.dependencies import Context, Session
@@ -35,3 +38,51 @@ async def logout(
     response = Response(status_code=204)
     clear_session_cookie(response, request, ctx.settings)
     return response
+
+
+@router.get(
+    "/sessions",
+    summary="The account's live sessions, most recently used first",
+    responses=problem_responses(401, 503),
+)
+async def list_sessions(
+    current: CurrentSession, ctx: Context, session: Session
+) -> list[SessionInfoOut]:
+    found = await service.list_sessions(session, current.account.id, now=ctx.clock.now())
+    return [
+        SessionInfoOut(
+            id=record.id,
+            created_at=record.created_at,
+            last_used_at=record.last_seen_at,
+            ip=record.ip,
+            device=describe(record.user_agent),
+            current=record.id == current.session.id,
+        )
+        for record in found
+    ]
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=204,
+    summary="End one of the account's sessions (the current one too)",
+    responses=problem_responses(401, 403, 404, 503),
+)
+async def revoke_session(
+    session_id: uuid.UUID, current: CurrentSession, ctx: Context, session: Session, ip: ClientIP
+) -> Response:
+    await service.revoke_session(session, current.session, session_id, now=ctx.clock.now(), ip=ip)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/sessions",
+    status_code=204,
+    summary="End every session of the account except the current one",
+    responses=problem_responses(401, 403, 503),
+)
+async def revoke_other_sessions(
+    current: CurrentSession, ctx: Context, session: Session, ip: ClientIP
+) -> Response:
+    await service.revoke_other_sessions(session, current.session, now=ctx.clock.now(), ip=ip)
+    return Response(status_code=204)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from authsvc.core.errors import AppError
+from authsvc.core.errors import AppError, NotFound
 
 
 class NotAuthenticated(AppError):
@@ -18,3 +18,9 @@ class CsrfRejected(AppError):
     code = "csrf_rejected"
     title = "Request origin not allowed"
     default_detail = "Cookie-authenticated requests must come from an allowed origin."
+
+
+class SessionNotFound(NotFound):
+    code = "session_not_found"
+    title = "Session not found"
+    default_detail = "No live session of this account has that id."

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -68,3 +69,51 @@ async def revoke(session: AsyncSession, session_id: uuid.UUID, *, now: datetime)
         .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+
+
+def _live(account_id: uuid.UUID, now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        UserSession.account_id == account_id,
+        UserSession.revoked_at.is_(None),
+        UserSession.expires_at > now,
+        UserSession.idle_expires_at > now,
+    ]
+
+
+async def list_live(
+    session: AsyncSession, account_id: uuid.UUID, *, now: datetime
+) -> Sequence[UserSession]:
+    query = (
+        select(UserSession).where(*_live(account_id, now)).order_by(UserSession.last_seen_at.desc())
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def revoke_owned(
+    session: AsyncSession, account_id: uuid.UUID, session_id: uuid.UUID, *, now: datetime
+) -> bool:
+    """End one live session of the account; False when there is no such session."""
+    statement = (
+        update(UserSession)
+        .where(UserSession.id == session_id, *_live(account_id, now))
+        .values(revoked_at=now)
+        .returning(UserSession.id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def revoke_all(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    *,
+    now: datetime,
+    keep: uuid.UUID | None = None,
+) -> int:
+    """End every live session of the account but `keep`; how many were ended."""
+    conditions = _live(account_id, now)
+    if keep is not None:
+        conditions.append(UserSession.id != keep)
+    statement = (
+        update(UserSession).where(*conditions).values(revoked_at=now).returning(UserSession.id)
+    )
+    return len((await session.execute(statement)).all())

@@ -37,3 +37,14 @@ class SignedInOut(BaseModel):
                 expires_at=session.expires_at, idle_expires_at=session.idle_expires_at
             ),
         )
+
+
+class SessionInfoOut(BaseModel):
+    """One live session, as the customer's session list shows it."""
+
+    id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime
+    ip: str
+    device: str  # from the user agent, e.g. "Firefox 120 on Windows"
+    current: bool  # the session this request was made with

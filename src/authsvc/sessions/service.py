@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +14,7 @@ from authsvc.config import Settings
 from authsvc.core.crypto import random_token, token_digest
 from authsvc.ops.events import auth_event
 from authsvc.sessions import repository
+from authsvc.sessions.errors import SessionNotFound
 from authsvc.sessions.models import UserSession
 from authsvc.sessions.rules import absolute_expiry, idle_expiry
 
@@ -67,3 +69,36 @@ async def end_session(
 ) -> None:
     await repository.revoke(session, user_session.id, now=now)
     auth_event("logout", outcome="success", ip=ip, account=user_session.account_id)
+
+
+async def list_sessions(
+    session: AsyncSession, account_id: uuid.UUID, *, now: datetime
+) -> Sequence[UserSession]:
+    """The account's live sessions, most recently used first."""
+    return await repository.list_live(session, account_id, now=now)
+
+
+async def revoke_session(
+    session: AsyncSession, current: UserSession, session_id: uuid.UUID, *, now: datetime, ip: str
+) -> None:
+    """End one of the account's own sessions (the current one too, like a logout).
+
+    A session of another account is not found, exactly like an unknown one. Every
+    replica refuses it at its next request: sessions are looked up on every request.
+    """
+    if not await repository.revoke_owned(session, current.account_id, session_id, now=now):
+        raise SessionNotFound()
+    auth_event(
+        "session_revoked", outcome="success", ip=ip, account=current.account_id,
+        current=session_id == current.id,
+    )  # fmt: skip
+
+
+async def revoke_other_sessions(
+    session: AsyncSession, current: UserSession, *, now: datetime, ip: str
+) -> int:
+    ended = await repository.revoke_all(session, current.account_id, now=now, keep=current.id)
+    auth_event(
+        "sessions_revoked", outcome="success", ip=ip, account=current.account_id, count=ended
+    )
+    return ended

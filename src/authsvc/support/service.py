@@ -13,12 +13,15 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authsvc.accounts import repository as accounts
 from authsvc.auth_codes import service as auth_codes
 from authsvc.auth_codes.rules import Reason
 from authsvc.auth_codes.service import Customer, Outcome
 from authsvc.context import ServiceContext
 from authsvc.core.db import keep_and_refuse
 from authsvc.core.errors import AppError
+from authsvc.delivery import outbox
+from authsvc.delivery.notify import account_message, time_params
 from authsvc.ops.events import auth_event
 from authsvc.support import keys, repository
 from authsvc.support.errors import InvalidApiKey
@@ -100,7 +103,38 @@ async def verify(
     await audit.record(check.result, check.customer.id if check.customer else None, check.code_id)
     if check.result != "valid":
         return Verdict(valid=False, reason=check.result)
+    if check.first_valid and check.customer is not None:
+        await _notify_first_check(session, ctx, check.customer.id, caller.key, purpose)
     return Verdict(valid=True, account=check.customer, expires_at=check.expires_at)
+
+
+async def _notify_first_check(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    account_id: uuid.UUID,
+    key: SupportKey,
+    purpose: str | None,
+) -> None:
+    """Tell the customer at the code's first valid check, naming the tool and the purpose:
+    a code obtained by deceit is then noticed at once. Later checks of the same code stay
+    quiet (they are in the history)."""
+    account = await accounts.get_by_id(session, account_id)
+    if account is None:
+        return
+    now = ctx.clock.now()
+    message = account_message(
+        keyring=ctx.keyring,
+        account=account,
+        template="auth_code_checked",
+        params={
+            "login": account.login,
+            **time_params(now, ctx.settings.timezone),
+            "tool": key.name,
+            "purpose": purpose or "-",
+        },
+        now=now,
+    )
+    await outbox.enqueue(session, message)
 
 
 @dataclass(frozen=True)

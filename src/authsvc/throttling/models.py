@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import DateTime, Index, Integer, Text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authsvc.core.db import Base
@@ -22,3 +23,6 @@ class ThrottleCounter(Base):
     window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The client addresses behind a login's failures this window (at most a few), for the
+    # customer's attack notice.
+    ips: Mapped[list[str] | None] = mapped_column(ARRAY(Text))

@@ -10,17 +10,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authsvc.core.db import table_of
 from authsvc.throttling.models import ThrottleCounter
 
+# The addresses list keeps the first MAX_IPS distinct ones of the window: enough for the
+# customer's notice, bounded whatever an attacker sends.
+MAX_IPS = 10
 _RECORD_FAILURE = text(
-    """
-    INSERT INTO throttle_counters AS t (key, count, window_started_at, updated_at)
-    VALUES (:key, 1, :now, :now)
+    f"""
+    INSERT INTO throttle_counters AS t (key, count, window_started_at, updated_at, ips)
+    VALUES (:key, 1, :now, :now, ARRAY[CAST(:ip AS text)])
     ON CONFLICT (key) DO UPDATE SET
         count = CASE WHEN t.updated_at < :forget_before THEN 1 ELSE t.count + 1 END,
         window_started_at = CASE WHEN t.updated_at < :forget_before
                                  THEN :now ELSE t.window_started_at END,
+        ips = CASE WHEN t.updated_at < :forget_before OR t.ips IS NULL THEN ARRAY[CAST(:ip AS text)]
+                   WHEN :ip = ANY(t.ips) OR cardinality(t.ips) >= {MAX_IPS} THEN t.ips
+                   ELSE array_append(t.ips, CAST(:ip AS text)) END,
         updated_at = :now
-    RETURNING count
-    """
+    RETURNING count, ips
+    """  # noqa: S608 - MAX_IPS is our constant
 )
 
 _HIT = text(
@@ -38,12 +44,13 @@ _HIT = text(
 
 
 async def count_failure(
-    session: AsyncSession, key: str, *, now: datetime, forget_before: datetime
-) -> int:
-    """One more failure on `key` (restarting from 1 after a quiet window); the new count."""
-    params = {"key": key, "now": now, "forget_before": forget_before}
-    count: int = (await session.execute(_RECORD_FAILURE, params)).scalar_one()
-    return count
+    session: AsyncSession, key: str, *, now: datetime, forget_before: datetime, ip: str
+) -> tuple[int, list[str]]:
+    """One more failure on `key` from `ip` (restarting from 1 after a quiet window): the
+    new count and the window's client addresses."""
+    params = {"key": key, "now": now, "forget_before": forget_before, "ip": ip}
+    count, ips = (await session.execute(_RECORD_FAILURE, params)).one()
+    return count, list(ips or ())
 
 
 async def block_until(session: AsyncSession, key: str, until: datetime) -> None:

@@ -1,0 +1,344 @@
+"""Account protection: "this wasn't me", password change and password reset.
+
+Each is one function that checks, then acts; every act writes a security event and
+tells the customer by e-mail through the outbox, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authsvc.accounts import repository as accounts
+from authsvc.accounts.errors import WeakPassword
+from authsvc.accounts.models import Account
+from authsvc.accounts.policy import check_password
+from authsvc.auth_codes import service as auth_codes
+from authsvc.context import ServiceContext
+from authsvc.core.codes import normalise_code
+from authsvc.core.db import keep_and_refuse
+from authsvc.delivery import outbox
+from authsvc.delivery.models import OutboxMessage
+from authsvc.delivery.notify import account_message, time_params
+from authsvc.links import service as links
+from authsvc.login.errors import InvalidCode
+from authsvc.login.service import Client, reauthenticate
+from authsvc.ops.events import auth_event
+from authsvc.protection import repository, rules
+from authsvc.protection.errors import LinkUnusable, ResetExpired, ResetNotFound
+from authsvc.protection.models import PasswordReset, SecurityEvent
+from authsvc.sessions import repository as sessions
+from authsvc.sessions.models import UserSession
+from authsvc.throttling import rules as throttle_rules
+from authsvc.throttling import service as throttling
+from authsvc.throttling.errors import TooManyAttempts
+
+RESET_PURPOSE = "password-reset"
+
+
+# --- "this wasn't me" -------------------------------------------------------------------
+
+
+async def link_state(session: AsyncSession, ctx: ServiceContext, token: str) -> links.State:
+    """What the link's page says before anything is done (a GET changes nothing)."""
+    return await links.state(session, ctx.keyring, token, now=ctx.clock.now())
+
+
+async def disown(session: AsyncSession, ctx: ServiceContext, *, token: str, client: Client) -> None:
+    """The customer did not make the login (or the code) the e-mail reported: end every
+    session, revoke the authorization code, and require a new password before any login
+    can finish. Raises LinkUnusable for a used, expired or unknown link."""
+    now = ctx.clock.now()
+    link = await links.redeem(session, ctx.keyring, token, now=now)
+    if link is None:
+        raise LinkUnusable(await links.state(session, ctx.keyring, token, now=now))
+    account = await accounts.get_by_id(session, link.account_id)
+    if account is None:  # deleted since: nothing left to protect
+        raise LinkUnusable("unknown")
+    ended = await sessions.revoke_all(session, account.id, now=now)
+    await auth_codes.revoke(session, account_id=account.id, now=now)
+    await accounts.require_password_reset(session, account.id, now=now)
+    detail = f"{link.subject_kind} {link.subject_id}; {ended} sessions ended"
+    await _record(session, ctx, account, "not_me", client, detail=detail, now=now)
+    await _notify(session, ctx, account, "not_me_done", client, now=now)
+    auth_event(
+        "not_me_confirmed", outcome="success", ip=client.ip, account=account.id,
+        user_agent=client.user_agent, subject=link.subject_kind, sessions_ended=ended,
+    )  # fmt: skip
+
+
+# --- password change ----------------------------------------------------------------------
+
+
+async def change_password(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    account: Account,
+    current: UserSession,
+    password: str,
+    new_password: str,
+    client: Client,
+) -> None:
+    """Set a new password for a signed-in customer who knows the current one; every other
+    session ends. The current password is throttled like any re-authentication."""
+    _check_policy(ctx, new_password, account)
+    await reauthenticate(session, ctx, account=account, password=password, client=client)
+    new_hash = await ctx.hasher.hash(new_password)
+    now = ctx.clock.now()
+    await accounts.replace_password(session, account.id, new_hash, now=now)
+    ended = await sessions.revoke_all(session, account.id, now=now, keep=current.id)
+    await _record(session, ctx, account, "password_changed", client, detail=f"{ended}", now=now)
+    await _notify(session, ctx, account, "password_changed", client, now=now)
+    auth_event(
+        "password_changed", outcome="success", ip=client.ip, account=account.id,
+        user_agent=client.user_agent, sessions_ended=ended,
+    )  # fmt: skip
+
+
+def _check_policy(ctx: ServiceContext, password: str, account: Account) -> None:
+    settings = ctx.settings
+    check_password(
+        password,
+        min_length=settings.password_min_length,
+        max_length=settings.password_max_length,
+        login=account.login,
+    )
+
+
+# --- password reset -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResetView:
+    reset_id: uuid.UUID
+    expires_at: datetime
+    resend_after: datetime
+
+
+async def request_reset(ctx: ServiceContext, *, login: str, client: Client) -> ResetView:
+    """Open a reset and send its code by the account's channel.
+
+    Whether or not `login` exists, the same statements run and the same answer comes
+    back: a reset row is written either way (without an account when there is none), so
+    even the attempts later spent on it count the same.
+    """
+    now = ctx.clock.now()
+    async with ctx.db.transaction() as session:
+        await _refuse_over_reset_rate(session, ctx, login, client.ip, now=now)
+        found = await accounts.get_by_login(session, login)
+        account = found if found is not None and not found.disabled else None
+        code = ctx.codes()
+        reset = PasswordReset(
+            id=uuid.uuid4(),
+            account_id=account.id if account else None,
+            channel=account.channel if account else "email",
+            created_at=now,
+            last_sent_at=now,
+            expires_at=now + ctx.settings.password_reset_ttl,
+            attempts=0,
+            resends=0,
+            ip=client.ip,
+        )
+        reset.code_hash = ctx.keyring.sign(RESET_PURPOSE, str(reset.id), code)
+        await repository.insert_reset(session, reset)
+        if account is not None:
+            await outbox.enqueue(session, _reset_code_message(ctx, account, reset, code))
+    auth_event(
+        "password_reset_requested", outcome="challenge", ip=client.ip,
+        account=account.id if account else None, user_agent=client.user_agent,
+    )  # fmt: skip
+    return _reset_view(ctx, reset)
+
+
+async def _refuse_over_reset_rate(
+    session: AsyncSession, ctx: ServiceContext, login: str, ip: str, *, now: datetime
+) -> None:
+    """Each request sends a message: at most so many per typed login (known or not, so
+    the refusal says nothing about existence) and per client address."""
+    settings = ctx.settings
+    window = settings.password_reset_window
+    for key, limit in (
+        ("reset:" + throttle_rules.login_key(login), settings.password_reset_limit),
+        ("reset:" + throttle_rules.ip_key(ip), settings.password_reset_ip_limit),
+    ):
+        wait = await throttling.count_rate(session, key, limit=limit, window=window, now=now)
+        if wait is not None:
+            raise await keep_and_refuse(session, TooManyAttempts.over_rate(wait))
+
+
+async def resend_reset_code(
+    session: AsyncSession, ctx: ServiceContext, *, reset_id: uuid.UUID, client: Client
+) -> ResetView:
+    """A new code replaces the old one, under the login code's resend rules."""
+    now = ctx.clock.now()
+    reset = await repository.get_reset_for_update(session, reset_id)
+    if reset is None:
+        raise ResetNotFound()
+    if refusal := rules.resend_refusal(reset, now=now, settings=ctx.settings):
+        raise refusal
+    code = ctx.codes()
+    reset.code_hash = ctx.keyring.sign(RESET_PURPOSE, str(reset.id), code)
+    reset.resends += 1
+    reset.last_sent_at = now
+    account = await accounts.get_by_id(session, reset.account_id) if reset.account_id else None
+    if account is not None:
+        await outbox.enqueue(session, _reset_code_message(ctx, account, reset, code))
+    await session.flush()
+    auth_event(
+        "password_reset_resent", outcome="challenge", ip=client.ip,
+        account=reset.account_id, resends=reset.resends,
+    )  # fmt: skip
+    return _reset_view(ctx, reset)
+
+
+async def confirm_reset(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    reset_id: uuid.UUID,
+    code: str,
+    new_password: str,
+    client: Client,
+) -> None:
+    """Set the new password when the code matches: every session ends, the account's
+    throttling is cleared, and a forced reset is lifted. It does not sign in."""
+    now = ctx.clock.now()
+    settings = ctx.settings
+    attempt = await repository.count_attempt(
+        session, reset_id, now=now, max_attempts=settings.password_reset_max_attempts
+    )
+    if attempt is None:
+        raise await _why_unusable(session, ctx, reset_id, now=now)
+    # A reset without an account never matches: no code was sent for it.
+    matched = _code_matches(ctx, reset_id, code, attempt.code_hash)
+    account = None
+    if matched and attempt.account_id is not None:
+        account = await accounts.get_by_id(session, attempt.account_id)
+    if account is None or account.disabled:
+        attempts_left = settings.password_reset_max_attempts - attempt.attempts
+        auth_event(
+            "password_reset_code_failed", outcome="failure", ip=client.ip,
+            account=attempt.account_id, attempts_left=attempts_left,
+        )  # fmt: skip
+        raise await keep_and_refuse(session, InvalidCode(attempts_left=attempts_left))
+    # The policy only after the code: its login rule must not tell a stranger that the
+    # login exists. A weak password spends the attempt but not the reset.
+    try:
+        _check_policy(ctx, new_password, account)
+    except WeakPassword as weak:
+        raise await keep_and_refuse(session, weak) from None
+    if not await repository.consume(session, reset_id, now=now):
+        raise ResetExpired(ResetExpired.USED)
+    await _apply_reset(session, ctx, account, new_password, client, now=now)
+
+
+async def _apply_reset(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    account: Account,
+    new_password: str,
+    client: Client,
+    *,
+    now: datetime,
+) -> None:
+    new_hash = await ctx.hasher.hash(new_password)
+    await accounts.replace_password(session, account.id, new_hash, now=now)
+    await repository.end_open_resets(session, account.id, now=now)
+    ended = await sessions.revoke_all(session, account.id, now=now)
+    # The attacker's back-off on this login ends with the password they were guessing.
+    await throttling.reset(session, throttle_rules.login_key(account.login))
+    await _record(session, ctx, account, "password_reset", client, detail=f"{ended}", now=now)
+    await _notify(session, ctx, account, "password_reset_done", client, now=now)
+    auth_event(
+        "password_reset_completed", outcome="success", ip=client.ip, account=account.id,
+        user_agent=client.user_agent, sessions_ended=ended,
+    )  # fmt: skip
+
+
+def _code_matches(ctx: ServiceContext, reset_id: uuid.UUID, typed: str, stored: bytes) -> bool:
+    digits = normalise_code(typed)
+    # Always one HMAC, even for a malformed code, so timing says nothing about the format.
+    matched = ctx.keyring.verify(RESET_PURPOSE, str(reset_id), digits or "", stored)
+    return matched and digits is not None
+
+
+async def _why_unusable(
+    session: AsyncSession, ctx: ServiceContext, reset_id: uuid.UUID, *, now: datetime
+) -> Exception:
+    reset = await repository.get_reset(session, reset_id)
+    if reset is None:
+        return ResetNotFound()
+    return rules.unusable(reset, now=now, settings=ctx.settings) or ResetExpired(
+        ResetExpired.EXHAUSTED
+    )
+
+
+def _reset_view(ctx: ServiceContext, reset: PasswordReset) -> ResetView:
+    return ResetView(
+        reset_id=reset.id,
+        expires_at=reset.expires_at,
+        resend_after=rules.resend_after(reset, ctx.settings),
+    )
+
+
+# --- records and notices --------------------------------------------------------------------
+
+
+async def _record(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    account: Account,
+    kind: str,
+    client: Client,
+    *,
+    detail: str,
+    now: datetime,
+) -> None:
+    event = SecurityEvent(
+        id=uuid.uuid4(),
+        account_id=account.id,
+        kind=kind,
+        created_at=now,
+        ip=client.ip,
+        user_agent=client.user_agent[:512],
+        detail=detail,
+    )
+    await repository.record_event(session, event)
+
+
+async def _notify(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    account: Account,
+    template: str,
+    client: Client,
+    *,
+    now: datetime,
+) -> None:
+    message = account_message(
+        keyring=ctx.keyring,
+        account=account,
+        template=template,
+        params={"login": account.login, **time_params(now, ctx.settings.timezone), "ip": client.ip},
+        now=now,
+    )
+    await outbox.enqueue(session, message)
+
+
+def _reset_code_message(
+    ctx: ServiceContext, account: Account, reset: PasswordReset, code: str
+) -> OutboxMessage:
+    minutes = int(ctx.settings.password_reset_ttl.total_seconds() // 60)
+    return account_message(
+        keyring=ctx.keyring,
+        account=account,
+        template="password_reset_code",
+        params={"code": code, "expires_minutes": str(minutes)},
+        now=reset.last_sent_at,
+        channel="sms" if reset.channel == "sms" else "email",
+        secret_params=("code",),
+    )
