@@ -23,6 +23,7 @@ CONFIRMATION_PARAMS = {
     "time_local": "2026-11-24 14:05 CET",
     "ip": "203.0.113.7",
     "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
+    "not_me_url": "http://127.0.0.1:8000/not-me/t0ken",
 }
 
 

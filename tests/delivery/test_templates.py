@@ -14,7 +14,7 @@ GSM7 = set(
 )
 CONTRACT = {
     "login_otp": {"code", "expires_minutes"},
-    "login_confirmation": {"login", "time_utc", "time_local", "ip", "user_agent"},
+    "login_confirmation": {"login", "time_utc", "time_local", "ip", "user_agent", "not_me_url"},
     "login_incomplete": {"login", "time_utc", "time_local", "ip"},
     "auth_code_generated": {
         "login",
@@ -23,13 +23,21 @@ CONTRACT = {
         "expires_utc",
         "expires_local",
         "ip",
+        "not_me_url",
     },
+    "attack_notice": {"login", "time_utc", "time_local", "ips"},
+    "auth_code_checked": {"login", "time_utc", "time_local", "tool", "purpose"},
+    "not_me_done": {"login", "time_utc", "time_local", "ip"},
+    "password_changed": {"login", "time_utc", "time_local", "ip"},
+    "password_reset_code": {"code", "expires_minutes"},
+    "password_reset_done": {"login", "time_utc", "time_local", "ip"},
 }
 
 
 def sample(template: str) -> dict[str, str]:
     values = {**OTP_PARAMS, **CONFIRMATION_PARAMS}
     values |= {"expires_utc": "2026-11-24 14:05", "expires_local": "2026-11-24 15:05 CET"}
+    values |= {"ips": "198.51.100.7, 2001:db8::1", "tool": "helpdesk", "purpose": "ticket #1"}
     # The longest realistic values, so the length checks hold for real messages.
     values |= {"login": "l" * 64, "ip": "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"}
     return {key: values[key] for key in CONTRACT[template]}
@@ -58,9 +66,11 @@ def test_every_template_renders_an_email_and_an_sms_in_both_locales(
     assert "$" not in sms.text + mail.text + mail.html
 
 
+@pytest.mark.parametrize("template", ["login_otp", "password_reset_code"])
 @pytest.mark.parametrize("locale", ["pl", "en"])
-def test_otp_sms_fits_one_segment(locale: str) -> None:
-    text = rendering.render("login_otp", "sms", locale, {"code": "000000", "expires_minutes": "60"})
+def test_otp_sms_fits_one_segment(locale: str, template: str) -> None:
+    params = {"code": "000000", "expires_minutes": "60"}
+    text = rendering.render(template, "sms", locale, params)
     assert len(text.text) <= 160
     assert set(text.text) <= GSM7
     assert "000000" in text.text

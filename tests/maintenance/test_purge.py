@@ -160,6 +160,7 @@ async def test_finished_messages_go_after_their_retention_queued_ones_stay(
                     "expires_utc": "t",
                     "expires_local": "t",
                     "ip": "203.0.113.7",
+                    "not_me_url": "http://127.0.0.1:8000/not-me/t",
                 },
                 locale="en",
             )
