@@ -14,9 +14,11 @@ from authsvc.auth_codes.models import AuthCode
 from authsvc.context import ServiceContext
 from authsvc.delivery.models import OutboxMessage
 from authsvc.delivery.outbox import enqueue, new_message
+from authsvc.links.models import ActionLink
 from authsvc.login.models import LoginChallenge
 from authsvc.maintenance import purge as rules
 from authsvc.maintenance.purge import purge
+from authsvc.protection.models import PasswordReset, SecurityEvent
 from authsvc.sessions.models import UserSession
 from authsvc.sessions.service import start_session
 from authsvc.support.models import Verification
@@ -229,6 +231,56 @@ async def test_audit_rows_are_kept_for_their_own_retention(ctx: ServiceContext) 
     assert await _count(ctx, Verification) == 2
 
 
+async def test_account_protection_rows_go_after_their_retention(ctx: ServiceContext) -> None:
+    now = ctx.clock.now()
+    account = await make_account(ctx)
+    old, recent = now - ctx.settings.retention_expired - DAY, now - DAY
+    async with ctx.db.transaction() as session:
+        for expires_at in (old, old, recent):
+            session.add(
+                PasswordReset(
+                    id=uuid.uuid4(),
+                    account_id=None,
+                    code_hash=b"\0" * 32,
+                    channel="email",
+                    created_at=expires_at,
+                    last_sent_at=expires_at,
+                    expires_at=expires_at,
+                    attempts=0,
+                    resends=0,
+                    ip="203.0.113.7",
+                )
+            )
+            session.add(
+                ActionLink(
+                    id=uuid.uuid4(),
+                    token_hash=uuid.uuid4().bytes * 2,
+                    account_id=account.id,
+                    subject_kind="login",
+                    subject_id=uuid.uuid4(),
+                    created_at=expires_at,
+                    expires_at=expires_at,
+                )
+            )
+        for created_at in (now - ctx.settings.retention_audit - DAY, old):
+            session.add(
+                SecurityEvent(
+                    id=uuid.uuid4(),
+                    account_id=account.id,
+                    kind="not_me",
+                    created_at=created_at,
+                    ip="203.0.113.7",
+                    user_agent="",
+                    detail="",
+                )
+            )
+    assert await _purge(ctx, rules.expired_password_resets, now) == 2
+    assert await _purge(ctx, rules.expired_action_links, now) == 2
+    assert await _purge(ctx, rules.old_security_events, now) == 1
+    for model in (PasswordReset, ActionLink, SecurityEvent):
+        assert await _count(ctx, model) == 1
+
+
 async def test_purge_runs_alongside_verifications_in_small_batches(ctx: ServiceContext) -> None:
     now = ctx.clock.now()
     await _audit(ctx, now - ctx.settings.retention_audit - DAY, n=25)
@@ -259,6 +311,9 @@ async def test_the_purge_command_reports_what_it_deleted(
         "outbox_messages": "0",
         "throttle_counters": "0",
         "auth_code_verifications": "3",
+        "password_resets": "0",
+        "action_links": "0",
+        "security_events": "0",
     }
     refused = await asyncio.to_thread(run_cli, "purge", "--batch-size", "0", env=cli_env)
     assert refused.returncode == 1 and "batch-size" in refused.stderr

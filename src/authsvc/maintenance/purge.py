@@ -21,7 +21,9 @@ from authsvc.auth_codes.models import AuthCode
 from authsvc.config import Settings
 from authsvc.core.db import Database
 from authsvc.delivery.models import FINISHED_STATES, OutboxMessage
+from authsvc.links.models import ActionLink
 from authsvc.login.models import LoginChallenge
+from authsvc.protection.models import PasswordReset, SecurityEvent
 from authsvc.sessions.models import UserSession
 from authsvc.support.models import Verification
 from authsvc.throttling.models import ThrottleCounter
@@ -97,8 +99,11 @@ def idle_throttle_counters(now: datetime, settings: Settings) -> Target:
     longest = max(
         settings.throttle_window,
         settings.throttle_max_delay,
+        settings.throttle_ip_window,
+        settings.throttle_ip_max_delay,
         settings.auth_code_generation_window,
         settings.support_key_rate_window,
+        settings.password_reset_window,
     )
     return Target(
         "throttle_counters",
@@ -118,6 +123,34 @@ def old_audit_rows(now: datetime, settings: Settings) -> Target:
     )
 
 
+def expired_password_resets(now: datetime, settings: Settings) -> Target:
+    return Target(
+        "password_resets",
+        PasswordReset.id,
+        PasswordReset.expires_at < now - settings.retention_expired,
+        PasswordReset.expires_at,
+    )
+
+
+def expired_action_links(now: datetime, settings: Settings) -> Target:
+    # A used link is used before it expires: it goes at most a link lifetime later.
+    return Target(
+        "action_links",
+        ActionLink.id,
+        ActionLink.expires_at < now - settings.retention_expired,
+        ActionLink.expires_at,
+    )
+
+
+def old_security_events(now: datetime, settings: Settings) -> Target:
+    return Target(
+        "security_events",
+        SecurityEvent.id,
+        SecurityEvent.created_at < now - settings.retention_audit,
+        SecurityEvent.created_at,
+    )
+
+
 RULES: tuple[Rule, ...] = (
     expired_login_challenges,
     dead_sessions,
@@ -125,6 +158,9 @@ RULES: tuple[Rule, ...] = (
     finished_messages,
     idle_throttle_counters,
     old_audit_rows,
+    expired_password_resets,
+    expired_action_links,
+    old_security_events,
 )
 
 
