@@ -271,14 +271,14 @@ def check_production_rules(settings: Settings) -> None:
             raise ConfigError("AUTHSVC_SECRET_KEY: required outside dev mode")
         if settings.sms_provider == "console" or settings.email_provider == "console":
             raise ConfigError("AUTHSVC_SMS_PROVIDER/AUTHSVC_EMAIL_PROVIDER: console is dev only")
-        if settings.public_url is None:
-            # Links in e-mails ("this wasn't me") must point where customers reach us.
-            raise ConfigError("AUTHSVC_PUBLIC_URL: required outside dev mode")
     for key in keys:
         if len(key) < SECRET_KEY_MIN_LENGTH:
             raise ConfigError(
                 f"AUTHSVC_SECRET_KEY: each key must be at least {SECRET_KEY_MIN_LENGTH} characters"
             )
+    if not settings.is_dev and settings.public_url is None:
+        # Links in e-mails ("this wasn't me") must point where customers reach us.
+        raise ConfigError("AUTHSVC_PUBLIC_URL: required outside dev mode")
 
 
 def ensure_dev_secret_key(settings: Settings) -> Settings:

@@ -70,8 +70,7 @@ async def test_confirming_secures_everything_and_blocks_login_until_a_reset(
         # A wrong one still looks like any wrong password.
         assert (await start_login(attacker, "victim", "not the password")).status_code == 401
 
-    account_id = (await sent(ctx, "not_me_done"))[0]
-    assert account_id["login"] == "victim"
+    assert (await sent(ctx, "not_me_done"))[0]["login"] == "victim"
     async with ctx.db.transaction() as session:
         events = (await session.execute(select(SecurityEvent))).scalars().all()
     assert [(e.kind, e.ip) for e in events] == [("not_me", "203.0.113.7")]
@@ -142,3 +141,17 @@ async def test_the_page_speaks_polish_to_a_polish_browser(
     _, path = await _signed_in_with_code(ctx, client, "polka")
     page = await client.get(path, headers={"accept-language": "pl-PL,pl;q=0.9"})
     assert 'lang="pl"' in page.text and "Zabezpiecz moje konto" in page.text
+
+
+async def test_a_password_reset_lifts_the_block(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    _, path = await _signed_in_with_code(ctx, client, "recovered")
+    await client.post(path)
+    assert (await start_login(client, "recovered")).status_code == 403
+    reset_id = (await client.post("/password/reset", json={"login": "recovered"})).json()
+    code = (await sent(ctx, "password_reset_code"))[-1]["code"]
+    new = "my new and better passphrase"
+    body = {**reset_id, "code": code, "new_password": new}
+    assert (await client.post("/password/reset/confirm", json=body)).status_code == 204
+    assert (await start_login(client, "recovered", new)).status_code == 200

@@ -1,5 +1,6 @@
 """The customer's own sessions: listed with their device, ended one by one or all but
-this one, refused at once everywhere."""
+this one, refused at once everywhere. Each client here is its own app instance over the
+one database, as replicas are."""
 
 from __future__ import annotations
 
