@@ -85,7 +85,7 @@ async def start_login(
     """
     keys = _throttle_keys(ctx, login, client)
     async with ctx.db.autocommit() as session:
-        state = await repository.load_login_state(session, login, [key for key, _ in keys])
+        state = await repository.load_login_state(session, login, keys.names)
     account = state.account
     _refuse_if_throttled(state, now=ctx.clock.now(), account=account, ip=client.ip)
     matches = await _password_matches(ctx, account, password)  # a dummy hash for None
@@ -103,7 +103,7 @@ async def start_login(
     code_message = _code_message(ctx, account, challenge, code)
     notice = _incomplete_notice(ctx, account, challenge)
     challenge.message_id, challenge.notice_id = code_message.id, notice.id
-    reset = keys[0][0] if keys[0][0] in state.counted_keys else None
+    reset = keys.own if keys.own in state.counted_keys else None
     async with ctx.db.autocommit() as session:
         await repository.open_challenge(
             session, challenge, [code_message, notice], reset_throttle_key=reset
@@ -147,34 +147,48 @@ async def reauthenticate(
 ) -> None:
     """Confirm the signed-in customer's password; failures count like login failures."""
     keys = _throttle_keys(ctx, account.login, client)
-    state = await repository.load_login_state(session, account.login, [key for key, _ in keys])
+    state = await repository.load_login_state(session, account.login, keys.names)
     _refuse_if_throttled(state, now=ctx.clock.now(), account=account, ip=client.ip)
     if not await _password_matches(ctx, account, password):
         await _count_failure(
             session, ctx, keys, event="reauth_failed", account=account, ip=client.ip
         )
         raise await keep_and_refuse(session, InvalidCredentials())
-    if keys[0][0] in state.counted_keys:
-        await throttling.reset(session, keys[0][0])
+    if keys.own in state.counted_keys:
+        await throttling.reset(session, keys.own)
     new_hash = await _updated_hash(ctx, account, password)
     if new_hash is not None:
         await accounts.set_password_hash(session, account.id, new_hash)
 
 
-ThrottleKeys = list[tuple[str, throttle_rules.Policy]]
+@dataclass(frozen=True)
+class ThrottleKeys:
+    """The counters a wrong password counts against, each under its own policy."""
+
+    own: str  # the login name's, or the device's: a correct password clears it
+    ip: str  # the client address's: a correct password leaves it
+    by_device: bool
+    policies: tuple[throttle_rules.Policy, throttle_rules.Policy]
+
+    @property
+    def names(self) -> list[str]:
+        return [self.own, self.ip]
+
+    def with_policies(self) -> list[tuple[str, throttle_rules.Policy]]:
+        return list(zip(self.names, self.policies, strict=True))
 
 
 def _throttle_keys(ctx: ServiceContext, login: str, client: Client) -> ThrottleKeys:
-    """The keys a failure counts against, the login's own first (a correct password clears
-    it; the IP's stays): the device's when the client shows a valid device cookie for this
-    login, else the login name's, shared by every client without one."""
+    """The device's key when the client shows a valid device cookie for this login, else
+    the login name's, shared by every client without one; and the client address's."""
     settings = ctx.settings
     device = devices.device_id(ctx.keyring, client.device_cookie, login)
-    own = throttle_rules.device_key(device) if device else throttle_rules.login_key(login)
-    return [
-        (own, throttle_rules.login_policy(settings)),
-        (throttle_rules.ip_key(client.ip), throttle_rules.ip_policy(settings)),
-    ]
+    return ThrottleKeys(
+        own=throttle_rules.device_key(device) if device else throttle_rules.login_key(login),
+        ip=throttle_rules.ip_key(client.ip),
+        by_device=device is not None,
+        policies=(throttle_rules.login_policy(settings), throttle_rules.ip_policy(settings)),
+    )
 
 
 def _refuse_if_reset_required(account: Account, ip: str) -> None:
@@ -216,11 +230,11 @@ async def _count_failure(
     window, since the free failures are used up once per window.
     """
     now = ctx.clock.now()
-    counted = await throttling.record_failure(session, keys, now=now, ip=ip)
+    own, _ = await throttling.record_failure(session, keys.with_policies(), now=now, ip=ip)
     auth_event(event, outcome="failure", ip=ip, account=_id(account))
-    shared = counted[0]
-    if account is not None and shared.key.startswith("login:name:") and shared.starts_backoff:
-        await outbox.enqueue(session, _attack_notice(ctx, account, shared.ips, now))
+    # A device's own failures are its owner's typos, not an attack on the account.
+    if account is not None and not keys.by_device and own.starts_backoff:
+        await outbox.enqueue(session, _attack_notice(ctx, account, own.ips, now))
         auth_event("attack_notice", outcome="queued", ip=ip, account=account.id)
 
 
