@@ -83,6 +83,7 @@ def make_settings(**overrides: object) -> Settings:
         "allowed_origins": [PANEL_ORIGIN],
         "email_provider": "console",
         "sms_provider": "console",
+        "dev_mailbox": False,  # never a file in the developer's own data folder
         # OWASP's floor instead of the stronger production default: the suite hashes
         # hundreds of passwords, and the rules under test do not depend on the cost.
         "argon2_memory_kib": ARGON2_MIN_MEMORY_KIB,
@@ -151,5 +152,6 @@ def cli_env(database_url: str) -> dict[str, str]:
         AUTHSVC_SECRET_KEY=TEST_SECRET_KEY,
         AUTHSVC_SMS_PROVIDER="console",
         AUTHSVC_EMAIL_PROVIDER="console",
+        AUTHSVC_DEV_MAILBOX="false",  # never a file in the developer's own data folder
     )
     return env

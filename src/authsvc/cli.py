@@ -367,6 +367,33 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# --- dev mailbox ---------------------------------------------------------------------
+
+
+def cmd_mailbox(args: argparse.Namespace, settings: Settings) -> int:
+    from authsvc.delivery import mailbox
+
+    if not settings.is_dev:
+        raise CommandError("the dev mailbox exists only in dev mode (console delivery)")
+    path = settings.data_dir / mailbox.FILE_NAME
+    if not (args.new or args.code):
+        for letter in mailbox.read(path):
+            if args.to is None or letter.to == args.to:
+                print(letter.render())
+        return 0
+    letters = mailbox.take_new(path, to=args.to, wait=args.wait, code=args.code)
+    if not letters:
+        wanted = "code" if args.code else "message"
+        raise CommandError(f"no new {wanted} in {path} within {args.wait:g} s")
+    if args.code:
+        # The newest: after a resend, the code that works.
+        print([code for letter in letters if (code := letter.code())][-1])
+    else:
+        for letter in letters:
+            print(letter.render())
+    return 0
+
+
 # --- parser --------------------------------------------------------------------------
 
 
@@ -458,6 +485,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="rows per transaction",
     )
     purge.set_defaults(handler=cmd_purge)
+
+    box = commands.add_parser(
+        "mailbox",
+        help="dev mode: show the messages console delivery kept in the data folder",
+    )
+    box.add_argument("--to", help="only messages to this address or phone number")
+    shown = box.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--new", action="store_true", help="only messages not shown by an earlier --new or --code"
+    )
+    shown.add_argument(
+        "--code", action="store_true", help="like --new, but print only the newest code"
+    )
+    box.add_argument(
+        "--wait", type=float, default=10.0, help="seconds --new and --code wait for a message"
+    )
+    box.set_defaults(handler=cmd_mailbox)
 
     return parser
 

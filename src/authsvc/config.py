@@ -162,6 +162,9 @@ class Settings(BaseSettings):
     mail_from: str = "authsvc <no-reply@localhost>"
     email_provider: Literal["smtp", "console"] | None = None
     sms_provider: Literal["webhook", "smsapi", "twilio", "console"] | None = None
+    # Dev only: console delivery also keeps each message in <data_dir>/mailbox.jsonl,
+    # which `authsvc mailbox` reads (delivery/mailbox.py).
+    dev_mailbox: bool = True
     sms_webhook_url: str | None = None
     sms_webhook_token: SecretStr | None = None
     smsapi_url: str = "https://api.smsapi.pl/sms.do"

@@ -13,6 +13,7 @@ from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
 from authsvc.config import ConfigError, Settings
+from authsvc.delivery import mailbox
 from authsvc.delivery.adapters.base import Adapter, Channel, Outgoing
 from authsvc.delivery.adapters.console import ConsoleAdapter
 from authsvc.delivery.adapters.sms_webhook import WebhookSmsAdapter
@@ -73,7 +74,7 @@ def build_adapters(settings: Settings) -> dict[Channel, Adapter]:
 def _email_adapter(settings: Settings) -> Adapter:
     if email_provider(settings) == "smtp":
         return SmtpAdapter(_smtp_target(settings), sender=settings.mail_from)
-    return ConsoleAdapter("email")
+    return ConsoleAdapter("email", _mailbox_path(settings))
 
 
 def _sms_adapter(settings: Settings) -> Adapter:
@@ -106,7 +107,14 @@ def _sms_adapter(settings: Settings) -> Adapter:
             timeout=timeout,
             max_connections=connections,
         )
-    return ConsoleAdapter("sms")
+    return ConsoleAdapter("sms", _mailbox_path(settings))
+
+
+def _mailbox_path(settings: Settings) -> Path | None:
+    """The dev mailbox file; console delivery exists only in dev mode, and so does it."""
+    if not (settings.is_dev and settings.dev_mailbox):
+        return None
+    return settings.data_dir / mailbox.FILE_NAME
 
 
 def _smtp_target(settings: Settings) -> SmtpTarget:
