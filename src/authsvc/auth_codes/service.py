@@ -21,7 +21,7 @@ from authsvc.auth_codes import repository, rules
 from authsvc.auth_codes.models import AuthCode
 from authsvc.auth_codes.rules import Reason
 from authsvc.context import ServiceContext
-from authsvc.core.codes import normalise_code
+from authsvc.core.codes import typed_code_matches
 from authsvc.core.crypto import Keyring
 from authsvc.delivery import outbox
 from authsvc.delivery.notify import account_message, time_params
@@ -206,10 +206,7 @@ async def check(session: AsyncSession, ctx: ServiceContext, *, customer: str, co
 
 
 def _code_matches(ctx: ServiceContext, account_id: uuid.UUID, typed: str, stored: bytes) -> bool:
-    digits = normalise_code(typed)
-    # Always one HMAC, even for a malformed code, so timing says nothing about the format.
-    matched = ctx.keyring.verify(PURPOSE, str(account_id), digits or "", stored)
-    return matched and digits is not None
+    return typed_code_matches(ctx.keyring, PURPOSE, str(account_id), typed, stored)
 
 
 async def _without_live_code(session: AsyncSession, account: Account | None) -> Check:

@@ -10,6 +10,8 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 
+from authsvc.core.crypto import Keyring
+
 DIGITS = 6
 
 CodeGenerator = Callable[[], str]
@@ -30,6 +32,17 @@ def normalise_code(typed: str) -> str | None:
     """
     match = _TYPED.fullmatch(typed.strip())
     return match.group(1) + match.group(2) if match else None
+
+
+def typed_code_matches(
+    keyring: Keyring, purpose: str, subject: str, typed: str, stored: bytes
+) -> bool:
+    """Whether `typed` is the code whose HMAC (under `purpose`, bound to `subject`) is
+    `stored`. Always one HMAC, even for a malformed code, so timing says nothing about
+    the format."""
+    digits = normalise_code(typed)
+    matched = keyring.verify(purpose, subject, digits or "", stored)
+    return matched and digits is not None
 
 
 class ScriptedCodes:

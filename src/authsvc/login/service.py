@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authsvc.accounts import repository as accounts
 from authsvc.accounts.models import Account
 from authsvc.context import ServiceContext
-from authsvc.core.codes import normalise_code
+from authsvc.core.codes import typed_code_matches
 from authsvc.core.db import keep_and_refuse
 from authsvc.core.errors import Overloaded
 from authsvc.delivery import outbox
@@ -315,10 +315,7 @@ async def verify_code(
 
 
 def _code_matches(ctx: ServiceContext, challenge_id: uuid.UUID, typed: str, stored: bytes) -> bool:
-    digits = normalise_code(typed)
-    # Always one HMAC, even for a malformed code, so timing says nothing about the format.
-    matched = ctx.keyring.verify(OTP_PURPOSE, str(challenge_id), digits or "", stored)
-    return matched and digits is not None
+    return typed_code_matches(ctx.keyring, OTP_PURPOSE, str(challenge_id), typed, stored)
 
 
 def _log_wrong_code(client: Client, account_id: uuid.UUID, attempts_left: int) -> None:

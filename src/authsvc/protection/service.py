@@ -18,7 +18,7 @@ from authsvc.accounts.models import Account
 from authsvc.accounts.policy import check_password
 from authsvc.auth_codes import service as auth_codes
 from authsvc.context import ServiceContext
-from authsvc.core.codes import normalise_code
+from authsvc.core.codes import typed_code_matches
 from authsvc.core.db import keep_and_refuse
 from authsvc.delivery import outbox
 from authsvc.delivery.models import OutboxMessage
@@ -62,8 +62,7 @@ async def disown(session: AsyncSession, ctx: ServiceContext, *, token: str, clie
     await auth_codes.revoke(session, account_id=account.id, now=now)
     await accounts.require_password_reset(session, account.id, now=now)
     detail = f"{link.subject_kind} {link.subject_id}; {ended} sessions ended"
-    await _record(session, ctx, account, "not_me", client, detail=detail, now=now)
-    await _notify(session, ctx, account, "not_me_done", client, now=now)
+    await _record_and_tell(session, ctx, account, client, "not_me", detail=detail, now=now)
     auth_event(
         "not_me_confirmed", outcome="success", ip=client.ip, account=account.id,
         user_agent=client.user_agent, subject=link.subject_kind, sessions_ended=ended,
@@ -91,8 +90,8 @@ async def change_password(
     now = ctx.clock.now()
     await accounts.replace_password(session, account.id, new_hash, now=now)
     ended = await sessions.revoke_all(session, account.id, now=now, keep=current.id)
-    await _record(session, ctx, account, "password_changed", client, detail=f"{ended}", now=now)
-    await _notify(session, ctx, account, "password_changed", client, now=now)
+    detail = f"{ended} other sessions ended"
+    await _record_and_tell(session, ctx, account, client, "password_changed", detail, now=now)
     auth_event(
         "password_changed", outcome="success", ip=client.ip, account=account.id,
         user_agent=client.user_agent, sessions_ended=ended,
@@ -251,8 +250,8 @@ async def _apply_reset(
     ended = await sessions.revoke_all(session, account.id, now=now)
     # The attacker's back-off on this login ends with the password they were guessing.
     await throttling.reset(session, throttle_rules.login_key(account.login))
-    await _record(session, ctx, account, "password_reset", client, detail=f"{ended}", now=now)
-    await _notify(session, ctx, account, "password_reset_done", client, now=now)
+    detail = f"{ended} sessions ended"
+    await _record_and_tell(session, ctx, account, client, "password_reset", detail, now=now)
     auth_event(
         "password_reset_completed", outcome="success", ip=client.ip, account=account.id,
         user_agent=client.user_agent, sessions_ended=ended,
@@ -260,10 +259,7 @@ async def _apply_reset(
 
 
 def _code_matches(ctx: ServiceContext, reset_id: uuid.UUID, typed: str, stored: bytes) -> bool:
-    digits = normalise_code(typed)
-    # Always one HMAC, even for a malformed code, so timing says nothing about the format.
-    matched = ctx.keyring.verify(RESET_PURPOSE, str(reset_id), digits or "", stored)
-    return matched and digits is not None
+    return typed_code_matches(ctx.keyring, RESET_PURPOSE, str(reset_id), typed, stored)
 
 
 async def _why_unusable(
@@ -287,17 +283,25 @@ def _reset_view(ctx: ServiceContext, reset: PasswordReset) -> ResetView:
 
 # --- records and notices --------------------------------------------------------------------
 
+# What each kind of security event tells the customer (templates/<locale>.toml).
+NOTICES = {
+    "not_me": "not_me_done",
+    "password_changed": "password_changed",
+    "password_reset": "password_reset_done",
+}
 
-async def _record(
+
+async def _record_and_tell(
     session: AsyncSession,
     ctx: ServiceContext,
     account: Account,
-    kind: str,
     client: Client,
-    *,
+    kind: str,
     detail: str,
+    *,
     now: datetime,
 ) -> None:
+    """Write the security event and queue the customer's e-mail about it."""
     event = SecurityEvent(
         id=uuid.uuid4(),
         account_id=account.id,
@@ -308,21 +312,10 @@ async def _record(
         detail=detail,
     )
     await repository.record_event(session, event)
-
-
-async def _notify(
-    session: AsyncSession,
-    ctx: ServiceContext,
-    account: Account,
-    template: str,
-    client: Client,
-    *,
-    now: datetime,
-) -> None:
     message = account_message(
         keyring=ctx.keyring,
         account=account,
-        template=template,
+        template=NOTICES[kind],
         params={"login": account.login, **time_params(now, ctx.settings.timezone), "ip": client.ip},
         now=now,
     )
