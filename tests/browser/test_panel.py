@@ -111,10 +111,10 @@ def test_english_login_with_the_keyboard_only_then_log_out(
     )
     tab_to(page, page.get_by_role("button", name="Log out"))
     page.keyboard.press("Enter")
-    expect(page.get_by_role("status")).to_have_text("You have been logged out.")
+    expect(page.locator("#status")).to_have_text("You have been logged out.")
     # The session really ended: the account page sends us back to sign in.
     page.goto(f"{stack.api.origin}/panel/code.html")
-    expect(page.get_by_role("alert")).to_have_text(re.compile(r"^Your session has expired"))
+    expect(page.locator("#alert")).to_have_text(re.compile(r"^Your session has expired"))
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
 
 

@@ -447,7 +447,6 @@ async function init() {
     state.account = me.account;
     state.session = me.session;
     renderSession();
-    $("password-username").value = me.account.login;
     await Promise.all([loadCurrent(), loadHistory(), loadSessions()]);
   } catch (error) {
     commonFailure(error);

@@ -463,7 +463,6 @@ function openResetCode(opened) {
   reset.resendBlocked = false;
   showView("reset-code-view");
   setText($("reset-sent"), "reset.sent", { login: reset.login });
-  $("reset-username").value = reset.login;
   $("reset-code").value = "";
   $("reset-password").value = "";
   renderResetAttempts();
