@@ -117,7 +117,7 @@ _OTP_LINE = re.compile(r"^\s+(\d{6})\s*$", re.MULTILINE)
 
 
 class Mailbox:
-    """Reads login codes from what the real SMTP server received."""
+    """Reads login (and password reset) codes from what the real SMTP server received."""
 
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
@@ -149,8 +149,25 @@ class Mailbox:
     def count(self, address: str) -> int:
         return len(self._codes(address))
 
+    def last_match(self, address: str, pattern: re.Pattern[str], timeout: float = 10) -> str:
+        """`pattern`'s match in the newest text part to `address` that has one (a link);
+        waits for such a message to arrive."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for received in reversed(list(self.sink.messages)):
+                if address not in received.rcpt_tos:
+                    continue
+                body = received.message.get_body(preferencelist=("plain",))
+                match = pattern.search(body.get_content()) if body is not None else None
+                if match:
+                    return match.group(0)
+            time.sleep(0.05)
+        raise AssertionError(f"no message to {address} matching {pattern.pattern} in {timeout} s")
+
 
 # --- SMS gateway --------------------------------------------------------------------------
+
+_SMS_CODE = re.compile(r"\b(\d{6})\b")
 
 
 class SmsGateway:
@@ -160,6 +177,7 @@ class SmsGateway:
         self.token = token
         self.failing: set[str] = set()
         self.received: list[dict[str, Any]] = []
+        self._taken: dict[str, int] = {}
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -186,6 +204,20 @@ class SmsGateway:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/send"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def next_code(self, number: str, timeout: float = 10) -> str:
+        """The code of the first SMS to `number` not taken before; waits for it to arrive."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            texts = [sms["text"] for sms in list(self.received) if sms.get("to") == number]
+            # Notices (a new sign-in, a changed password) carry no code: skip them.
+            codes = [match.group(1) for text in texts if (match := _SMS_CODE.search(text))]
+            taken = self._taken.get(number, 0)
+            if len(codes) > taken:
+                self._taken[number] = len(codes)
+                return codes[-1]
+            time.sleep(0.05)
+        raise AssertionError(f"no new SMS to {number} within {timeout} s")
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -11,50 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import Browsing, Customer, Stack, chromium_missing
+from tests.browser.conftest import Browsing, Stack, chromium_missing
 from tests.util import wrong
 
 if (missing := chromium_missing()) is not None:
     pytest.skip(missing, allow_module_level=True)
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import expect
 
-WIDTHS = (360, 1280)
-
-
-def shoot(page: Page, folder: Path, name: str) -> None:
-    """Screenshots at both widths; at 360 px nothing may stick out sideways."""
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{name} is {overflow}px too wide at {width}px"
-        page.screenshot(path=folder / f"{name}-{width}.png", full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
-
-
-def start_login(page: Page, base: str, customer: Customer, button: str = "Log in") -> None:
-    page.goto(f"{base}/panel/")
-    page.locator("#login").fill(customer.login)
-    page.locator("#password").fill(customer.password)
-    page.get_by_role("button", name=button).click()
-    expect(page.locator("#verify-view")).to_be_visible()
-
-
-def sign_in(page: Page, stack: Stack, customer: Customer, base: str | None = None) -> None:
-    """The whole two-step login in English, for tests about what comes after it."""
-    start_login(page, base or stack.api.origin, customer)
-    page.locator("#code").fill(stack.mailbox.next_code(customer.email))
-    page.get_by_role("button", name="Confirm").click()
-    expect(page.locator("#who")).to_have_text(f"Signed in as {customer.login}")
-
-
-def tab_to(page: Page, target: Locator, presses: int = 20) -> None:
-    """Press Tab until `target` has the focus, as a keyboard user would."""
-    for _ in range(presses):
-        if target.evaluate("element => element === document.activeElement"):
-            return
-        page.keyboard.press("Tab")
-    raise AssertionError(f"Tab never reached {target}")
+from tests.browser.helpers import shoot, sign_in, start_login, tab_to
 
 
 def test_polish_two_step_login_wrong_code_then_the_right_one_pasted(
@@ -67,8 +32,8 @@ def test_polish_two_step_login_wrong_code_then_the_right_one_pasted(
     expect(page.get_by_role("button", name="English")).to_be_visible()
     shoot(page, screenshots, "login")
 
-    page.get_by_label("Login").fill(anna.login)
-    page.get_by_label("Hasło").fill(anna.password)
+    page.get_by_label("Login", exact=True).fill(anna.login)
+    page.get_by_label("Hasło", exact=True).fill(anna.password)
     page.get_by_role("button", name="ZALOGUJ SIĘ").click()
 
     code_field = page.get_by_label("Kod jednorazowy (6 cyfr)")
@@ -128,7 +93,7 @@ def test_english_login_with_the_keyboard_only_then_log_out(
     page.keyboard.press("Enter")
     expect(log_in).to_be_visible()
 
-    tab_to(page, page.get_by_label("Login"))
+    tab_to(page, page.get_by_label("Login", exact=True))
     page.keyboard.type(ben.login)
     page.keyboard.press("Tab")
     page.keyboard.type(ben.password)
@@ -146,10 +111,10 @@ def test_english_login_with_the_keyboard_only_then_log_out(
     )
     tab_to(page, page.get_by_role("button", name="Log out"))
     page.keyboard.press("Enter")
-    expect(page.get_by_role("status")).to_have_text("You have been logged out.")
+    expect(page.locator("#status")).to_have_text("You have been logged out.")
     # The session really ended: the account page sends us back to sign in.
     page.goto(f"{stack.api.origin}/panel/code.html")
-    expect(page.get_by_role("alert")).to_have_text(re.compile(r"^Your session has expired"))
+    expect(page.locator("#alert")).to_have_text(re.compile(r"^Your session has expired"))
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
 
 
@@ -218,7 +183,7 @@ def test_authorization_code_checked_in_the_support_console_shows_in_the_history(
 
     page.get_by_label("Panel password").fill("not the password")
     page.get_by_role("button", name="Generate code").click()
-    expect(page.get_by_role("alert")).to_have_text("Wrong password.")
+    expect(page.locator("#alert")).to_have_text("Wrong password.")
     page.get_by_label("Panel password").fill(fiona.password)
     page.get_by_role("button", name="Generate code").click()
     shown = page.locator("#code-value")
@@ -232,7 +197,7 @@ def test_authorization_code_checked_in_the_support_console_shows_in_the_history(
         "Do not give this code to anyone you do not trust"
     )
     page.get_by_role("button", name="Copy code").click()
-    expect(page.get_by_role("status")).to_have_text("The code was copied to the clipboard.")
+    expect(page.locator("#status")).to_have_text("The code was copied to the clipboard.")
     assert page.evaluate("navigator.clipboard.readText()") == code
 
     # The agent, in another browser context, in Polish.
@@ -275,7 +240,7 @@ def test_authorization_code_checked_in_the_support_console_shows_in_the_history(
     shoot(page, screenshots, "authorization-code-history")
 
     page.get_by_role("button", name="Revoke code").click()
-    expect(page.get_by_role("status")).to_have_text(
+    expect(page.locator("#status")).to_have_text(
         "The code was revoked. It no longer works with support."
     )
     check(read_out, "zgłoszenie #4712")
@@ -380,5 +345,5 @@ def test_no_phone_means_no_sms_and_too_many_wrong_codes_lead_back_to_sign_in(
         "Too many wrong codes. Sign in again to get a new code."
     )
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
-    expect(page.get_by_label("Password")).to_be_focused()
-    expect(page.get_by_label("Login")).to_have_value("dora")
+    expect(page.get_by_label("Password", exact=True)).to_be_focused()
+    expect(page.get_by_label("Login", exact=True)).to_have_value("dora")

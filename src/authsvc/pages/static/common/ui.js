@@ -2,16 +2,19 @@
 
 import { clearText, locale, setText } from "./i18n.js";
 
-/** Announce an error in the page's alert region (role="alert"), or clear it. */
-export function showError(key, params = {}) {
-  const region = document.getElementById("alert");
+/**
+ * Announce an error in the page's alert region (role="alert"), or clear it. `scope` names
+ * a section's own regions (`${scope}-alert`), for messages next to the form they are about.
+ */
+export function showError(key, params = {}, scope = "") {
+  const region = document.getElementById(scope ? `${scope}-alert` : "alert");
   if (key) setText(region, key, params);
   else clearText(region);
 }
 
 /** Announce progress or success in the page's status region (role="status"), or clear it. */
-export function showStatus(key, params = {}) {
-  const region = document.getElementById("status");
+export function showStatus(key, params = {}, scope = "") {
+  const region = document.getElementById(scope ? `${scope}-status` : "status");
   if (key) setText(region, key, params);
   else clearText(region);
 }
@@ -74,4 +77,20 @@ export function groupCode(code) {
 /** The digits of what was typed or pasted ("123 456" -> "123456"), at most `max`. */
 export function digitsOnly(value, max = 6) {
   return value.replace(/\D/g, "").slice(0, max);
+}
+
+/**
+ * The reason of a `weak_password` refusal as an i18n key and its parameters. The API's
+ * `detail` names the rule it broke (in English); anything unrecognised gets a general
+ * text rather than the English detail.
+ */
+export function weakPasswordReason(problem) {
+  const detail = String((problem && problem.detail) || "");
+  let match = detail.match(/at least (\d+)/);
+  if (match) return ["weak.too_short", { n: match[1] }];
+  match = detail.match(/at most (\d+)/);
+  if (match) return ["weak.too_long", { n: match[1] }];
+  if (/commonly used/.test(detail)) return ["weak.common", {}];
+  if (/same as the login/.test(detail)) return ["weak.same_as_login", {}];
+  return ["weak.other", {}];
 }

@@ -1,5 +1,5 @@
 // Your details → Authorization code: generate, show, revoke; the history of support checks;
-// who is signed in and Log out.
+// who is signed in and Log out; the account's sessions; changing the password.
 
 import { ApiError, call } from "../assets/api.js";
 import { clearText, initI18n, onLanguageChange, setText, t } from "../assets/i18n.js";
@@ -11,6 +11,7 @@ import {
   groupCode,
   showError,
   showStatus,
+  weakPasswordReason,
 } from "../assets/ui.js";
 
 const $ = (id) => document.getElementById(id);
@@ -22,7 +23,11 @@ const state = {
   shown: null, // {code, expires_at} right after generation; gone after a reload
   current: null, // GET /auth-codes/current
   history: [],
+  sessions: [],
   stopExpiry: null,
+  stopPasswordWait: null,
+  sessionsBusy: false,
+  passwordBusy: false,
   stopWait: null,
   busy: false,
 };
@@ -31,16 +36,17 @@ function toLogin(reason) {
   window.location.replace(`${LOGIN_PAGE}?reason=${reason}`);
 }
 
-/** Errors every call on this page may meet; true when handled. */
-function commonFailure(error) {
+/** Errors every call on this page may meet, shown in `scope`'s alert region; true when handled. */
+function commonFailure(error, scope = "") {
   if (!(error instanceof ApiError)) throw error;
   if (error.code === "not_authenticated") {
     toLogin("session");
     return true;
   }
-  if (error.status === 0) showError("err.network");
-  else if (error.code === "csrf_rejected") showError("err.csrf_rejected");
-  else showError("err.generic", { status: error.status });
+  if (error.status === 0) showError("err.network", {}, scope);
+  else if (error.code === "csrf_rejected") showError("err.csrf_rejected", {}, scope);
+  else if (error.status === 503) showError("err.unavailable", {}, scope);
+  else showError("err.generic", { status: error.status }, scope);
   return true;
 }
 
@@ -223,6 +229,197 @@ async function logout() {
   toLogin("logout");
 }
 
+// --- sessions -----------------------------------------------------------------------------
+
+/** The API names devices in English ("Firefox 120 on Windows"): say it in the page's language. */
+function deviceText(device) {
+  if (!device || device === "Unknown device") return t("sessions.unknown_device");
+  const match = device.match(/^(.+) on (.+)$/);
+  const browser = (found) =>
+    found.startsWith("Unknown browser") ? t("sessions.unknown_browser") : found;
+  if (!match) return browser(device);
+  return t("sessions.device", { browser: browser(match[1]), system: match[2] });
+}
+
+function renderSessions() {
+  const list = $("sessions");
+  list.replaceChildren();
+  for (const entry of state.sessions) {
+    const item = document.createElement("li");
+    item.className = "session";
+    item.dataset.current = String(entry.current);
+    const about = document.createElement("div");
+    const device = document.createElement("p");
+    device.className = "session-device";
+    device.id = `session-${entry.id}`;
+    const name = document.createElement("strong");
+    name.textContent = deviceText(entry.device);
+    device.append(name);
+    if (entry.current) {
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      badge.textContent = t("sessions.this_device");
+      device.append(" ", badge);
+    }
+    const facts = document.createElement("p");
+    facts.className = "hint";
+    facts.textContent = t("sessions.facts", {
+      ip: entry.ip,
+      last_used: formatDateTime(entry.last_used_at),
+      created: formatDateTime(entry.created_at),
+    });
+    about.append(device, facts);
+    item.append(about);
+    if (!entry.current) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "danger small";
+      button.textContent = t("sessions.sign_out");
+      // Which session: the device line, read after the button's own name.
+      button.setAttribute("aria-describedby", device.id);
+      button.addEventListener("click", () => endSession(entry));
+      item.append(button);
+    }
+    list.append(item);
+  }
+  const others = state.sessions.some((entry) => !entry.current);
+  $("sessions-end-others").hidden = !others;
+  $("sessions-alone").hidden = others || state.sessions.length === 0;
+}
+
+async function loadSessions() {
+  state.sessions = await call("GET", "/sessions");
+  renderSessions();
+}
+
+/** After a sign-out the button pressed is gone: the focus goes to the section's heading. */
+async function reloadSessions() {
+  try {
+    await loadSessions();
+  } catch (error) {
+    commonFailure(error, "sessions");
+  }
+  if (focusLost()) $("sessions-heading").focus();
+}
+
+/** The focused element was removed or hidden (the browser then leaves it on the body). */
+function focusLost() {
+  const focused = document.activeElement;
+  return (
+    !focused ||
+    focused === document.body ||
+    !focused.isConnected ||
+    focused.closest("[hidden]") !== null
+  );
+}
+
+async function endSession(entry) {
+  if (state.sessionsBusy) return;
+  state.sessionsBusy = true;
+  showError(null, {}, "sessions");
+  showStatus(null, {}, "sessions");
+  try {
+    await call("DELETE", `/sessions/${encodeURIComponent(entry.id)}`);
+    showStatus("sessions.signed_out", { device: deviceText(entry.device) }, "sessions");
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      showStatus("sessions.gone", {}, "sessions"); // it ended meanwhile: the list will say so
+    } else {
+      commonFailure(error, "sessions");
+    }
+  } finally {
+    state.sessionsBusy = false;
+  }
+  await reloadSessions();
+}
+
+async function endOtherSessions() {
+  if (state.sessionsBusy) return;
+  state.sessionsBusy = true;
+  showError(null, {}, "sessions");
+  showStatus(null, {}, "sessions");
+  try {
+    await call("DELETE", "/sessions");
+    showStatus("sessions.others_signed_out", {}, "sessions");
+  } catch (error) {
+    commonFailure(error, "sessions");
+  } finally {
+    state.sessionsBusy = false;
+  }
+  await reloadSessions();
+}
+
+// --- password change --------------------------------------------------------------------------
+
+function waitBeforePasswordChange(seconds) {
+  if (state.stopPasswordWait) state.stopPasswordWait();
+  const wait = $("password-wait");
+  wait.hidden = false;
+  $("change-password").disabled = true;
+  state.stopPasswordWait = countdown(
+    Date.now() + seconds * 1000,
+    (left) => setText(wait, "common.wait", { time: formatDuration(left) }),
+    () => {
+      state.stopPasswordWait = null;
+      wait.hidden = true;
+      clearText(wait);
+      $("change-password").disabled = false;
+    },
+  );
+}
+
+async function changePassword() {
+  if (state.passwordBusy || state.stopPasswordWait) return;
+  const password = $("current-password").value;
+  const newPassword = $("new-password").value;
+  if (!password || !newPassword) {
+    showError("password.missing", {}, "password");
+    (password ? $("new-password") : $("current-password")).focus();
+    return;
+  }
+  state.passwordBusy = true;
+  $("change-password").disabled = true;
+  showError(null, {}, "password");
+  showStatus("password.saving", {}, "password");
+  try {
+    await call("POST", "/password", { body: { password, new_password: newPassword } });
+    $("current-password").value = "";
+    $("new-password").value = "";
+    showStatus("password.changed", {}, "password");
+    // Every other session ended with the old password.
+    await reloadSessions();
+  } catch (error) {
+    showStatus(null, {}, "password");
+    passwordChangeFailed(error);
+  } finally {
+    state.passwordBusy = false;
+    if (!state.stopPasswordWait) $("change-password").disabled = false;
+  }
+}
+
+function passwordChangeFailed(error) {
+  if (!(error instanceof ApiError)) throw error;
+  if (error.code === "invalid_credentials") {
+    showError("err.wrong_current_password", {}, "password");
+    $("current-password").value = "";
+    $("current-password").focus();
+  } else if (error.code === "weak_password") {
+    const [key, params] = weakPasswordReason(error.problem);
+    showError(key, params, "password");
+    $("new-password").select();
+    $("new-password").focus();
+  } else if (error.status === 429) {
+    showError("err.password_limit", {}, "password");
+    $("current-password").value = "";
+    waitBeforePasswordChange(error.retryAfter ?? 60);
+  } else if (error.status === 503) {
+    showError("err.unavailable", {}, "password");
+    waitBeforePasswordChange(error.retryAfter ?? 5);
+  } else {
+    commonFailure(error, "password");
+  }
+}
+
 // --- wiring -----------------------------------------------------------------------------
 
 async function init() {
@@ -231,6 +428,7 @@ async function init() {
     renderSession();
     renderCode();
     renderHistory();
+    renderSessions();
   });
   $("generate-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -239,12 +437,17 @@ async function init() {
   $("revoke").addEventListener("click", revoke);
   $("copy").addEventListener("click", copyCode);
   $("logout").addEventListener("click", logout);
+  $("sessions-end-others").addEventListener("click", endOtherSessions);
+  $("password-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    changePassword();
+  });
   try {
     const me = await call("GET", "/session");
     state.account = me.account;
     state.session = me.session;
     renderSession();
-    await Promise.all([loadCurrent(), loadHistory()]);
+    await Promise.all([loadCurrent(), loadHistory(), loadSessions()]);
   } catch (error) {
     commonFailure(error);
   }

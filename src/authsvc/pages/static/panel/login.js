@@ -1,4 +1,5 @@
-// Sign-in: login and password, then the one-time code window.
+// Sign-in: login and password, then the one-time code window; and the password reset
+// ("Forgot your password?"): login, then the code with the new password.
 
 import { ApiError, call } from "../assets/api.js";
 import { clearText, initI18n, onLanguageChange, setText } from "../assets/i18n.js";
@@ -9,9 +10,11 @@ import {
   formatDuration,
   showError,
   showStatus,
+  weakPasswordReason,
 } from "../assets/ui.js";
 
 const $ = (id) => document.getElementById(id);
+const VIEWS = ["login-view", "verify-view", "reset-view", "reset-code-view"];
 const ACCOUNT_PAGE = "./code.html";
 const POLL_MS = 1000;
 // Overload is brief by design (the service sheds load); give up retrying after this many.
@@ -29,6 +32,11 @@ const state = {
   autoRetries: 0,
   busy: false,
 };
+
+/** Show one of the page's views and hide the others. */
+function showView(id) {
+  for (const view of VIEWS) $(view).hidden = view !== id;
+}
 
 // --- step 1: login and password ---------------------------------------------------------
 
@@ -92,6 +100,10 @@ function loginFailed(error) {
     showError("err.invalid_credentials");
     $("password").value = "";
     $("password").focus();
+  } else if (error.code === "password_reset_required") {
+    // After "this wasn't me": the right password, but a new one must be set first.
+    $("password").value = "";
+    openReset("err.password_reset_required", $("login").value.trim());
   } else if (error.status === 429) {
     showError("err.too_many_attempts");
     waitBeforeLogin(error.retryAfter ?? 60, { autoRetry: false });
@@ -118,8 +130,7 @@ function otherChannel() {
 }
 
 function openCodeWindow(challenge) {
-  $("login-view").hidden = true;
-  $("verify-view").hidden = false;
+  showView("verify-view");
   $("code").value = "";
   state.attemptsLeft = null;
   state.resendBlocked = false;
@@ -352,12 +363,284 @@ function backToLogin(reasonKey) {
   stopTimers();
   stopPolling();
   state.challenge = null;
-  $("verify-view").hidden = true;
-  $("login-view").hidden = false;
+  stopResetTimers();
+  showView("login-view");
   clearMessages();
   if (reasonKey) showError(reasonKey);
   $("password").value = "";
   ($("login").value ? $("password") : $("login")).focus();
+}
+
+// --- password reset ("Forgot your password?") -------------------------------------------
+
+const reset = {
+  login: "",
+  current: null, // {reset_id, expires_at, resend_after}
+  attemptsLeft: null,
+  resendBlocked: false, // the resend cap was reached
+  stops: [], // countdowns of the code step
+  waitStop: null, // a refused request's countdown
+  busy: false,
+};
+
+/**
+ * The first step: the login. `reasonKey` says why it opened when the customer did not ask
+ * (a refused sign-in, a reset that is over); `login` fills the field.
+ */
+function openReset(reasonKey, login = reset.login) {
+  stopResetTimers();
+  reset.current = null;
+  showView("reset-view");
+  clearMessages();
+  if (reasonKey) showError(reasonKey);
+  $("reset-login").value = login;
+  (login && !$("reset-submit").disabled ? $("reset-submit") : $("reset-login")).focus();
+}
+
+function stopResetWait() {
+  if (reset.waitStop) reset.waitStop();
+  reset.waitStop = null;
+  const wait = $("reset-wait");
+  wait.hidden = true;
+  clearText(wait);
+  $("reset-submit").disabled = reset.busy;
+}
+
+function waitBeforeReset(seconds) {
+  stopResetWait();
+  const wait = $("reset-wait");
+  wait.hidden = false;
+  $("reset-submit").disabled = true;
+  reset.waitStop = countdown(
+    Date.now() + seconds * 1000,
+    (left) => setText(wait, "common.wait", { time: formatDuration(left) }),
+    stopResetWait,
+  );
+}
+
+async function requestReset() {
+  if (reset.busy || reset.waitStop) return;
+  const login = $("reset-login").value.trim();
+  if (!login) {
+    showError("reset.missing_login");
+    $("reset-login").focus();
+    return;
+  }
+  reset.busy = true;
+  $("reset-submit").disabled = true;
+  showError(null);
+  showStatus("reset.sending");
+  try {
+    const opened = await call("POST", "/password/reset", { body: { login } });
+    reset.login = login;
+    openResetCode(opened);
+  } catch (error) {
+    showStatus(null);
+    resetRequestFailed(error);
+  } finally {
+    reset.busy = false;
+    if (!reset.waitStop) $("reset-submit").disabled = false;
+  }
+}
+
+function resetRequestFailed(error) {
+  if (!(error instanceof ApiError)) throw error;
+  if (error.status === 429) {
+    showError("err.reset_too_many");
+    waitBeforeReset(error.retryAfter ?? 60);
+  } else if (error.status === 503) {
+    showError("err.unavailable");
+    waitBeforeReset(error.retryAfter ?? 5);
+  } else {
+    reportOther(error);
+  }
+}
+
+/** The second step: the code that was sent, and the new password. */
+function openResetCode(opened) {
+  reset.current = opened;
+  reset.attemptsLeft = null;
+  reset.resendBlocked = false;
+  showView("reset-code-view");
+  setText($("reset-sent"), "reset.sent", { login: reset.login });
+  $("reset-code").value = "";
+  $("reset-password").value = "";
+  renderResetAttempts();
+  startResetTimers();
+  showStatus(null);
+  $("reset-code").focus();
+}
+
+function renderResetAttempts() {
+  const element = $("reset-attempts-left");
+  if (reset.attemptsLeft === null) clearText(element);
+  else setText(element, "verify.attempts_left", { n: reset.attemptsLeft });
+}
+
+function stopResetTimers() {
+  for (const stop of reset.stops) stop();
+  reset.stops = [];
+}
+
+function startResetTimers() {
+  stopResetTimers();
+  const { expires_at: expiresAt, resend_after: resendAfter } = reset.current;
+  reset.stops.push(
+    countdown(
+      new Date(expiresAt),
+      (left) =>
+        setText($("reset-code-expiry"), "verify.expires_in", { time: formatDuration(left) }),
+      () => openReset("err.reset_expired"),
+    ),
+  );
+  waitBeforeResetResend(new Date(resendAfter));
+}
+
+function waitBeforeResetResend(until) {
+  const wait = $("reset-resend-wait");
+  $("reset-resend").disabled = true;
+  reset.stops.push(
+    countdown(
+      until,
+      (left) => {
+        wait.hidden = left <= 0;
+        if (left > 0) setText(wait, "verify.resend_wait", { time: formatDuration(left) });
+      },
+      () => {
+        clearText(wait);
+        wait.hidden = true;
+        $("reset-resend").disabled = reset.resendBlocked;
+      },
+    ),
+  );
+}
+
+async function confirmReset() {
+  if (reset.busy || !reset.current) return;
+  const code = digitsOnly($("reset-code").value);
+  const newPassword = $("reset-password").value;
+  if (code.length !== 6) {
+    showError("verify.need_six");
+    $("reset-code").focus();
+    return;
+  }
+  if (!newPassword) {
+    showError("reset.missing_password");
+    $("reset-password").focus();
+    return;
+  }
+  reset.busy = true;
+  $("reset-confirm").disabled = true;
+  showError(null);
+  showStatus("reset.saving");
+  try {
+    await call("POST", "/password/reset/confirm", {
+      body: { reset_id: reset.current.reset_id, code, new_password: newPassword },
+    });
+    finishReset();
+  } catch (error) {
+    showStatus(null);
+    confirmFailed(error);
+  } finally {
+    reset.busy = false;
+    $("reset-confirm").disabled = false;
+  }
+}
+
+function confirmFailed(error) {
+  if (!(error instanceof ApiError)) throw error;
+  if (error.code === "invalid_code") {
+    reset.attemptsLeft = error.problem.attempts_left ?? null;
+    renderResetAttempts();
+    if (reset.attemptsLeft === 0) {
+      openReset("err.reset_exhausted");
+      return;
+    }
+    showError("err.invalid_code", { n: reset.attemptsLeft ?? "?" });
+    $("reset-code").select();
+    $("reset-code").focus();
+  } else if (error.code === "weak_password") {
+    // The code was right and still works; only the password needs another try.
+    const [key, params] = weakPasswordReason(error.problem);
+    showError(key, params);
+    $("reset-password").select();
+    $("reset-password").focus();
+  } else if (!leaveEndedReset(error)) {
+    if (error.status === 503) showError("err.unavailable");
+    else reportOther(error);
+  }
+}
+
+// A reset that is over (expired, used, exhausted or unknown) goes back to its first step
+// with the reason; true when it did.
+function leaveEndedReset(error) {
+  if (error.code === "reset_not_found") {
+    openReset("err.reset_not_found");
+  } else if (error.code === "reset_expired") {
+    const detail = String(error.problem.detail || "");
+    if (/already used/.test(detail)) openReset("err.reset_used");
+    else if (/wrong codes/.test(detail)) openReset("err.reset_exhausted");
+    else openReset("err.reset_expired");
+  } else {
+    return false;
+  }
+  return true;
+}
+
+async function resendReset() {
+  if (reset.busy || !reset.current) return;
+  reset.busy = true;
+  $("reset-resend").disabled = true;
+  showError(null);
+  try {
+    const opened = await call("POST", "/password/reset/resend", {
+      body: { reset_id: reset.current.reset_id },
+    });
+    reset.current = opened;
+    startResetTimers();
+    $("reset-code").value = "";
+    showStatus("verify.resent");
+    $("reset-code").focus();
+  } catch (error) {
+    resendResetFailed(error);
+  } finally {
+    reset.busy = false;
+  }
+}
+
+function resendResetFailed(error) {
+  if (!(error instanceof ApiError)) throw error;
+  if (error.code === "resend_too_soon") {
+    showError("err.resend_too_soon");
+    waitBeforeResetResend(Date.now() + (error.retryAfter ?? 5) * 1000);
+  } else if (error.code === "resend_limit_reached") {
+    reset.resendBlocked = true;
+    showError("err.reset_resend_limit");
+  } else if (!leaveEndedReset(error)) {
+    if (error.status === 503) showError("err.unavailable");
+    else reportOther(error);
+    $("reset-resend").disabled = false;
+  }
+}
+
+/** The new password is set; it signs nobody in, so back to the sign-in form with it. */
+function finishReset() {
+  stopResetTimers();
+  reset.current = null;
+  $("reset-code").value = "";
+  $("reset-password").value = "";
+  showView("login-view");
+  clearMessages();
+  showStatus("reset.done");
+  $("login").value = reset.login;
+  $("password").value = "";
+  $("password").focus();
+}
+
+function leaveReset() {
+  const typed = $("reset-login").value.trim();
+  if (typed && !$("login").value) $("login").value = typed;
+  backToLogin(null);
 }
 
 // --- wiring -----------------------------------------------------------------------------
@@ -399,6 +682,22 @@ function init() {
   $("resend").addEventListener("click", () => resend(null));
   $("switch-channel").addEventListener("click", () => resend(otherChannel()));
   $("back").addEventListener("click", () => backToLogin(null));
+  $("forgot").addEventListener("click", () => openReset(null, $("login").value.trim()));
+  $("reset-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    requestReset();
+  });
+  $("reset-code-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    confirmReset();
+  });
+  $("reset-code").addEventListener("input", () => {
+    const digits = digitsOnly($("reset-code").value);
+    if ($("reset-code").value !== digits) $("reset-code").value = digits;
+  });
+  $("reset-resend").addEventListener("click", resendReset);
+  $("reset-back").addEventListener("click", leaveReset);
+  $("reset-code-back").addEventListener("click", leaveReset);
   reasonFromUrl();
   redirectIfSignedIn();
 }
