@@ -39,9 +39,15 @@ async def test_a_change_ends_every_other_session_and_tells_the_customer(
 async def test_the_policy_applies(ctx: ServiceContext, client: httpx.AsyncClient) -> None:
     await make_account(ctx, login="weakling")
     await sign_in(client, ctx, "weakling")
-    for weak in ("short", "password123", "weakling"):
+    for weak, reason in (
+        ("short", "too_short"),
+        ("password123", "common"),
+        ("weakling", "same_as_login"),
+    ):
         refused = await _change(client, new=weak)
         assert refused.status_code == 422 and refused.json()["code"] == "weak_password"
+        assert refused.json()["reason"] == reason
+    assert (await _change(client, new="short")).json()["limit"] == 8
     assert (await start_login(client, "weakling")).status_code == 200
 
 

@@ -76,7 +76,7 @@ async def test_a_reset_sets_the_password_ends_sessions_clears_throttling_and_sig
     assert [n["ip"] for n in await sent(ctx, "password_reset_done", account.id)] == ["203.0.113.7"]
     # Used up: the same code again finds nothing to act on.
     again = await _confirm(client, reset_id, await _reset_code(ctx, "forgetful"), new="x" * 20)
-    assert again.status_code == 410
+    assert again.status_code == 410 and again.json()["reason"] == "used"
 
 
 async def test_the_code_goes_by_the_accounts_channel(
@@ -98,6 +98,7 @@ async def test_five_wrong_codes_end_the_reset(
         assert [w.json()["attempts_left"] for w in wrong] == [4, 3, 2, 1, 0]
         exhausted = await _confirm(http, reset_id, "111111")
     assert exhausted.status_code == 410 and exhausted.json()["code"] == "reset_expired"
+    assert exhausted.json()["reason"] == "exhausted"
     assert (await start_login(client, "fumbler")).status_code == 200  # unchanged
 
 
@@ -122,6 +123,7 @@ async def test_the_code_expires_after_ten_minutes(
     clock.advance(timedelta(minutes=10))
     expired = await _confirm(client, reset_id, code)
     assert expired.status_code == 410 and expired.json()["code"] == "reset_expired"
+    assert expired.json()["reason"] == "expired"
 
 
 async def test_resends_follow_the_login_codes_rules(
@@ -163,3 +165,16 @@ async def test_requests_are_limited_per_login_whether_or_not_it_exists(
         async with make_client(ctx, ip="198.51.100.50") as http:
             statuses = [(await _request(http, login)).status_code for _ in range(6)]
         assert statuses == [202] * 5 + [429]
+
+
+async def test_a_weak_new_password_spends_the_attempt_but_not_the_reset(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    ctx = with_codes(ctx, "123456")
+    await make_account(ctx, login="weakreset")
+    async with make_client(ctx) as http:
+        reset_id = (await _request(http, "weakreset")).json()["reset_id"]
+        weak = await _confirm(http, reset_id, "123456", new="weakreset")
+        assert weak.status_code == 422
+        assert (weak.json()["reason"], weak.json()["attempts_left"]) == ("same_as_login", 4)
+        assert (await _confirm(http, reset_id, "123456")).status_code == 204

@@ -23,14 +23,23 @@ def common_passwords() -> frozenset[str]:
 def check_password(password: str, *, min_length: int, max_length: int, login: str = "") -> None:
     """Raise WeakPassword with a reason a person can act on."""
     normalised = unicodedata.normalize("NFC", password)
+    # `reason` (and `limit`) say it for programs, in words that do not change.
     if len(normalised) < min_length:
         raise WeakPassword(
-            f"Password must be at least {min_length} characters long (15 or more recommended)."
+            f"Password must be at least {min_length} characters long (15 or more recommended).",
+            reason="too_short",
+            limit=min_length,
         )
     if len(normalised) > max_length:
-        raise WeakPassword(f"Password must be at most {max_length} characters long.")
+        raise WeakPassword(
+            f"Password must be at most {max_length} characters long.",
+            reason="too_long",
+            limit=max_length,
+        )
     folded = normalised.lower()
     if folded in common_passwords():
-        raise WeakPassword("This password is on the list of commonly used passwords.")
+        raise WeakPassword(
+            "This password is on the list of commonly used passwords.", reason="common"
+        )
     if login and folded == login.lower():
-        raise WeakPassword("Password must not be the same as the login.")
+        raise WeakPassword("Password must not be the same as the login.", reason="same_as_login")

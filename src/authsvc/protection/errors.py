@@ -16,8 +16,15 @@ class ResetExpired(AppError):
     code = "reset_expired"
     title = "The password reset is over"
     default_detail = "The reset code has expired; ask for a new one."
-    USED = "This password reset was already used."
-    EXHAUSTED = "Too many wrong codes; ask for a new password reset."
+
+    # `reason` says which, for programs: expired, used or exhausted.
+    @classmethod
+    def used(cls) -> ResetExpired:
+        return cls("This password reset was already used.", reason="used")
+
+    @classmethod
+    def exhausted(cls) -> ResetExpired:
+        return cls("Too many wrong codes; ask for a new password reset.", reason="exhausted")
 
 
 class ResetResendTooSoon(RetryLater):

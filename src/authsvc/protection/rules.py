@@ -15,11 +15,11 @@ from authsvc.protection.models import PasswordReset
 def unusable(reset: PasswordReset, *, now: datetime, settings: Settings) -> AppError | None:
     """Why no code can be tried on this reset any more, or None while it can."""
     if reset.consumed_at is not None:
-        return ResetExpired(ResetExpired.USED)
+        return ResetExpired.used()
     if reset.expires_at <= now:
-        return ResetExpired()
+        return ResetExpired(reason="expired")
     if reset.attempts >= settings.password_reset_max_attempts:
-        return ResetExpired(ResetExpired.EXHAUSTED)
+        return ResetExpired.exhausted()
     return None
 
 

@@ -229,9 +229,11 @@ async def confirm_reset(
     try:
         _check_policy(ctx, new_password, account)
     except WeakPassword as weak:
+        left = settings.password_reset_max_attempts - attempt.attempts
+        weak.extra["attempts_left"] = left  # the attempt is spent: say what remains
         raise await keep_and_refuse(session, weak) from None
     if not await repository.consume(session, reset_id, now=now):
-        raise ResetExpired(ResetExpired.USED)
+        raise ResetExpired.used()
     await _apply_reset(session, ctx, account, new_password, client, now=now)
 
 
@@ -268,9 +270,7 @@ async def _why_unusable(
     reset = await repository.get_reset(session, reset_id)
     if reset is None:
         return ResetNotFound()
-    return rules.unusable(reset, now=now, settings=ctx.settings) or ResetExpired(
-        ResetExpired.EXHAUSTED
-    )
+    return rules.unusable(reset, now=now, settings=ctx.settings) or ResetExpired.exhausted()
 
 
 def _reset_view(ctx: ServiceContext, reset: PasswordReset) -> ResetView:

@@ -80,17 +80,14 @@ export function digitsOnly(value, max = 6) {
 }
 
 /**
- * The reason of a `weak_password` refusal as an i18n key and its parameters. The API's
- * `detail` names the rule it broke (in English); anything unrecognised gets a general
- * text rather than the English detail.
+ * The reason of a `weak_password` refusal as an i18n key and its parameters, from the
+ * problem's stable `reason` (and `limit`); anything unknown gets a general text.
  */
 export function weakPasswordReason(problem) {
-  const detail = String((problem && problem.detail) || "");
-  let match = detail.match(/at least (\d+)/);
-  if (match) return ["weak.too_short", { n: match[1] }];
-  match = detail.match(/at most (\d+)/);
-  if (match) return ["weak.too_long", { n: match[1] }];
-  if (/commonly used/.test(detail)) return ["weak.common", {}];
-  if (/same as the login/.test(detail)) return ["weak.same_as_login", {}];
+  const reason = problem && problem.reason;
+  if (reason === "too_short") return ["weak.too_short", { n: String(problem.limit) }];
+  if (reason === "too_long") return ["weak.too_long", { n: String(problem.limit) }];
+  if (reason === "common") return ["weak.common", {}];
+  if (reason === "same_as_login") return ["weak.same_as_login", {}];
   return ["weak.other", {}];
 }

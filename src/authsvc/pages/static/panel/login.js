@@ -577,9 +577,9 @@ function leaveEndedReset(error) {
   if (error.code === "reset_not_found") {
     openReset("err.reset_not_found");
   } else if (error.code === "reset_expired") {
-    const detail = String(error.problem.detail || "");
-    if (/already used/.test(detail)) openReset("err.reset_used");
-    else if (/wrong codes/.test(detail)) openReset("err.reset_exhausted");
+    const reason = error.problem.reason;
+    if (reason === "used") openReset("err.reset_used");
+    else if (reason === "exhausted") openReset("err.reset_exhausted");
     else openReset("err.reset_expired");
   } else {
     return false;
