@@ -3,7 +3,8 @@
 
     python3 dev.py serve        run the service on the embedded PostgreSQL (dev mode)
     python3 dev.py test         run the test suite
-    python3 dev.py check        ruff, mypy and the import contracts of docs/architecture.md
+    python3 dev.py check        ruff, mypy, the import contracts of docs/architecture.md,
+                                and whether openapi.yaml still matches the app
     python3 dev.py authsvc ...  any other `authsvc` command (accounts, migrate, ...)
 
 The first run creates `.venv/` and installs the project with its dev extras; later
@@ -55,6 +56,25 @@ def _become(*argv: str) -> int:
     os.execv(argv[0], list(argv))  # noqa: S606 - our own venv binary, no shell
 
 
+def _openapi_matches() -> int:
+    """The committed openapi.yaml is what `authsvc openapi` prints now (the drift check)."""
+    generated = subprocess.run(
+        [str(BIN / "authsvc"), "openapi"], cwd=ROOT, capture_output=True, text=True
+    )
+    if generated.returncode:
+        print(generated.stderr, file=sys.stderr)
+        return generated.returncode
+    if generated.stdout != (ROOT / "openapi.yaml").read_text(encoding="utf-8"):
+        print(
+            "openapi.yaml does not match the app; regenerate it and commit the result:\n"
+            "    python3 dev.py authsvc openapi > openapi.yaml",
+            file=sys.stderr,
+        )
+        return 1
+    print("openapi.yaml matches the app")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in {"-h", "--help"}:
         print(__doc__)
@@ -75,7 +95,7 @@ def main(argv: list[str]) -> int:
         ):
             if code := _run(*step):
                 return code
-        return 0
+        return _openapi_matches()
     if command == "authsvc":
         return _become(str(BIN / "authsvc"), *rest)
     print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)

@@ -28,7 +28,20 @@ from authsvc.support.endpoints import router as support_router
 from authsvc.web.headers import SecurityHeadersMiddleware
 from authsvc.web.limits import BodyLimitMiddleware
 from authsvc.web.observe import RequestContextMiddleware
+from authsvc.web.openapi_docs import install_openapi, servers
 from authsvc.web.problem import install_problem_handlers
+
+DESCRIPTION = "\n\n".join(
+    [
+        "Two-step login, authorization codes and support verification for the Client Panel.",
+        "Every error is `application/problem+json` (RFC 9457, schema `Problem`) with a stable "
+        "`code`; each response lists the codes it can carry. Any path may also answer "
+        "`404 not_found` or `405 method_not_allowed`, and a request body over "
+        "`AUTHSVC_MAX_BODY_BYTES` gets `413 payload_too_large`.",
+        "The HTML pages under `/panel/` and `/support/` are static files that use this API; "
+        "they are not part of it.",
+    ]
+)
 
 # Something that runs beside the API for the app's lifetime (the delivery worker).
 BackgroundService = Callable[[ServiceContext], AbstractAsyncContextManager[None]]
@@ -74,12 +87,13 @@ def create_app(
     app = FastAPI(
         title="authsvc",
         version=authsvc.__version__,
-        description="Two-step login, authorization codes and support verification "
-        "for the Client Panel.",
+        description=DESCRIPTION,
+        servers=servers(settings),
         lifespan=lifespan,
     )
     app.state.ctx = ctx
     install_problem_handlers(app)
+    install_openapi(app)
     # Added first, so it runs innermost: its 413 still gets the CORS and security headers.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(

@@ -11,10 +11,17 @@ from authsvc.auth_codes.schemas import (
     NewCodeOut,
 )
 from authsvc.login.endpoints import client_of
-from authsvc.sessions.dependencies import CurrentSession
+from authsvc.core.errors import Overloaded
+from authsvc.login.errors import InvalidCredentials
+from authsvc.sessions.dependencies import (
+    SESSION_REFUSALS,
+    SESSION_REFUSALS_UNSAFE,
+    CurrentSession,
+)
+from authsvc.throttling.errors import TooManyAttempts
 from authsvc.web.client_ip import ClientIP
 from authsvc.web.dependencies import Context, Session
-from authsvc.web.problem import problem_responses
+from authsvc.web.openapi_docs import DATABASE, JSON_BODY, problems
 
 router = APIRouter(prefix="/auth-codes", tags=["authorization codes"])
 
@@ -22,8 +29,16 @@ router = APIRouter(prefix="/auth-codes", tags=["authorization codes"])
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    operation_id="createAuthCode",
     summary="Re-enter the password and get a new authorization code (shown once)",
-    responses=problem_responses(400, 401, 403, 413, 422, 429, 503),
+    responses=problems(
+        *SESSION_REFUSALS_UNSAFE,
+        InvalidCredentials,
+        TooManyAttempts,
+        Overloaded,
+        *JSON_BODY,
+        *DATABASE,
+    ),
 )
 async def generate(
     body: GenerateRequest,
@@ -41,9 +56,10 @@ async def generate(
 
 @router.get(
     "/current",
+    operation_id="getCurrentAuthCode",
     summary="Whether a code is live, until when, and how often support confirmed it",
     response_model_exclude_none=True,
-    responses=problem_responses(401, 503),
+    responses=problems(*SESSION_REFUSALS, *DATABASE),
 )
 async def current(me: CurrentSession, ctx: Context, session: Session) -> CurrentCodeOut:
     code = await service.current(session, account_id=me.account.id, now=ctx.clock.now())
@@ -60,8 +76,9 @@ async def current(me: CurrentSession, ctx: Context, session: Session) -> Current
 @router.delete(
     "/current",
     status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="revokeAuthCode",
     summary="Revoke the live code now",
-    responses=problem_responses(401, 403, 503),
+    responses=problems(*SESSION_REFUSALS_UNSAFE, *DATABASE),
 )
 async def revoke(me: CurrentSession, ctx: Context, session: Session) -> Response:
     await service.revoke(session, account_id=me.account.id, now=ctx.clock.now())

@@ -16,6 +16,8 @@ class AppError(Exception):
     code: ClassVar[str] = "bad_request"
     title: ClassVar[str] = "Bad request"
     default_detail: ClassVar[str] = ""  # the title, when empty
+    # The `WWW-Authenticate` challenge a 401 of this class sends (RFC 9110 section 11.6.1).
+    challenge: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -25,7 +27,9 @@ class AppError(Exception):
         **extra: Any,
     ) -> None:
         self.detail = detail or self.default_detail or self.title
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
+        if self.challenge is not None:
+            self.headers.setdefault("WWW-Authenticate", self.challenge)
         self.extra = extra
         super().__init__(self.detail)
 

@@ -1,34 +1,48 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request, Response, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from authsvc.health import service
-from authsvc.health.errors import NotReady
+from authsvc.health.errors import MetricsClosed, MetricsTokenRequired, NotReady
 from authsvc.ops.metrics import CONTENT_TYPE, render
 from authsvc.ops.migrations import schema_is_current
 from authsvc.web.dependencies import Context
 from authsvc.web.headers import bearer_token
-from authsvc.web.problem import problem_responses
+from authsvc.web.openapi_docs import DATABASE, PUBLIC, problems
 
 router = APIRouter(tags=["operations"])
+
+# The security scheme of openapi.yaml for the scraper.
+_METRICS_TOKEN = HTTPBearer(
+    scheme_name="metricsToken",
+    description="`AUTHSVC_METRICS_TOKEN` as `Authorization: Bearer <token>`. Without a "
+    "token configured, /metrics is open in dev mode and closed (403) otherwise.",
+    auto_error=False,
+)
 
 
 class Status(BaseModel):
     status: str
 
 
-@router.get("/healthz", summary="The process is alive")
+@router.get(
+    "/healthz", operation_id="healthz", summary="The process is alive", openapi_extra=PUBLIC
+)
 async def healthz() -> Status:
     return Status(status="ok")
 
 
 @router.get(
     "/readyz",
+    operation_id="readyz",
     summary="The database is reachable and its schema is at the latest migration",
-    responses={503: {"description": "Not ready"}},
+    openapi_extra=PUBLIC,
+    responses=problems(NotReady),
 )
 async def readyz(ctx: Context) -> Status:
     try:
@@ -42,14 +56,23 @@ async def readyz(ctx: Context) -> Status:
 
 @router.get(
     "/metrics",
+    operation_id="metrics",
     summary="Prometheus metrics (outside dev mode: `Authorization: Bearer` the metrics token)",
     response_class=Response,
     responses={
-        200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
-        **problem_responses(401, 403, 503),
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Prometheus text format",
+        },
+        **problems(MetricsTokenRequired, MetricsClosed, *DATABASE),
     },
 )
-async def metrics(request: Request, ctx: Context) -> Response:
+async def metrics(
+    request: Request,
+    ctx: Context,
+    # For the document only: check_metrics_access reads and checks the token.
+    _token: Annotated[HTTPAuthorizationCredentials | None, Security(_METRICS_TOKEN)],
+) -> Response:
     service.check_metrics_access(ctx.settings, bearer_token(request))
     await service.observe(ctx)
     return Response(render(), media_type=CONTENT_TYPE)

@@ -18,9 +18,7 @@ class MetricsTokenRequired(AppError):
     code = "metrics_token_required"
     title = "A metrics token is required"
     default_detail = "Send the metrics token as `Authorization: Bearer <token>`."
-
-    def __init__(self) -> None:
-        super().__init__(headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    challenge = 'Bearer realm="metrics"'
 
 
 class MetricsClosed(AppError):

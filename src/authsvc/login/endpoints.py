@@ -7,19 +7,32 @@ import uuid
 from fastapi import APIRouter, Request, Response
 
 from authsvc.context import ServiceContext
+from authsvc.core.errors import Overloaded
 from authsvc.login import service
+from authsvc.login.errors import (
+    ChallengeExhausted,
+    ChallengeExpired,
+    ChallengeNotFound,
+    ChannelUnavailable,
+    InvalidCode,
+    InvalidCredentials,
+    ResendLimitReached,
+    ResendTooSoon,
+)
 from authsvc.login.schemas import (
     ChallengeOut,
     ChallengeStatusOut,
     LoginRequest,
     ResendRequest,
-    VerifyRequest,
+    VerifyCodeRequest,
 )
 from authsvc.sessions.schemas import SignedInOut
+from authsvc.throttling.errors import TooManyAttempts
 from authsvc.web.client_ip import ClientIP
 from authsvc.web.cookies import read_device_cookie, set_device_cookie, set_session_cookie
 from authsvc.web.dependencies import Context, Session
-from authsvc.web.problem import problem_responses
+from authsvc.web.openapi_docs import DATABASE, JSON_BODY, PARAMETERS, PUBLIC, problems
+from authsvc.web.openapi_docs import session_cookie_header as cookie_header
 
 router = APIRouter(tags=["login"])
 
@@ -44,8 +57,10 @@ def _challenge_out(view: service.ChallengeView) -> ChallengeOut:
 
 @router.post(
     "/login",
+    operation_id="startLogin",
     summary="Check login and password; send a one-time code",
-    responses=problem_responses(400, 401, 413, 422, 429, 503),
+    openapi_extra=PUBLIC,
+    responses=problems(InvalidCredentials, TooManyAttempts, Overloaded, *JSON_BODY, *DATABASE),
 )
 async def login(body: LoginRequest, request: Request, ctx: Context, ip: ClientIP) -> ChallengeOut:
     # No request session: start_login runs its own short statements around the hash.
@@ -57,11 +72,23 @@ async def login(body: LoginRequest, request: Request, ctx: Context, ip: ClientIP
 
 @router.post(
     "/login/verify",
+    operation_id="verifyLoginCode",
     summary="Finish the login with the one-time code; starts a session",
-    responses=problem_responses(400, 401, 404, 410, 413, 422, 503),
+    openapi_extra=PUBLIC,
+    responses={
+        200: {"description": "Signed in", "headers": cookie_header("The new session:")},
+        **problems(
+            InvalidCode,
+            ChallengeNotFound,
+            ChallengeExpired,
+            ChallengeExhausted,
+            *JSON_BODY,
+            *DATABASE,
+        ),
+    },
 )
 async def verify(
-    body: VerifyRequest,
+    body: VerifyCodeRequest,
     request: Request,
     response: Response,
     ctx: Context,
@@ -84,8 +111,19 @@ async def verify(
 
 @router.post(
     "/login/resend",
+    operation_id="resendLoginCode",
     summary="Send a new code (optionally on the other channel); the old one stops working",
-    responses=problem_responses(400, 404, 410, 413, 422, 429, 503),
+    openapi_extra=PUBLIC,
+    responses=problems(
+        ChallengeNotFound,
+        ChallengeExpired,
+        ChallengeExhausted,
+        ChannelUnavailable,
+        ResendTooSoon,
+        ResendLimitReached,
+        *JSON_BODY,
+        *DATABASE,
+    ),
 )
 async def resend(
     body: ResendRequest, request: Request, ctx: Context, session: Session, ip: ClientIP
@@ -102,8 +140,10 @@ async def resend(
 
 @router.get(
     "/login/challenges/{challenge_id}",
+    operation_id="getLoginChallenge",
     summary="State of a login challenge and the delivery of its code",
-    responses=problem_responses(404, 503),
+    openapi_extra=PUBLIC,
+    responses=problems(ChallengeNotFound, *PARAMETERS, *DATABASE),
 )
 async def challenge_status(
     challenge_id: uuid.UUID, ctx: Context, session: Session

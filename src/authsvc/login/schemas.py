@@ -15,7 +15,7 @@ class LoginRequest(BaseModel):
     password: PasswordText = Field(min_length=1, max_length=1024)
 
 
-class VerifyRequest(BaseModel):
+class VerifyCodeRequest(BaseModel):
     challenge_id: uuid.UUID
     code: Text = Field(
         min_length=1,

@@ -5,18 +5,38 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from authsvc.accounts.models import Account
 from authsvc.sessions import service
 from authsvc.sessions.errors import CsrfRejected, NotAuthenticated
 from authsvc.sessions.models import UserSession
 from authsvc.web.client_ip import ClientIP
-from authsvc.web.cookies import read_session_cookie
+from authsvc.web.cookies import DEV_COOKIE, SECURE_COOKIE, read_session_cookie
 from authsvc.web.dependencies import Context, Session
 from authsvc.web.headers import bearer_token, request_origin
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# The security schemes of openapi.yaml: either one signs a request in.
+_COOKIE = APIKeyCookie(
+    name=SECURE_COOKIE,
+    scheme_name="sessionCookie",
+    description="The session token as browsers hold it, set by `POST /login/verify`: "
+    f"HttpOnly, Secure, SameSite=Lax. In dev mode over plain HTTP it is `{DEV_COOKIE}`. "
+    "Unsafe methods must come from an allowed `Origin` (else `403 csrf_rejected`).",
+    auto_error=False,
+)
+_BEARER = HTTPBearer(
+    scheme_name="sessionBearer",
+    description="The same session token, sent by non-browser clients as "
+    "`Authorization: Bearer <token>`.",
+    auto_error=False,
+)
+# What a route behind CurrentSession may be refused with, on safe and on unsafe methods.
+SESSION_REFUSALS = (NotAuthenticated,)
+SESSION_REFUSALS_UNSAFE = (NotAuthenticated, CsrfRejected)
 
 
 @dataclass(frozen=True)
@@ -27,7 +47,13 @@ class Authenticated:
 
 
 async def require_session(
-    request: Request, ctx: Context, session: Session, ip: ClientIP
+    request: Request,
+    ctx: Context,
+    session: Session,
+    ip: ClientIP,
+    # For the document only: the token is read below, the dev cookie name included.
+    _cookie: Annotated[str | None, Security(_COOKIE)],
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
 ) -> Authenticated:
     token = bearer_token(request)
     via_cookie = token is None

@@ -5,21 +5,26 @@ import uuid
 from fastapi import APIRouter, Request, Response
 
 from authsvc.sessions import service
-from authsvc.sessions.dependencies import CurrentSession
+from authsvc.sessions.dependencies import (
+    SESSION_REFUSALS,
+    SESSION_REFUSALS_UNSAFE,
+    CurrentSession,
+)
 from authsvc.sessions.devices import describe
 from authsvc.sessions.schemas import SessionInfoOut, SignedInOut
 from authsvc.web.client_ip import ClientIP
 from authsvc.web.cookies import clear_session_cookie
 from authsvc.web.dependencies import Context, Session
-from authsvc.web.problem import problem_responses
+from authsvc.web.openapi_docs import DATABASE, problems, session_cookie_header
 
 router = APIRouter(tags=["session"])
 
 
 @router.get(
     "/session",
+    operation_id="getSession",
     summary="The signed-in account and its session",
-    responses=problem_responses(401, 503),
+    responses=problems(*SESSION_REFUSALS, *DATABASE),
 )
 async def current_session(current: CurrentSession) -> SignedInOut:
     return SignedInOut.of(current.account, current.session)
@@ -28,8 +33,12 @@ async def current_session(current: CurrentSession) -> SignedInOut:
 @router.post(
     "/logout",
     status_code=204,
+    operation_id="logout",
     summary="End the session on the server and clear the cookie",
-    responses=problem_responses(401, 403, 503),
+    responses={
+        204: {"description": "Signed out", "headers": session_cookie_header("Clears")},
+        **problems(*SESSION_REFUSALS_UNSAFE, *DATABASE),
+    },
 )
 async def logout(
     current: CurrentSession, request: Request, ctx: Context, session: Session, ip: ClientIP

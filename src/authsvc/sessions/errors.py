@@ -10,6 +10,8 @@ class NotAuthenticated(AppError):
     code = "not_authenticated"
     title = "Not signed in"
     default_detail = "Sign in first."
+    # Browsers show no dialog for Bearer; API clients learn how to authenticate.
+    challenge = 'Bearer realm="authsvc"'
     ENDED = "The session has expired or was ended; sign in again."
 
 

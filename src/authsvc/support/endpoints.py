@@ -6,13 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from authsvc.sessions.dependencies import CurrentSession
+from authsvc.sessions.dependencies import SESSION_REFUSALS, CurrentSession
 from authsvc.support import repository, service
-from authsvc.support.dependencies import CurrentSupportCaller
-from authsvc.support.schemas import HistoryEntryOut, VerifiedAccount, VerifyOut, VerifyRequest
+from authsvc.support.dependencies import SUPPORT_REFUSALS, CurrentSupportCaller
+from authsvc.support.schemas import (
+    HistoryEntryOut,
+    SupportVerifyOut,
+    SupportVerifyRequest,
+    VerifiedAccount,
+)
 from authsvc.web.client_ip import ClientIP
 from authsvc.web.dependencies import Context, Session
-from authsvc.web.problem import problem_responses
+from authsvc.web.openapi_docs import DATABASE, JSON_BODY, PARAMETERS, problems
 
 router = APIRouter(tags=["support"])
 # The customer's side of the audit, beside the customer's other authorization-code routes.
@@ -23,19 +28,20 @@ HISTORY_MAX = 100
 
 @router.post(
     "/auth-codes/verify",
+    operation_id="verifyAuthCode",
     summary="Check a customer's authorization code (support tools, with an API key)",
     description="Answers 200 whether or not the code is valid; every call is audited "
     "and shows in the customer's history.",
     response_model_exclude_none=True,
-    responses=problem_responses(400, 401, 403, 413, 422, 429, 503),
+    responses=problems(*SUPPORT_REFUSALS, *JSON_BODY, *DATABASE),
 )
 async def verify(
-    body: VerifyRequest,
+    body: SupportVerifyRequest,
     caller: CurrentSupportCaller,
     ctx: Context,
     session: Session,
     ip: ClientIP,
-) -> VerifyOut:
+) -> SupportVerifyOut:
     verdict = await service.verify(
         session,
         ctx,
@@ -46,8 +52,8 @@ async def verify(
         client_ip=ip,
     )
     if not verdict.valid or verdict.account is None:
-        return VerifyOut(valid=False, reason=verdict.reason)
-    return VerifyOut(
+        return SupportVerifyOut(valid=False, reason=verdict.reason)
+    return SupportVerifyOut(
         valid=True,
         account=VerifiedAccount(id=verdict.account.id, login=verdict.account.login),
         expires_at=verdict.expires_at,
@@ -56,8 +62,9 @@ async def verify(
 
 @history_router.get(
     "/history",
+    operation_id="listAuthCodeHistory",
     summary="Every time a support tool checked a code of this customer, newest first",
-    responses=problem_responses(401, 422, 503),
+    responses=problems(*SESSION_REFUSALS, *PARAMETERS, *DATABASE),
 )
 async def history(
     me: CurrentSession,

@@ -10,9 +10,7 @@ class InvalidApiKey(AppError):
     code = "invalid_api_key"
     title = "Missing, unknown or revoked API key"
     default_detail = "Send a valid support API key as `Authorization: Bearer <key>`."
-
-    def __init__(self) -> None:
-        super().__init__(headers={"WWW-Authenticate": 'Bearer realm="authsvc"'})
+    challenge = 'Bearer realm="authsvc"'
 
 
 class InsufficientScope(AppError):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from authsvc.web.text import Text
 
 
-class VerifyRequest(BaseModel):
+class SupportVerifyRequest(BaseModel):
     customer: Text = Field(
         min_length=1, max_length=254, description="The customer's login (any case) or account id"
     )
@@ -29,7 +29,7 @@ class VerifiedAccount(BaseModel):
     login: str
 
 
-class VerifyOut(BaseModel):
+class SupportVerifyOut(BaseModel):
     valid: bool
     reason: Literal["mismatch", "expired", "no_active_code", "locked"] | None = Field(
         default=None, description="Why the code is not valid (only when valid is false)"

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from http import HTTPStatus
-
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from authsvc.web.problem import problem_response
-
-_TITLE = HTTPStatus(413).phrase  # the same title as the HTTPException path
+from authsvc.web.problem import PayloadTooLarge, error_response
 
 
 def _detail(limit: int) -> str:
@@ -37,7 +33,7 @@ class BodyLimitMiddleware:
         for name, value in scope["headers"]:
             # A malformed Content-Length never gets here: the HTTP server refuses it.
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                response = problem_response(413, "payload_too_large", _TITLE, _detail(limit))
+                response = error_response(PayloadTooLarge(_detail(limit)))
                 # The unread body stays unread: close the connection rather than drain it.
                 response.headers["Connection"] = "close"
                 await response(scope, receive, send)
@@ -51,7 +47,9 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise HTTPException(413, _detail(limit), headers={"Connection": "close"})
+                    raise HTTPException(
+                        PayloadTooLarge.status, _detail(limit), headers={"Connection": "close"}
+                    )
             return message
 
         await self.app(scope, counting_receive, send)

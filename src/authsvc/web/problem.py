@@ -4,22 +4,104 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any, NotRequired
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from authsvc.core.db import DatabaseUnavailable, is_unavailable
-from authsvc.core.errors import AppError
+from authsvc.core.errors import AppError, InvalidInput, RetryLater
 from authsvc.ops.metrics import PROBLEMS
 
 log = logging.getLogger("authsvc.errors")
 
 PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE = "https://authsvc.dev/problems/{code}"
+
+
+class FieldError(TypedDict):
+    field: Annotated[str, Field(description="Dotted path of the field, e.g. `login`")]
+    message: str
+    type: Annotated[str, Field(description="Machine-readable kind, e.g. `missing`")]
+
+
+class Problem(TypedDict):
+    """The body of every error: RFC 9457 problem details with a stable `code`."""
+
+    __pydantic_config__ = ConfigDict(  # type: ignore[misc]
+        extra="forbid",
+        json_schema_extra={
+            "description": "RFC 9457 problem details with a stable machine-readable `code`. "
+            "The optional fields come with the codes their descriptions name."
+        },
+    )
+
+    type: Annotated[str, Field(examples=["https://authsvc.dev/problems/invalid_code"])]
+    title: str
+    status: Annotated[int, Field(ge=400, le=599)]
+    detail: str
+    code: Annotated[str, Field(description="Stable and machine-readable; see each response")]
+    attempts_left: NotRequired[
+        Annotated[int, Field(ge=0, description="`invalid_code`: wrong codes still allowed")]
+    ]
+    retry_after: NotRequired[
+        Annotated[int, Field(ge=1, description="Seconds to wait, as in `Retry-After`")]
+    ]
+    errors: NotRequired[
+        Annotated[list[FieldError], Field(description="`invalid_request`: what failed where")]
+    ]
+    line: NotRequired[Annotated[int, Field(ge=1, description="`invalid_json`: where, from 1")]]
+    column: NotRequired[Annotated[int, Field(ge=1, description="`invalid_json`: where, from 1")]]
+
+
+# --- refusals made by the HTTP layer itself, documented like the domains' own ---------
+
+
+class InvalidJson(AppError):
+    status = 400
+    code = "invalid_json"
+    title = "Invalid JSON"
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "payload_too_large"
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+    default_detail = "Send the request body as JSON, with `Content-Type: application/json`."
+
+
+class InvalidRequest(InvalidInput):
+    code = "invalid_request"
+    title = "Invalid request"
+    default_detail = "The request body or parameters failed validation."
+
+
+class DatabaseDown(RetryLater):
+    """The answer to `core.db.DatabaseUnavailable` and its kin (see `_database_error`)."""
+
+    status = 503
+    code = "database_unavailable"
+    title = "Service unavailable"
+    default_detail = "The database is unreachable at the moment; try again shortly."
+
+
+class InternalError(AppError):
+    status = 500
+    code = "internal_error"
+    title = "Internal server error"
+    default_detail = "The server could not handle the request."
+
 
 # Codes for errors raised by the framework itself (routing, methods, bodies).
 _FRAMEWORK_CODES = {
@@ -29,9 +111,10 @@ _FRAMEWORK_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "invalid_request",
+}
+# Those the framework raises that are documented like ours: the same code and title.
+_FRAMEWORK_ERRORS = {
+    error.status: error for error in (PayloadTooLarge, UnsupportedMediaType, InvalidRequest)
 }
 
 
@@ -45,7 +128,7 @@ def problem_response(
     **extra: Any,
 ) -> JSONResponse:
     body = {
-        "type": f"https://authsvc.dev/problems/{code}",
+        "type": PROBLEM_TYPE.format(code=code),
         "title": title,
         "status": status,
         "detail": detail,
@@ -58,20 +141,26 @@ def problem_response(
     return response
 
 
+def error_response(error: AppError) -> JSONResponse:
+    return problem_response(
+        error.status, error.code, error.title, error.detail, headers=error.headers, **error.extra
+    )
+
+
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return problem_response(
-        exc.status, exc.code, exc.title, exc.detail, headers=exc.headers, **exc.extra
-    )
+    return error_response(exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-    detail = exc.detail if isinstance(exc.detail, str) else phrase
-    code = _FRAMEWORK_CODES.get(status, "http_error")
-    return problem_response(status, code, phrase, detail, headers=dict(exc.headers or {}))
+    code, title = _FRAMEWORK_CODES.get(status, "http_error"), phrase
+    if (known := _FRAMEWORK_ERRORS.get(status)) is not None:
+        code, title = known.code, known.title
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    return problem_response(status, code, title, detail, headers=dict(exc.headers or {}))
 
 
 def _is_json(request: Request) -> bool:
@@ -90,42 +179,27 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     failures = exc.errors()
     has_body = request.method in ("POST", "PUT", "PATCH")
     if has_body and not _is_json(request):
-        return problem_response(
-            415,
-            "unsupported_media_type",
-            "Unsupported media type",
-            "Send the request body as JSON, with `Content-Type: application/json`.",
-        )
+        return error_response(UnsupportedMediaType())
     for err in failures:
         if err.get("type") == "json_invalid":
             loc = err.get("loc", ())
             position = loc[-1] if loc and isinstance(loc[-1], int) else 0
             line, column = _where(await request.body(), position)
             reason = str(err.get("ctx", {}).get("error", "")) or "malformed"
-            return problem_response(
-                400,
-                "invalid_json",
-                "Invalid JSON",
-                f"The request body is not valid JSON: {reason} at line {line}, column {column}.",
-                line=line,
-                column=column,
+            detail = (
+                f"The request body is not valid JSON: {reason} at line {line}, column {column}."
             )
+            return error_response(InvalidJson(detail, line=line, column=column))
     # Only location, message and type: the offending input may be a password.
     errors = [
-        {
-            "field": ".".join(str(part) for part in err.get("loc", ()) if part != "body"),
-            "message": err.get("msg", "invalid"),
-            "type": err.get("type", "value_error"),
-        }
+        FieldError(
+            field=".".join(str(part) for part in err.get("loc", ()) if part != "body"),
+            message=err.get("msg", "invalid"),
+            type=err.get("type", "value_error"),
+        )
         for err in failures
     ]
-    return problem_response(
-        422,
-        "invalid_request",
-        "Invalid request",
-        "The request body or parameters failed validation.",
-        errors=errors,
-    )
+    return error_response(InvalidRequest(errors=errors))
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
@@ -136,13 +210,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     log.warning(
         "database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
     )
-    return problem_response(
-        503,
-        "database_unavailable",
-        "Service unavailable",
-        "The database is unreachable at the moment; try again shortly.",
-        headers={"Retry-After": "1"},
-    )
+    return error_response(DatabaseDown(retry_after=1))
 
 
 async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
@@ -153,9 +221,7 @@ async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
         type(exc).__name__,
         exc_info=exc,
     )
-    return problem_response(
-        500, "internal_error", "Internal server error", "The server could not handle the request."
-    )
+    return error_response(InternalError())
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -165,26 +231,3 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(DatabaseUnavailable, _database_error)
     app.add_exception_handler(Exception, _unhandled_error)
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details, with a stable machine-readable `code`."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str
-
-
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries for the problems an operation may answer with."""
-    return {
-        status: {
-            "description": HTTPStatus(status).phrase,
-            "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}},
-        }
-        for status in statuses
-    }
