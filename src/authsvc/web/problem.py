@@ -9,6 +9,7 @@ from typing import Annotated, Any, NotRequired
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import ConfigDict, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -155,12 +156,28 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
+    if status == 400 and (unreadable := _unreadable_json(exc.__cause__)) is not None:
+        return error_response(unreadable)
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     code, title = _FRAMEWORK_CODES.get(status, "http_error"), phrase
     if (known := _FRAMEWORK_ERRORS.get(status)) is not None:
         code, title = known.code, known.title
     detail = exc.detail if isinstance(exc.detail, str) else title
-    return problem_response(status, code, title, detail, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if status == 405 and (allowed := _allowed_methods(request)) is not None:
+        headers["Allow"] = allowed
+    return problem_response(status, code, title, detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method of the path: Starlette's 405 names only the first route's, and
+    `/auth-codes/current` has a GET route and a DELETE route."""
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and route.path_regex.match(request.url.path):
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods)) or None
 
 
 def _is_json(request: Request) -> bool:
@@ -168,10 +185,21 @@ def _is_json(request: Request) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
-def _where(body: bytes, position: int) -> tuple[int, int]:
-    """Line and column (from 1) of a character position in the body."""
-    before = body[:position].decode("utf-8", errors="replace")
+def _where(before: str) -> tuple[int, int]:
+    """Line and column (from 1) of the character after `before`."""
     return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+
+
+def _unreadable_json(cause: BaseException | None) -> InvalidJson | None:
+    """What FastAPI's bare 400 "error parsing the body" was, when json.loads could not
+    even start: bytes that are not UTF-8, or nesting deeper than the parser goes."""
+    if isinstance(cause, UnicodeDecodeError) and isinstance(cause.object, bytes):
+        line, column = _where(cause.object[: cause.start].decode("utf-8", errors="replace"))
+        detail = f"The request body is not valid JSON: not UTF-8 at line {line}, column {column}."
+        return InvalidJson(detail, line=line, column=column)
+    if isinstance(cause, RecursionError):
+        return InvalidJson("The request body is not valid JSON here: it is nested too deeply.")
+    return None
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -184,7 +212,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         if err.get("type") == "json_invalid":
             loc = err.get("loc", ())
             position = loc[-1] if loc and isinstance(loc[-1], int) else 0
-            line, column = _where(await request.body(), position)
+            # The position counts characters, not bytes.
+            text = (await request.body()).decode("utf-8", errors="replace")
+            line, column = _where(text[:position])
             reason = str(err.get("ctx", {}).get("error", "")) or "malformed"
             detail = (
                 f"The request body is not valid JSON: {reason} at line {line}, column {column}."
