@@ -30,6 +30,7 @@ import pytest_asyncio
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy import text
 
 from authsvc.context import ServiceContext
@@ -41,6 +42,11 @@ from tests.support.helpers import bearer_session, support_key
 from tests.util import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.fuzz]
+
+# A new password the schema allows may still fail the policy (a common password, the
+# login itself): `422 weak_password` is documented there, but is no "schema-valid data
+# rejected" mistake. Every other check still runs on these operations.
+POLICY_CHECKED = {"changePassword", "confirmPasswordReset"}
 
 ROOT = Path(__file__).resolve().parent.parent
 METRICS_TOKEN = "metrics-" + "m" * 32
@@ -65,15 +71,18 @@ class Credentials:
 
     session: str
     api_key: str
+    # Sessions for the operations that end sessions, so the fuzzer's own one lives on.
     logout_sessions: list[str] = field(default_factory=list)
+    bystander_session: str = ""  # another account's, for "end all my other sessions"
 
     def headers_for(self, case: schemathesis.Case[Any]) -> dict[str, str]:
-        requirements = case.operation.definition.raw.get("security") or []
-        schemes = {name for requirement in requirements for name in requirement}
+        operation = case.operation.definition.raw
+        schemes = {name for requirement in operation.get("security") or [] for name in requirement}
         if "sessionBearer" in schemes:
-            # A logout ends its session: give each one a session of its own.
-            is_logout = case.operation.definition.raw.get("operationId") == "logout"
-            token = self.logout_sessions.pop() if is_logout else self.session
+            token = {
+                "logout": lambda: self.logout_sessions.pop(),
+                "revokeOtherSessions": lambda: self.bystander_session,
+            }.get(operation["operationId"], lambda: self.session)()
             return {"Authorization": f"Bearer {token}"}
         if "supportApiKey" in schemes:
             return {"Authorization": f"Bearer {self.api_key}"}
@@ -100,6 +109,9 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "AUTHSVC_ARGON2_TIME_COST": "2",
         # Past the limits into the code behind them (a 429 would conform all the same).
         "AUTHSVC_THROTTLE_FREE_FAILURES": "100000",
+        "AUTHSVC_THROTTLE_IP_FREE_FAILURES": "100000",
+        "AUTHSVC_PASSWORD_RESET_LIMIT": "100000",
+        "AUTHSVC_PASSWORD_RESET_IP_LIMIT": "100000",
         "AUTHSVC_AUTH_CODE_GENERATION_LIMIT": "100000",
         "AUTHSVC_SUPPORT_KEY_RATE_LIMIT": "100000",
     }
@@ -147,8 +159,14 @@ async def credentials(
         (await bearer_session(base_ctx, account))["authorization"].removeprefix("Bearer ")
         for _ in range(LOGOUT_SESSIONS)
     ]
+    bystander = await bearer_session(base_ctx, await make_account(base_ctx))
     api_key = await support_key(base_ctx, name=f"fuzz-{secrets.token_hex(4)}")
-    yield Credentials(session=session, api_key=api_key, logout_sessions=logout_sessions)
+    yield Credentials(
+        session=session,
+        api_key=api_key,
+        logout_sessions=logout_sessions,
+        bystander_session=bystander["authorization"].removeprefix("Bearer "),
+    )
     tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
     async with base_ctx.db.engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
@@ -180,4 +198,12 @@ def live_code(live_server: str, credentials: Credentials) -> None:
 def test_the_live_api_conforms_to_openapi_yaml(
     case: schemathesis.Case[Any], live_server: str, credentials: Credentials, live_code: None
 ) -> None:
-    case.call_and_validate(base_url=live_server, headers=credentials.headers_for(case), timeout=10)
+    excluded = []
+    if case.operation.definition.raw["operationId"] in POLICY_CHECKED:
+        excluded.append(positive_data_acceptance)
+    case.call_and_validate(
+        base_url=live_server,
+        headers=credentials.headers_for(case),
+        excluded_checks=excluded,
+        timeout=10,
+    )

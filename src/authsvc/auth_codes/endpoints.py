@@ -10,8 +10,8 @@ from authsvc.auth_codes.schemas import (
     GenerateRequest,
     NewCodeOut,
 )
-from authsvc.login.endpoints import client_of
 from authsvc.core.errors import Overloaded
+from authsvc.login.endpoints import client_of
 from authsvc.login.errors import InvalidCredentials
 from authsvc.sessions.dependencies import (
     SESSION_REFUSALS,

@@ -16,6 +16,7 @@ from authsvc.login.errors import (
     ChannelUnavailable,
     InvalidCode,
     InvalidCredentials,
+    PasswordResetRequired,
     ResendLimitReached,
     ResendTooSoon,
 )
@@ -60,7 +61,14 @@ def _challenge_out(view: service.ChallengeView) -> ChallengeOut:
     operation_id="startLogin",
     summary="Check login and password; send a one-time code",
     openapi_extra=PUBLIC,
-    responses=problems(InvalidCredentials, TooManyAttempts, Overloaded, *JSON_BODY, *DATABASE),
+    responses=problems(
+        InvalidCredentials,
+        PasswordResetRequired,
+        TooManyAttempts,
+        Overloaded,
+        *JSON_BODY,
+        *DATABASE,
+    ),
 )
 async def login(body: LoginRequest, request: Request, ctx: Context, ip: ClientIP) -> ChallengeOut:
     # No request session: start_login runs its own short statements around the hash.
@@ -76,9 +84,13 @@ async def login(body: LoginRequest, request: Request, ctx: Context, ip: ClientIP
     summary="Finish the login with the one-time code; starts a session",
     openapi_extra=PUBLIC,
     responses={
-        200: {"description": "Signed in", "headers": cookie_header("The new session:")},
+        200: {
+            "description": "Signed in",
+            "headers": cookie_header("The new session:", with_device=True),
+        },
         **problems(
             InvalidCode,
+            PasswordResetRequired,
             ChallengeNotFound,
             ChallengeExpired,
             ChallengeExhausted,

@@ -20,6 +20,7 @@ from authsvc.protection import service
 from authsvc.protection.errors import LinkUnusable
 from authsvc.web.client_ip import ClientIP
 from authsvc.web.dependencies import Context, Session
+from authsvc.web.openapi_docs import DATABASE, PARAMETERS, PUBLIC, html_page, problems
 
 router = APIRouter(tags=["account protection"])
 
@@ -88,11 +89,22 @@ def _page(request: Request, state: str) -> HTMLResponse:
     return HTMLResponse(page, status_code=_STATUS[state], headers=page_headers())
 
 
+# A page for a person, in the document because it acts on the account: the token in the
+# path is its only credential.
+_PAGES = {
+    404: html_page("The link is not valid"),
+    410: html_page("The link was used or has expired"),
+    **problems(*PARAMETERS, *DATABASE),
+}
+
+
 @router.get(
     f"{links.PATH}{{token}}",
     response_class=HTMLResponse,
+    operation_id="showNotMePage",
     summary='The "this wasn\'t me" page of an e-mail link: shows a button, changes nothing',
-    responses={404: {"description": "Unknown link"}, 410: {"description": "Used or expired"}},
+    openapi_extra=PUBLIC,
+    responses={200: html_page("The page, with its button"), **_PAGES},
 )
 async def not_me_page(token: str, request: Request, ctx: Context, session: Session) -> HTMLResponse:
     return _page(request, await service.link_state(session, ctx, token))
@@ -101,8 +113,10 @@ async def not_me_page(token: str, request: Request, ctx: Context, session: Sessi
 @router.post(
     f"{links.PATH}{{token}}",
     response_class=HTMLResponse,
+    operation_id="confirmNotMe",
     summary="Secure the account: end every session, revoke the code, require a new password",
-    responses={404: {"description": "Unknown link"}, 410: {"description": "Used or expired"}},
+    openapi_extra=PUBLIC,
+    responses={200: html_page("The account is secured"), **_PAGES},
 )
 async def not_me_confirm(
     token: str, request: Request, ctx: Context, session: Session, ip: ClientIP

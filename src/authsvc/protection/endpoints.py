@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
+from authsvc.accounts.errors import WeakPassword
+from authsvc.core.errors import Overloaded
 from authsvc.login.endpoints import client_of
+from authsvc.login.errors import InvalidCode, InvalidCredentials
 from authsvc.protection import service
+from authsvc.protection.errors import (
+    ResetExpired,
+    ResetNotFound,
+    ResetResendLimitReached,
+    ResetResendTooSoon,
+)
 from authsvc.protection.schemas import (
     ChangePasswordRequest,
     ResetConfirmRequest,
@@ -13,10 +22,11 @@ from authsvc.protection.schemas import (
     ResetRequest,
     ResetResendRequest,
 )
-from authsvc.sessions.dependencies import CurrentSession
+from authsvc.sessions.dependencies import SESSION_REFUSALS_UNSAFE, CurrentSession
+from authsvc.throttling.errors import TooManyAttempts
 from authsvc.web.client_ip import ClientIP
 from authsvc.web.dependencies import Context, Session
-from authsvc.web.problem import problem_responses
+from authsvc.web.openapi_docs import DATABASE, JSON_BODY, PUBLIC, problems
 
 router = APIRouter(tags=["password"])
 
@@ -30,8 +40,17 @@ def _reset_out(view: service.ResetView) -> ResetOut:
 @router.post(
     "/password",
     status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="changePassword",
     summary="Change the password (the current one again, and a new one); ends other sessions",
-    responses=problem_responses(400, 401, 403, 413, 422, 429, 503),
+    responses=problems(
+        *SESSION_REFUSALS_UNSAFE,
+        InvalidCredentials,
+        WeakPassword,
+        TooManyAttempts,
+        Overloaded,
+        *JSON_BODY,
+        *DATABASE,
+    ),
 )
 async def change_password(
     body: ChangePasswordRequest,
@@ -56,8 +75,10 @@ async def change_password(
 @router.post(
     "/password/reset",
     status_code=status.HTTP_202_ACCEPTED,
+    operation_id="requestPasswordReset",
     summary="Send a reset code by the account's channel (the same answer for any login)",
-    responses=problem_responses(400, 413, 422, 429, 503),
+    openapi_extra=PUBLIC,
+    responses=problems(TooManyAttempts, *JSON_BODY, *DATABASE),
 )
 async def request_reset(
     body: ResetRequest, request: Request, ctx: Context, ip: ClientIP
@@ -69,8 +90,17 @@ async def request_reset(
 @router.post(
     "/password/reset/resend",
     status_code=status.HTTP_202_ACCEPTED,
+    operation_id="resendPasswordResetCode",
     summary="Send a new reset code; the old one stops working",
-    responses=problem_responses(400, 404, 410, 413, 422, 429, 503),
+    openapi_extra=PUBLIC,
+    responses=problems(
+        ResetNotFound,
+        ResetExpired,
+        ResetResendTooSoon,
+        ResetResendLimitReached,
+        *JSON_BODY,
+        *DATABASE,
+    ),
 )
 async def resend_reset_code(
     body: ResetResendRequest, request: Request, ctx: Context, session: Session, ip: ClientIP
@@ -84,8 +114,18 @@ async def resend_reset_code(
 @router.post(
     "/password/reset/confirm",
     status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="confirmPasswordReset",
     summary="Set the new password with the reset code; ends every session, signs nobody in",
-    responses=problem_responses(400, 401, 404, 410, 413, 422, 503),
+    openapi_extra=PUBLIC,
+    responses=problems(
+        InvalidCode,
+        ResetNotFound,
+        ResetExpired,
+        WeakPassword,
+        Overloaded,
+        *JSON_BODY,
+        *DATABASE,
+    ),
 )
 async def confirm_reset(
     body: ResetConfirmRequest, request: Request, ctx: Context, session: Session, ip: ClientIP

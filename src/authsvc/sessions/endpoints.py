@@ -11,11 +11,12 @@ from authsvc.sessions.dependencies import (
     CurrentSession,
 )
 from authsvc.sessions.devices import describe
+from authsvc.sessions.errors import SessionNotFound
 from authsvc.sessions.schemas import SessionInfoOut, SignedInOut
 from authsvc.web.client_ip import ClientIP
 from authsvc.web.cookies import clear_session_cookie
 from authsvc.web.dependencies import Context, Session
-from authsvc.web.openapi_docs import DATABASE, problems, session_cookie_header
+from authsvc.web.openapi_docs import DATABASE, PARAMETERS, problems, session_cookie_header
 
 router = APIRouter(tags=["session"])
 
@@ -51,8 +52,9 @@ async def logout(
 
 @router.get(
     "/sessions",
+    operation_id="listSessions",
     summary="The account's live sessions, most recently used first",
-    responses=problem_responses(401, 503),
+    responses=problems(*SESSION_REFUSALS, *DATABASE),
 )
 async def list_sessions(
     current: CurrentSession, ctx: Context, session: Session
@@ -74,8 +76,9 @@ async def list_sessions(
 @router.delete(
     "/sessions/{session_id}",
     status_code=204,
+    operation_id="revokeSession",
     summary="End one of the account's sessions (the current one too)",
-    responses=problem_responses(401, 403, 404, 503),
+    responses=problems(*SESSION_REFUSALS_UNSAFE, SessionNotFound, *PARAMETERS, *DATABASE),
 )
 async def revoke_session(
     session_id: uuid.UUID, current: CurrentSession, ctx: Context, session: Session, ip: ClientIP
@@ -87,8 +90,9 @@ async def revoke_session(
 @router.delete(
     "/sessions",
     status_code=204,
+    operation_id="revokeOtherSessions",
     summary="End every session of the account except the current one",
-    responses=problem_responses(401, 403, 503),
+    responses=problems(*SESSION_REFUSALS_UNSAFE, *DATABASE),
 )
 async def revoke_other_sessions(
     current: CurrentSession, ctx: Context, session: Session, ip: ClientIP

@@ -17,7 +17,7 @@ from pydantic import TypeAdapter
 
 from authsvc.config import Settings
 from authsvc.core.errors import AppError, RetryLater
-from authsvc.web.cookies import DEV_COOKIE, SECURE_COOKIE
+from authsvc.web.cookies import DEV_COOKIE, DEV_DEVICE_COOKIE, SECURE_COOKIE, SECURE_DEVICE_COOKIE
 from authsvc.web.problem import (
     PROBLEM_JSON,
     DatabaseDown,
@@ -112,16 +112,26 @@ def _header(
     return {"description": what, "required": always, "schema": schema}
 
 
-def session_cookie_header(description: str) -> dict[str, Any]:
+def session_cookie_header(what: str, *, with_device: bool = False) -> dict[str, Any]:
     """The `Set-Cookie` of a response that sets or clears the session cookie."""
+    description = (
+        f"{what} `{SECURE_COOKIE}` (Secure, HttpOnly, SameSite=Lax, Path=/); in dev mode "
+        f"over plain HTTP `{DEV_COOKIE}` without Secure."
+    )
+    if with_device:
+        description += (
+            f" A second `Set-Cookie` sets the device cookie `{SECURE_DEVICE_COOKIE}` (the "
+            f"same attributes, long-lived; `{DEV_DEVICE_COOKIE}` in dev mode): it marks a "
+            "browser that completed a login, so password failures elsewhere do not lock it out."
+        )
     return {
-        "Set-Cookie": {
-            "description": f"{description} `{SECURE_COOKIE}` (Secure, HttpOnly, SameSite=Lax, "
-            f"Path=/); in dev mode over plain HTTP `{DEV_COOKIE}` without Secure.",
-            "required": True,
-            "schema": {"type": "string"},
-        }
+        "Set-Cookie": {"description": description, "required": True, "schema": {"type": "string"}}
     }
+
+
+def html_page(description: str) -> dict[str, Any]:
+    """A response that is an HTML page for a person, not JSON."""
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
 def servers(settings: Settings) -> list[dict[str, str]]:
