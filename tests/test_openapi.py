@@ -24,12 +24,13 @@ from schemathesis.specs.openapi.checks import (
 from authsvc.context import ServiceContext
 from authsvc.openapi import openapi_document
 from tests.conftest import PANEL_ORIGIN, make_client, with_codes
-from tests.factories import make_account
+from tests.factories import PASSWORD, make_account
 from tests.login.flow import start_login
-from tests.support.helpers import support_key
+from tests.support.helpers import bearer_session, support_key
 from tests.util import wrong
 
 COMMITTED = Path(__file__).resolve().parent.parent / "openapi.yaml"
+NEW_PASSWORD = "a brand new passphrase 42"
 CONTRACT = schemathesis.openapi.from_path(COMMITTED)
 CHECKS = [
     not_a_server_error,
@@ -93,9 +94,7 @@ async def test_a_whole_session_answers_as_documented(ctx: ServiceContext) -> Non
         assert conforms("createAuthCode", created)["code"] == "invalid_credentials"
         created = await client.post("/auth-codes", json={"password": "wrong"}, headers={})
         assert conforms("createAuthCode", created)["code"] == "csrf_rejected"
-        new = await client.post(
-            "/auth-codes", json={"password": "correct horse battery staple"}, headers=unsafe
-        )
+        new = await client.post("/auth-codes", json={"password": PASSWORD}, headers=unsafe)
         code = conforms("createAuthCode", new)["code"]
         conforms("getCurrentAuthCode", await client.get("/auth-codes/current"))
 
@@ -111,7 +110,48 @@ async def test_a_whole_session_answers_as_documented(ctx: ServiceContext) -> Non
         assert history[0]["result"] == "valid"  # type: ignore[index]
 
         conforms("revokeAuthCode", await client.delete("/auth-codes/current", headers=unsafe))
+
+        other = (await bearer_session(ctx, account))["authorization"]
+        sessions = conforms("listSessions", await client.get("/sessions"))
+        assert len(sessions) == 2
+        theirs = next(s["id"] for s in sessions if not s["current"])  # type: ignore[index]
+        path = {"path_parameters": {"session_id": theirs}}
+        conforms(
+            "revokeSession", await client.delete(f"/sessions/{theirs}", headers=unsafe), **path
+        )
+        again = await client.delete(f"/sessions/{theirs}", headers=unsafe)
+        assert conforms("revokeSession", again, **path)["code"] == "session_not_found"
+        assert (await client.get("/session", headers={"authorization": other})).status_code == 401
+        weak = {"password": PASSWORD, "new_password": "password"}
+        changed = await client.post("/password", json=weak, headers=unsafe)
+        assert conforms("changePassword", changed)["code"] == "weak_password"
+        strong = {"password": PASSWORD, "new_password": NEW_PASSWORD}
+        conforms("changePassword", await client.post("/password", json=strong, headers=unsafe))
+        conforms("revokeOtherSessions", await client.delete("/sessions", headers=unsafe))
+
         conforms("logout", await client.post("/logout", headers=unsafe))  # clears the cookie
         ended = await client.get("/session")
         assert conforms("getSession", ended)["code"] == "not_authenticated"
         assert ended.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_password_reset_answers_as_documented(ctx: ServiceContext) -> None:
+    ctx = with_codes(ctx, "444444")
+    account = await make_account(ctx)
+    async with make_client(ctx) as client:
+        requested = await client.post("/password/reset", json={"login": account.login})
+        reset = conforms("requestPasswordReset", requested)["reset_id"]
+        resent = await client.post("/password/reset/resend", json={"reset_id": reset})
+        assert conforms("resendPasswordResetCode", resent)["code"] == "resend_too_soon"
+        attempt = {"reset_id": reset, "code": "444444", "new_password": NEW_PASSWORD}
+        mistyped = await client.post(
+            "/password/reset/confirm", json={**attempt, "code": wrong("444444")}
+        )
+        assert conforms("confirmPasswordReset", mistyped)["code"] == "invalid_code"
+        weak = await client.post(
+            "/password/reset/confirm", json={**attempt, "new_password": "password"}
+        )
+        assert conforms("confirmPasswordReset", weak)["code"] == "weak_password"
+        conforms("confirmPasswordReset", await client.post("/password/reset/confirm", json=attempt))
+        used = await client.post("/password/reset/confirm", json=attempt)
+        assert conforms("confirmPasswordReset", used)["code"] == "reset_expired"

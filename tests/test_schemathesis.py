@@ -198,7 +198,7 @@ def live_code(live_server: str, credentials: Credentials) -> None:
 def test_the_live_api_conforms_to_openapi_yaml(
     case: schemathesis.Case[Any], live_server: str, credentials: Credentials, live_code: None
 ) -> None:
-    excluded = []
+    excluded: list[schemathesis.CheckFunction] = []
     if case.operation.definition.raw["operationId"] in POLICY_CHECKED:
         excluded.append(positive_data_acceptance)
     case.call_and_validate(
