@@ -48,7 +48,23 @@ class Problem(TypedDict):
     detail: str
     code: Annotated[str, Field(description="Stable and machine-readable; see each response")]
     attempts_left: NotRequired[
-        Annotated[int, Field(ge=0, description="`invalid_code`: wrong codes still allowed")]
+        Annotated[
+            int,
+            Field(ge=0, description="`invalid_code` (and `weak_password` at a reset): tries left"),
+        ]
+    ]
+    reason: NotRequired[
+        Annotated[
+            str,
+            Field(
+                description="Which case, in words that do not change: `weak_password`: "
+                "too_short, too_long, common, same_as_login; `reset_expired`: expired, used, "
+                "exhausted"
+            ),
+        ]
+    ]
+    limit: NotRequired[
+        Annotated[int, Field(ge=1, description="`weak_password` too_short / too_long: the limit")]
     ]
     retry_after: NotRequired[
         Annotated[int, Field(ge=1, description="Seconds to wait, as in `Retry-After`")]
