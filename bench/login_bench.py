@@ -39,7 +39,6 @@ from common import (
 
 from authsvc.config import Settings
 
-
 # --- load generators (run in child processes) -------------------------------------------
 
 

@@ -12,6 +12,9 @@ Two operations, each driven closed-loop from its own connections:
   (aiosmtpd, in the load generator's process), POST /login/verify, and the confirmation
   e-mail received; one account per connection, so every e-mail has one reader.
 
+Each operation has accounts of its own: the challenges `login` leaves open would
+otherwise make every `/login/verify` of the same account cancel their notices.
+
 The API is `authsvc serve` and the worker `authsvc worker`, each a subprocess (with
 `--worker in-process` the worker runs inside serve, as by default, and its CPU is part of
 the event loop's). CPU is read from /proc before and after each window: the server's
@@ -57,6 +60,7 @@ from common import (
 
 OTP_SUBJECT = "Your Client Panel sign-in code"
 CONFIRMATION_SUBJECT = "New sign-in to your Client Panel account"
+MAIL_WAIT = 10.0  # seconds for an e-mail to arrive
 CODE = re.compile(rb"^\s+(\d{6})\s*$", re.MULTILINE)
 
 
@@ -81,9 +85,9 @@ class Mailboxes:
                 self.box(address).put_nowait((str(mail["Subject"]), envelope.content))
         return "250 OK"
 
-    async def next(self, address: str, subject: str, timeout: float = 10) -> bytes:
+    async def next(self, address: str, subject: str) -> bytes:
         """The next message to `address` with `subject` (others are skipped)."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(MAIL_WAIT):
             while True:
                 got, content = await self.box(address).get()
                 if got == subject:
@@ -152,8 +156,8 @@ async def _two_step_window(
                 challenge = json.loads(body)["challenge_id"]
                 found = CODE.search(await mail.next(address, OTP_SUBJECT))
                 assert found is not None, "no code in the e-mail"
-                body = {"challenge_id": challenge, "code": found.group(1).decode()}
-                status, _ = await http.send(post(url, "/login/verify", body))
+                answer = {"challenge_id": challenge, "code": found.group(1).decode()}
+                status, _ = await http.send(post(url, "/login/verify", answer))
                 if status != "200":
                     count(f"verify-{status}")
                     continue
@@ -174,7 +178,11 @@ async def _two_step_window(
     return {"counts": counts, "latencies": latencies, "healthz": []}
 
 
-async def load_generator(url: str, smtp_port: int, logins: list[str]) -> None:
+def accounts(operation: str, connections: int) -> list[str]:
+    return [f"cpu-bench-{operation}-{n}" for n in range(connections)]
+
+
+async def load_generator(url: str, smtp_port: int, connections: int) -> None:
     """Serve SMTP on `smtp_port`; run each window asked for on stdin (one JSON line),
     answer with its result on stdout (one JSON line), until stdin closes."""
     from aiosmtpd.smtp import SMTP
@@ -186,8 +194,10 @@ async def load_generator(url: str, smtp_port: int, logins: list[str]) -> None:
     while line := await loop.run_in_executor(None, sys.stdin.readline):
         command = json.loads(line)
         if command["operation"] == "login":
+            logins = accounts("login", connections)
             result = await _login_window(url, logins, command["seconds"], command["healthz"])
         else:
+            logins = accounts("two-step", connections)
             result = await _two_step_window(url, logins, command["seconds"], mail)
         print(json.dumps(result), flush=True)
     server.close()
@@ -316,8 +326,10 @@ def report(windows: list[Window], cores: int) -> None:
               f"{_merge(run.counts for run in runs)}")  # fmt: skip
         print(f"  latency p50 {percentile(latencies, 0.5):.1f} ms, "
               f"p99 {percentile(latencies, 0.99):.1f} ms")  # fmt: skip
-        print(f"  argon2: one verification {one * 1000:.1f} ms, bound {bound:.1f}/s, "
-              f"alone on all cores {ceiling:.1f}/s ({100 * ceiling / bound:.0f}% of the bound)")
+        print(
+            f"  argon2: one verification {one * 1000:.1f} ms, bound {bound:.1f}/s, "
+            f"alone on all cores {ceiling:.1f}/s ({100 * ceiling / bound:.0f}% of the bound)"
+        )
         print(f"  throughput: {100 * rate / ceiling:.0f}% of argon2 alone on all cores, "
               f"{100 * rate / bound:.0f}% of the bound")  # fmt: skip
         health = [ms for run in runs for ms in run.healthz]
@@ -344,6 +356,29 @@ def _merge(counts: Any) -> dict[str, int]:
     return merged
 
 
+def _spies(
+    folder: str | None, operation: str, seconds: float, processes: Processes
+) -> list[subprocess.Popen[bytes]]:
+    """py-spy on the server and the worker for one window: where their CPU goes."""
+    if folder is None:
+        return []
+    os.makedirs(folder, exist_ok=True)
+    targets = {"server": processes.server, "worker": processes.worker}
+    return [
+        subprocess.Popen(
+            [
+                *("py-spy", "record", "--format", "raw", "--rate", "250", "--nonblocking"),
+                *("--duration", str(max(1, int(seconds))), "--pid", str(pid)),
+                *("--output", f"{folder}/{operation}-{name}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in targets.items()
+        if pid is not None
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--argon2-memory-kib", type=int, default=19 * 1024)
@@ -353,18 +388,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="windows of each operation")
     parser.add_argument("--connections", type=int, help="accounts driven at once (cores x 4)")
     parser.add_argument("--worker", choices=("process", "in-process"), default="process")
+    parser.add_argument(
+        "--py-spy", metavar="DIR", help="also record py-spy stacks (collapsed) of each window"
+    )
     parser.add_argument("--child", nargs="*")
     args = parser.parse_args()
     if args.child:
-        url, smtp_port, *logins = args.child
-        asyncio.run(load_generator(url, int(smtp_port), logins))
+        url, smtp_port, connections = args.child
+        asyncio.run(load_generator(url, int(smtp_port), int(connections)))
         return
 
     cores = os.cpu_count() or 1
     connections = args.connections or cores * 4
     print(f"machine: {machine_description()}")
-    print(f"argon2: m={args.argon2_memory_kib} KiB, t={args.argon2_time_cost}, "
-          f"p={args.argon2_parallelism}; {connections} connections; worker: {args.worker}")
+    print(
+        f"argon2: m={args.argon2_memory_kib} KiB, t={args.argon2_time_cost}, "
+        f"p={args.argon2_parallelism}; {connections} connections; worker: {args.worker}"
+    )
     argon2 = Argon2Probe(
         memory_kib=args.argon2_memory_kib,
         time_cost=args.argon2_time_cost,
@@ -388,17 +428,17 @@ def main() -> None:
         load: subprocess.Popen[str] | None = None
         try:
             server.start()
-            logins = [f"cpu-bench-{n}" for n in range(connections)]
-            for login in logins:
+            for login in accounts("login", connections) + accounts("two-step", connections):
                 server.cli("accounts", "create", "--login", login, "--email",
                            f"{login}@example.com", "--locale", "en", stdin=PASSWORD)  # fmt: skip
             load = subprocess.Popen(
-                [sys.executable, __file__, "--child", server.url, str(smtp_port), *logins],
+                [sys.executable, __file__, "--child", server.url, str(smtp_port), str(connections)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
             )
-            assert load.stdin is not None and load.stdout is not None
+            assert load.stdin is not None
+            assert load.stdout is not None
             json.loads(load.stdout.readline())  # ready
             if args.worker == "process":
                 worker = subprocess.Popen(
@@ -415,14 +455,20 @@ def main() -> None:
             )
 
             def window(operation: str, seconds: float) -> tuple[dict[str, Any], dict[str, float]]:
-                assert load is not None and load.stdin is not None and load.stdout is not None
+                assert load is not None
+                assert load.stdin is not None
+                assert load.stdout is not None
+                spies = _spies(args.py_spy, operation, seconds, processes)
                 before = sample(processes)
                 load.stdin.write(json.dumps({"operation": operation, "seconds": seconds,
                                              "healthz": operation == "login"}) + "\n")  # fmt: skip
                 load.stdin.flush()
                 result = json.loads(load.stdout.readline())
                 time.sleep(0.3)  # the last code's e-mail leaves within this
-                return result, spent(before, sample(processes), processes.server)
+                after = sample(processes)
+                for spy in spies:
+                    spy.wait(timeout=60)
+                return result, spent(before, after, processes.server)
 
             window("two-step", 3)  # warm up: pools, argon2 threads, SMTP connections
             window("login", 2)
@@ -437,10 +483,10 @@ def main() -> None:
                     windows.append(Window(operation, args.seconds, ops, result["counts"],
                                           result["latencies"], result["healthz"], cpu, one,
                                           ceiling))  # fmt: skip
+                    outside = sum(windows[-1].per_op_ms(name) for name in OUTSIDE_ARGON2)
                     print(f"  round {round_number} {operation}: {ops / args.seconds:.1f}/s, "
                           f"argon2 alone on all cores {ceiling:.1f}/s, "
-                          f"outside argon2 {sum(windows[-1].per_op_ms(c) for c in OUTSIDE_ARGON2):.2f}"
-                          f" ms/op", flush=True)  # fmt: skip
+                          f"outside argon2 {outside:.2f} ms/op", flush=True)  # fmt: skip
             report(windows, cores)
             print(f"\nmachine after the run: {machine_description()}")
         finally:

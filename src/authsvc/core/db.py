@@ -132,7 +132,9 @@ def _classify_connection_failures(engine: AsyncEngine) -> None:
 POOL_RECYCLE_SECONDS = 1800
 
 
-def create_engine(url: str, *, pool_size: int = 10, application_name: str = "authsvc") -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, application_name: str = "authsvc"
+) -> AsyncEngine:
     # hide_parameters: SQL errors must never carry hashes, codes or e-mail addresses into logs.
     # No pool_pre_ping: with asyncpg it costs three round trips (BEGIN, ping, ROLLBACK) on
     # every checkout, more than a login's own statements. A connection found dead instead

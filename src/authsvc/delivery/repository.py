@@ -18,6 +18,7 @@ from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Insert,
+    Integer,
     bindparam,
     exists,
     func,
@@ -136,10 +137,10 @@ class Claimed:
 HELD_ERROR = "waiting for an earlier message to this recipient"
 
 
-def _behind_a_failure() -> ColumnElement[bool]:
+def _behind_a_failure(table: Any = None) -> ColumnElement[bool]:
     """An earlier message to the same recipient is queued with an error (correlated to
-    the outbox_messages of the enclosing query)."""
-    m = table_of(OutboxMessage).c
+    `table`: the outbox_messages of the enclosing query, or an alias of it)."""
+    m = (table if table is not None else table_of(OutboxMessage)).c
     earlier = table_of(OutboxMessage).alias("earlier").c
     return exists().where(
         earlier.state == "queued",
@@ -171,12 +172,16 @@ def _claimed_columns() -> tuple[Any, ...]:
     )
 
 
-async def claim_due(
-    session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int
-) -> list[Claimed]:
-    """Take up to `limit` due messages that no other worker holds (SKIP LOCKED) and that
-    no earlier failed message to their recipient holds back."""
+def _claim_statement() -> Any:
+    """The claim as one statement, its values bound as `now`, `lease_until` and `limit`.
+
+    Each returned row also carries `next_due_at`: when the earliest queued message the
+    claim left alone comes due (later than now, not held), so the worker knows how long
+    it may sleep without asking again. The subquery reads the statement's snapshot, in
+    which the rows just claimed are still due now, hence `> now`.
+    """
     m = OutboxMessage
+    now = bindparam("now", type_=m.next_attempt_at.type)
     held = (
         select(m.id)
         .where(
@@ -201,18 +206,50 @@ async def claim_due(
         select(m.id)
         .where(m.state == "queued", m.next_attempt_at <= now, ~_BEHIND_A_FAILURE)
         .order_by(m.next_attempt_at)
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer))
         .with_for_update(skip_locked=True)
     )
-    rows = await session.execute(
+    later = table_of(OutboxMessage).alias("later")
+    next_due = (
+        select(later.c.next_attempt_at)
+        .where(later.c.state == "queued", later.c.next_attempt_at > now, ~_behind_a_failure(later))
+        .order_by(later.c.next_attempt_at)
+        .limit(1)
+        .scalar_subquery()
+        .label("next_due_at")
+    )
+    return (
         update(m)
         .add_cte(mark_held)
         .where(m.id.in_(due.scalar_subquery()))
-        .values(attempts=m.attempts + 1, next_attempt_at=lease_until)
-        .returning(*_claimed_columns())
+        .values(attempts=m.attempts + 1, next_attempt_at=bindparam("lease_until", type_=now.type))
+        .returning(*_claimed_columns(), next_due)
         .execution_options(**_NO_SYNC)
     )
-    return [
+
+
+# Built once, so SQLAlchemy finds its compiled form in the cache on every claim.
+_CLAIM = _claim_statement()
+
+
+@dataclass(frozen=True)
+class Claim:
+    messages: list[Claimed]
+    # When the earliest queued message not claimed now comes due; None when none is queued.
+    next_due_at: datetime | None
+
+
+async def claim(
+    session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int
+) -> Claim:
+    """Take up to `limit` due messages that no other worker holds (SKIP LOCKED) and that
+    no earlier failed message to their recipient holds back; one statement, atomic alone
+    (autocommit is enough). Says when to look again, from the same round trip unless
+    nothing was claimed."""
+    rows = (
+        await session.execute(_CLAIM, {"now": now, "lease_until": lease_until, "limit": limit})
+    ).all()
+    messages = [
         Claimed(
             id=row.id,
             channel=row.channel,
@@ -227,6 +264,25 @@ async def claim_due(
         )
         for row in rows
     ]
+    if not rows:
+        return Claim(messages, await next_due_at(session))
+    return Claim(messages, rows[0].next_due_at)
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int
+) -> list[Claimed]:
+    """The messages of `claim`."""
+    return (await claim(session, now=now, lease_until=lease_until, limit=limit)).messages
+
+
+# Built once, like the claim.
+_NEXT_DUE_AT = (
+    select(OutboxMessage.next_attempt_at)
+    .where(OutboxMessage.state == "queued", ~_BEHIND_A_FAILURE)
+    .order_by(OutboxMessage.next_attempt_at)
+    .limit(1)
+)
 
 
 async def next_due_at(session: AsyncSession) -> datetime | None:
@@ -234,12 +290,7 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
     the message ahead of them is sent (the worker then looks again at once)."""
     # ORDER BY ... LIMIT 1 rather than min(): it walks the due index and stops at the
     # first message not held, instead of checking every queued one.
-    found: datetime | None = await session.scalar(
-        select(OutboxMessage.next_attempt_at)
-        .where(OutboxMessage.state == "queued", ~_BEHIND_A_FAILURE)
-        .order_by(OutboxMessage.next_attempt_at)
-        .limit(1)
-    )
+    found: datetime | None = await session.scalar(_NEXT_DUE_AT)
     return found
 
 
