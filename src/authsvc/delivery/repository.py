@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    ARRAY,
     BindParameter,
     ColumnElement,
     Insert,
@@ -300,21 +301,49 @@ async def mark_sent(
     return message_id in await mark_sent_many(session, [(message_id, attempt)], now=now)
 
 
+def _mark_sent_statement() -> Any:
+    """The sends as two arrays (`sent_ids`, `sent_attempts`) unnested into pairs: one
+    statement text for any number of sends, compiled once (an IN list of tuples is
+    rendered anew for every call)."""
+    m = OutboxMessage
+    sent = (
+        func.unnest(
+            bindparam("sent_ids", type_=ARRAY(m.id.type)),
+            bindparam("sent_attempts", type_=ARRAY(Integer)),
+        )
+        .table_valued("id", "attempt")
+        .render_derived()
+    )
+    return (
+        update(m)
+        # Also from `cancelled`: a cancel that raced the send does not undo the send.
+        .where(
+            tuple_(m.id, m.attempts).in_(select(sent.c.id, sent.c.attempt)),
+            m.state.in_(("queued", "cancelled")),
+        )
+        .values(
+            state="sent",
+            params=None,
+            sealed_params=None,
+            finished_at=bindparam("now", type_=m.finished_at.type),
+            last_error=None,
+        )
+        .returning(m.id)
+        .execution_options(**_NO_SYNC)
+    )
+
+
+_MARK_SENT = _mark_sent_statement()
+
+
 async def mark_sent_many(
     session: AsyncSession, sent: Sequence[tuple[uuid.UUID, int]], *, now: datetime
 ) -> set[uuid.UUID]:
     """Record sends (message id, attempt) in one statement; returns the ids still held."""
     if not sent:
         return set()
-    m = OutboxMessage
-    rows = await session.execute(
-        update(m)
-        # Also from `cancelled`: a cancel that raced the send does not undo the send.
-        .where(tuple_(m.id, m.attempts).in_(sent), m.state.in_(("queued", "cancelled")))
-        .values(state="sent", params=None, sealed_params=None, finished_at=now, last_error=None)
-        .returning(m.id)
-        .execution_options(**_NO_SYNC)
-    )
+    params = {"sent_ids": [i for i, _ in sent], "sent_attempts": [n for _, n in sent], "now": now}
+    rows = await session.execute(_MARK_SENT, params)
     return {row.id for row in rows}
 
 
