@@ -8,16 +8,19 @@ The benchmarks run as scripts (`.venv/bin/python bench/<name>.py`), so this fold
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -225,6 +228,37 @@ def post(url: str, path: str, body: object, headers: dict[str, str] | None = Non
     return head.encode() + data
 
 
+class HttpConnection:
+    """One keep-alive connection of the bare HTTP/1.1 client."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, url: str) -> HttpConnection:
+        host, port = url.removeprefix("http://").split(":")
+        return cls(*await asyncio.open_connection(host, int(port)))
+
+    async def send(self, request: bytes) -> tuple[str, bytes]:
+        """The status and body of the answer to `request` (bytes from `post` or `get`)."""
+        self.writer.write(request)
+        status = (await self.reader.readline()).split(b" ")[1].decode()
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def get(url: str, path: str) -> bytes:
+    """The bytes of an HTTP/1.1 GET of `url` + `path`."""
+    host = url.removeprefix("http://")
+    return f"GET {path} HTTP/1.1\r\nhost: {host}\r\n\r\n".encode()
+
+
 async def http_loop(
     url: str,
     requests: list[bytes],
@@ -242,7 +276,6 @@ async def http_loop(
     seconds (a steady stream). Returns answer counts (a 200 whose body lacks `expect`
     counts as "200-not-valid") and, when `record`, every latency in milliseconds.
     """
-    host, port = url.removeprefix("http://").split(":")
     counts: dict[str, int] = {}
     latencies: list[float] = []
     deadline = time.monotonic() + seconds
@@ -250,19 +283,13 @@ async def http_loop(
 
     async def connection() -> None:
         nonlocal position
-        reader, writer = await asyncio.open_connection(host, int(port))
+        http = await HttpConnection.open(url)
         try:
             while time.monotonic() < deadline:
                 request = requests[position % len(requests)]
                 position += 1
                 started = time.perf_counter()
-                writer.write(request)
-                status = (await reader.readline()).split(b" ")[1].decode()
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                body = await reader.readexactly(length)
+                status, body = await http.send(request)
                 if record:
                     latencies.append((time.perf_counter() - started) * 1000)
                 if expect is not None and status == "200" and expect not in body:
@@ -273,7 +300,7 @@ async def http_loop(
         except (OSError, IndexError, asyncio.IncompleteReadError) as error:
             counts[type(error).__name__] = counts.get(type(error).__name__, 0) + 1
         finally:
-            writer.close()
+            http.close()
 
     await asyncio.gather(*(connection() for _ in range(concurrency)))
     return {"counts": counts, "latencies": latencies}
@@ -290,3 +317,84 @@ def collect(process: subprocess.Popen[str]) -> Any:
     """The JSON result of a process from `spawn`, once it ends."""
     out, _ = process.communicate(timeout=900)
     return json.loads(out)
+
+
+# --- argon2 alone, and where the CPU goes ------------------------------------------------
+
+
+class Argon2Probe:
+    """argon2 with given parameters, timed in this process while the server idles."""
+
+    def __init__(self, *, memory_kib: int, time_cost: int, parallelism: int = 1) -> None:
+        from authsvc.accounts.passwords import PasswordHasher
+
+        self.hasher = PasswordHasher(
+            memory_kib=memory_kib, time_cost=time_cost, parallelism=parallelism
+        )
+        self.stored = self.hasher.hash_blocking(PASSWORD)
+
+    def _verify_many(self, count: int) -> list[float]:
+        timings = []
+        for _ in range(count):
+            started = time.perf_counter()
+            self.hasher._argon2.verify(self.stored, PASSWORD)
+            timings.append(time.perf_counter() - started)
+        return timings
+
+    def one(self, seconds: float = 1.0) -> float:
+        """The median time of one verification on an otherwise idle machine."""
+        first = self._verify_many(1)[0]
+        return statistics.median(self._verify_many(max(5, int(seconds / first))))
+
+    def all_cores(self, cores: int, seconds: float = 1.0) -> float:
+        """Verifications per second with every core verifying at once: the real ceiling,
+        a little under the bound, as the cores share caches and memory bandwidth."""
+        count = max(3, int(seconds / self.one(0.2)))
+        started = time.perf_counter()
+        with ThreadPoolExecutor(cores) as pool:
+            list(pool.map(self._verify_many, [count] * cores))
+        return cores * count / (time.perf_counter() - started)
+
+    def close(self) -> None:
+        self.hasher.close()
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat_fields(path: str) -> list[str] | None:
+    """/proc/.../stat from field 3 (state) on: field n is at index n - 3."""
+    try:
+        with open(path) as stat:
+            text = stat.read()
+    except OSError:  # the process or thread has ended
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def process_seconds(pid: int) -> float:
+    """CPU seconds of a process, all its threads, ended ones included."""
+    fields = _stat_fields(f"/proc/{pid}/stat")
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS if fields else 0.0
+
+
+def thread_seconds(pid: int) -> dict[int, tuple[float, int]]:
+    """Each live thread of `pid`: (CPU seconds, nice)."""
+    threads = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        fields = _stat_fields(f"/proc/{pid}/task/{tid}/stat")
+        if fields:
+            threads[int(tid)] = ((int(fields[11]) + int(fields[12])) / CLOCK_TICKS, int(fields[16]))
+    return threads
+
+
+def machine_description() -> str:
+    """Cores, CPU model and load, to print beside every result."""
+    model = "unknown CPU"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return f"{os.cpu_count()} cores, {model}, load average {load}"

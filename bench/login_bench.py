@@ -23,11 +23,11 @@ import os
 import secrets
 import statistics
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from common import (
     PASSWORD,
+    Argon2Probe,
     Server,
     collect,
     configured_database_url,
@@ -37,42 +37,7 @@ from common import (
     spawn,
 )
 
-from authsvc.accounts.passwords import PasswordHasher
 from authsvc.config import Settings
-
-
-class Argon2Probe:
-    """argon2 with the service's parameters, timed in this process while the server idles."""
-
-    def __init__(self) -> None:
-        self.hasher = PasswordHasher.from_settings(Settings())
-        self.stored = self.hasher.hash_blocking(PASSWORD)
-
-    def _verify_many(self, count: int) -> list[float]:
-        timings = []
-        for _ in range(count):
-            started = time.perf_counter()
-            self.hasher._argon2.verify(self.stored, PASSWORD)
-            timings.append(time.perf_counter() - started)
-        return timings
-
-    def one(self, seconds: float = 1.0) -> float:
-        """The median time of one verification on an otherwise idle machine."""
-        first = self._verify_many(1)[0]
-        return statistics.median(self._verify_many(max(5, int(seconds / first))))
-
-    def all_cores(self, cores: int, seconds: float = 1.0) -> float:
-        """Verifications per second with every core verifying at once: the real ceiling,
-        a little under the bound, as the cores share caches and memory bandwidth."""
-        count = max(3, int(seconds / self.one(0.2)))
-        started = time.perf_counter()
-        with ThreadPoolExecutor(cores) as pool:
-            list(pool.map(self._verify_many, [count] * cores))
-        return cores * count / (time.perf_counter() - started)
-
-    def close(self) -> None:
-        self.hasher.close()
-
 
 # --- load generators (run in child processes) -------------------------------------------
 
@@ -117,7 +82,12 @@ def main() -> None:
         return
 
     cores = os.cpu_count() or 1
-    argon2 = Argon2Probe()
+    settings = Settings()
+    argon2 = Argon2Probe(
+        memory_kib=settings.argon2_memory_kib,
+        time_cost=settings.argon2_time_cost,
+        parallelism=settings.argon2_parallelism,
+    )
     # Embedded PostgreSQL in the server's own folder (so its memory counts in the RSS figures)
     # unless a server is configured; the argon2 parameters pass through, to measure
     # production settings.

@@ -29,10 +29,14 @@ class ServiceContext:
         *,
         clock: Clock | None = None,
         codes: CodeGenerator = random_code,
+        application_name: str = "authsvc",
     ) -> ServiceContext:
+        db = Database.from_url(
+            database_url, pool_size=settings.db_pool_size, application_name=application_name
+        )
         return cls(
             settings=settings,
-            db=Database.from_url(database_url, pool_size=settings.db_pool_size),
+            db=db,
             clock=clock or SystemClock(),
             hasher=PasswordHasher.from_settings(settings),
             keyring=Keyring(settings.secret_keys()),

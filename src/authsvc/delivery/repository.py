@@ -15,13 +15,17 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    ARRAY,
     BindParameter,
     ColumnElement,
     Insert,
+    Integer,
+    String,
     bindparam,
     exists,
     func,
     insert,
+    literal_column,
     select,
     tuple_,
     update,
@@ -33,6 +37,12 @@ from authsvc.delivery.models import OutboxMessage, State
 from authsvc.delivery.rendering import Channel
 
 _NO_SYNC: dict[str, Any] = {"synchronize_session": False}
+
+# The outbox's partial indexes are on state = 'queued', so the state is written into the
+# SQL, not bound: asyncpg prepares every statement, and after five runs PostgreSQL may
+# switch to a generic plan, which cannot prove that `state = $1` matches the index
+# predicate. The claim then scanned the whole table: 12 ms of CPU at a few thousand rows.
+QUEUED = literal_column("'queued'", String)
 
 
 # --- what the rest of the service does through outbox.py --------------------------------
@@ -105,7 +115,7 @@ async def backlog(session: AsyncSession, *, now: datetime) -> Backlog:
     due = m.next_attempt_at <= now
     query = select(
         func.count().filter(due), func.count().filter(~due), func.min(m.send_after).filter(due)
-    ).where(m.state == "queued")
+    ).where(m.state == QUEUED)
     counts = (await session.execute(query)).one()
     return Backlog(due=counts[0], waiting=counts[1], oldest_due_since=counts[2])
 
@@ -136,13 +146,13 @@ class Claimed:
 HELD_ERROR = "waiting for an earlier message to this recipient"
 
 
-def _behind_a_failure() -> ColumnElement[bool]:
+def _behind_a_failure(table: Any = None) -> ColumnElement[bool]:
     """An earlier message to the same recipient is queued with an error (correlated to
-    the outbox_messages of the enclosing query)."""
-    m = table_of(OutboxMessage).c
+    `table`: the outbox_messages of the enclosing query, or an alias of it)."""
+    m = (table if table is not None else table_of(OutboxMessage)).c
     earlier = table_of(OutboxMessage).alias("earlier").c
     return exists().where(
-        earlier.state == "queued",
+        earlier.state == QUEUED,
         earlier.last_error.is_not(None),
         earlier.channel == m.channel,
         earlier.recipient == m.recipient,
@@ -171,16 +181,20 @@ def _claimed_columns() -> tuple[Any, ...]:
     )
 
 
-async def claim_due(
-    session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int
-) -> list[Claimed]:
-    """Take up to `limit` due messages that no other worker holds (SKIP LOCKED) and that
-    no earlier failed message to their recipient holds back."""
+def _claim_statement() -> Any:
+    """The claim as one statement, its values bound as `now`, `lease_until` and `limit`.
+
+    Each returned row also carries `next_due_at`: when the earliest queued message the
+    claim left alone comes due (later than now, not held), so the worker knows how long
+    it may sleep without asking again. The subquery reads the statement's snapshot, in
+    which the rows just claimed are still due now, hence `> now`.
+    """
     m = OutboxMessage
+    now = bindparam("now", type_=m.next_attempt_at.type)
     held = (
         select(m.id)
         .where(
-            m.state == "queued",
+            m.state == QUEUED,
             m.last_error.is_(None),
             m.next_attempt_at <= now,
             _BEHIND_A_FAILURE,
@@ -199,20 +213,52 @@ async def claim_due(
     )
     due = (
         select(m.id)
-        .where(m.state == "queued", m.next_attempt_at <= now, ~_BEHIND_A_FAILURE)
+        .where(m.state == QUEUED, m.next_attempt_at <= now, ~_BEHIND_A_FAILURE)
         .order_by(m.next_attempt_at)
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer))
         .with_for_update(skip_locked=True)
     )
-    rows = await session.execute(
+    later = table_of(OutboxMessage).alias("later")
+    next_due = (
+        select(later.c.next_attempt_at)
+        .where(later.c.state == QUEUED, later.c.next_attempt_at > now, ~_behind_a_failure(later))
+        .order_by(later.c.next_attempt_at)
+        .limit(1)
+        .scalar_subquery()
+        .label("next_due_at")
+    )
+    return (
         update(m)
         .add_cte(mark_held)
         .where(m.id.in_(due.scalar_subquery()))
-        .values(attempts=m.attempts + 1, next_attempt_at=lease_until)
-        .returning(*_claimed_columns())
+        .values(attempts=m.attempts + 1, next_attempt_at=bindparam("lease_until", type_=now.type))
+        .returning(*_claimed_columns(), next_due)
         .execution_options(**_NO_SYNC)
     )
-    return [
+
+
+# Built once, so SQLAlchemy finds its compiled form in the cache on every claim.
+_CLAIM = _claim_statement()
+
+
+@dataclass(frozen=True)
+class Claim:
+    messages: list[Claimed]
+    # When the earliest queued message not claimed now comes due; None when none is queued.
+    next_due_at: datetime | None
+
+
+async def claim(
+    session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int
+) -> Claim:
+    """Take up to `limit` due messages that no other worker holds (SKIP LOCKED) and that
+    no earlier failed message to their recipient holds back; one statement, atomic alone
+    (autocommit is enough). Says when to look again, from the same round trip unless
+    nothing was claimed."""
+    rows = (
+        await session.execute(_CLAIM, {"now": now, "lease_until": lease_until, "limit": limit})
+    ).all()
+    messages = [
         Claimed(
             id=row.id,
             channel=row.channel,
@@ -227,6 +273,25 @@ async def claim_due(
         )
         for row in rows
     ]
+    if not rows:
+        return Claim(messages, await next_due_at(session))
+    return Claim(messages, rows[0].next_due_at)
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int
+) -> list[Claimed]:
+    """The messages of `claim`."""
+    return (await claim(session, now=now, lease_until=lease_until, limit=limit)).messages
+
+
+# Built once, like the claim.
+_NEXT_DUE_AT = (
+    select(OutboxMessage.next_attempt_at)
+    .where(OutboxMessage.state == QUEUED, ~_BEHIND_A_FAILURE)
+    .order_by(OutboxMessage.next_attempt_at)
+    .limit(1)
+)
 
 
 async def next_due_at(session: AsyncSession) -> datetime | None:
@@ -234,12 +299,7 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
     the message ahead of them is sent (the worker then looks again at once)."""
     # ORDER BY ... LIMIT 1 rather than min(): it walks the due index and stops at the
     # first message not held, instead of checking every queued one.
-    found: datetime | None = await session.scalar(
-        select(OutboxMessage.next_attempt_at)
-        .where(OutboxMessage.state == "queued", ~_BEHIND_A_FAILURE)
-        .order_by(OutboxMessage.next_attempt_at)
-        .limit(1)
-    )
+    found: datetime | None = await session.scalar(_NEXT_DUE_AT)
     return found
 
 
@@ -249,21 +309,49 @@ async def mark_sent(
     return message_id in await mark_sent_many(session, [(message_id, attempt)], now=now)
 
 
+def _mark_sent_statement() -> Any:
+    """The sends as two arrays (`sent_ids`, `sent_attempts`) unnested into pairs: one
+    statement text for any number of sends, compiled once (an IN list of tuples is
+    rendered anew for every call)."""
+    m = OutboxMessage
+    sent = (
+        func.unnest(
+            bindparam("sent_ids", type_=ARRAY(m.id.type)),
+            bindparam("sent_attempts", type_=ARRAY(Integer)),
+        )
+        .table_valued("id", "attempt")
+        .render_derived()
+    )
+    return (
+        update(m)
+        # Also from `cancelled`: a cancel that raced the send does not undo the send.
+        .where(
+            tuple_(m.id, m.attempts).in_(select(sent.c.id, sent.c.attempt)),
+            m.state.in_(("queued", "cancelled")),
+        )
+        .values(
+            state="sent",
+            params=None,
+            sealed_params=None,
+            finished_at=bindparam("now", type_=m.finished_at.type),
+            last_error=None,
+        )
+        .returning(m.id)
+        .execution_options(**_NO_SYNC)
+    )
+
+
+_MARK_SENT = _mark_sent_statement()
+
+
 async def mark_sent_many(
     session: AsyncSession, sent: Sequence[tuple[uuid.UUID, int]], *, now: datetime
 ) -> set[uuid.UUID]:
     """Record sends (message id, attempt) in one statement; returns the ids still held."""
     if not sent:
         return set()
-    m = OutboxMessage
-    rows = await session.execute(
-        update(m)
-        # Also from `cancelled`: a cancel that raced the send does not undo the send.
-        .where(tuple_(m.id, m.attempts).in_(sent), m.state.in_(("queued", "cancelled")))
-        .values(state="sent", params=None, sealed_params=None, finished_at=now, last_error=None)
-        .returning(m.id)
-        .execution_options(**_NO_SYNC)
-    )
+    params = {"sent_ids": [i for i, _ in sent], "sent_attempts": [n for _, n in sent], "now": now}
+    rows = await session.execute(_MARK_SENT, params)
     return {row.id for row in rows}
 
 

@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.policy
 import socket
 import ssl
 import time
 from dataclasses import dataclass
+from email.charset import QP, Charset
+from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email.message import EmailMessage, Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
@@ -86,17 +91,55 @@ class SmtpTarget:
         return self.use_tls or self.start_tls
 
 
-def build_email(message: Outgoing, *, sender: str) -> EmailMessage:
-    """The MIME message: text plus HTML, a Message-ID derived from the message id."""
+# quoted-printable keeps Polish text readable in the raw message and 7-bit clean.
+_UTF8 = Charset("utf-8")
+_UTF8.body_encoding = QP
+_UTF8.header_encoding = QP
+_SMTP_POLICY = email.policy.compat32.clone(linesep="\r\n")
+
+
+def build_email(message: Outgoing, *, sender: str) -> bytes | EmailMessage:
+    """The MIME message: text plus HTML, a Message-ID derived from the message id.
+
+    Ready bytes, built with the classic (compat32) email API: the modern EmailMessage
+    parses every header it is given and re-folds it on output, which cost more CPU than
+    the rest of a send (about 1.3 ms against 0.35 ms per message). compat32 checks
+    nothing, so header values are checked for line breaks here. An address outside ASCII
+    needs SMTPUTF8, which aiosmtplib negotiates for an EmailMessage: that rare case keeps
+    the modern API.
+    """
+    if not (message.recipient.isascii() and parseaddr(sender)[1].isascii()):
+        return _international_email(message, sender=sender)
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    subject = message.subject or ""
+    for value in (sender, message.recipient, subject):
+        if "\r" in value or "\n" in value:
+            raise ValueError("a header value contains a line break")
+    text = MIMEText(message.text, "plain", _UTF8)  # type: ignore[arg-type]
+    mail: Message = text
+    if message.html is not None:
+        html = MIMEText(message.html, "html", _UTF8)  # type: ignore[arg-type]
+        mail = MIMEMultipart("alternative", _subparts=[text, html])
+    mail["From"] = formataddr(parseaddr(sender), charset="utf-8")
+    mail["To"] = message.recipient
+    mail["Subject"] = subject if subject.isascii() else Header(subject, _UTF8)  # type: ignore[assignment]
+    mail["Date"] = formatdate(usegmt=True)
+    # Stable across retries, so a receiving system can drop a duplicate after a crash.
+    mail["Message-ID"] = f"<{message.message_id}@{domain}>"
+    mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
+    mail["Content-Language"] = message.locale
+    return mail.as_bytes(policy=_SMTP_POLICY)
+
+
+def _international_email(message: Outgoing, *, sender: str) -> EmailMessage:
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = Address(addr_spec=message.recipient)
     mail["Subject"] = message.subject or ""
     mail["Date"] = formatdate(usegmt=True)
-    # Stable across retries, so a receiving system can drop a duplicate after a crash.
     mail["Message-ID"] = f"<{message.message_id}@{domain}>"
-    mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
+    mail["Auto-Submitted"] = "auto-generated"
     mail.set_content(message.text)
     if message.html is not None:
         mail.add_alternative(message.html, subtype="html")
@@ -186,11 +229,15 @@ class SmtpAdapter(Adapter):
             raise
         return _Connection(client)
 
-    async def _send_on(self, connection: _Connection, mail: EmailMessage, recipient: str) -> None:
+    async def _send_on(
+        self, connection: _Connection, mail: bytes | EmailMessage, recipient: str
+    ) -> None:
+        client = connection.client
         try:
-            await connection.client.send_message(
-                mail, sender=self._envelope_from, recipients=[recipient]
-            )
+            if isinstance(mail, bytes):
+                await client.sendmail(self._envelope_from, [recipient], mail)
+            else:
+                await client.send_message(mail, sender=self._envelope_from, recipients=[recipient])
         except BaseException:
             connection.client.close()  # never reuse a connection in an unknown state
             raise
