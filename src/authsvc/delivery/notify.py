@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from authsvc.accounts.models import Account
@@ -37,6 +37,30 @@ def account_message(
         account_id=account.id,
         send_after=send_after,
         secret_params=secret_params,
+    )
+
+
+def code_message(
+    *,
+    keyring: Keyring,
+    account: Account,
+    template: str,
+    code: str,
+    valid_for: timedelta,
+    now: datetime,
+    channel: str,
+) -> OutboxMessage:
+    """A one-time code (sealed in the outbox) and how many minutes it is valid, by SMS
+    when `channel` is `sms`, else by e-mail."""
+    minutes = int(valid_for.total_seconds() // 60)
+    return account_message(
+        keyring=keyring,
+        account=account,
+        template=template,
+        params={"code": code, "expires_minutes": str(minutes)},
+        now=now,
+        channel="sms" if channel == "sms" else "email",
+        secret_params=("code",),
     )
 
 

@@ -18,7 +18,7 @@ from authsvc.core.db import keep_and_refuse
 from authsvc.core.errors import Overloaded
 from authsvc.delivery import outbox
 from authsvc.delivery.models import OutboxMessage
-from authsvc.delivery.notify import account_message, time_params
+from authsvc.delivery.notify import account_message, code_message, time_params
 from authsvc.links import service as links
 from authsvc.login import devices, repository, rules
 from authsvc.login.errors import (
@@ -429,15 +429,14 @@ def _view(ctx: ServiceContext, challenge: LoginChallenge, account: Account) -> C
 def _code_message(
     ctx: ServiceContext, account: Account, challenge: LoginChallenge, code: str
 ) -> OutboxMessage:
-    minutes = int(ctx.settings.login_otp_ttl.total_seconds() // 60)
-    return account_message(
+    return code_message(
         keyring=ctx.keyring,
         account=account,
         template="login_otp",
-        params={"code": code, "expires_minutes": str(minutes)},
+        code=code,
+        valid_for=ctx.settings.login_otp_ttl,
         now=challenge.last_sent_at,
-        channel="sms" if challenge.channel == "sms" else "email",
-        secret_params=("code",),
+        channel=challenge.channel,
     )
 
 

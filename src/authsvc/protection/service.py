@@ -22,7 +22,7 @@ from authsvc.core.codes import typed_code_matches
 from authsvc.core.db import keep_and_refuse
 from authsvc.delivery import outbox
 from authsvc.delivery.models import OutboxMessage
-from authsvc.delivery.notify import account_message, time_params
+from authsvc.delivery.notify import account_message, code_message, time_params
 from authsvc.links import service as links
 from authsvc.login.errors import InvalidCode
 from authsvc.login.service import Client, reauthenticate
@@ -325,13 +325,12 @@ async def _record_and_tell(
 def _reset_code_message(
     ctx: ServiceContext, account: Account, reset: PasswordReset, code: str
 ) -> OutboxMessage:
-    minutes = int(ctx.settings.password_reset_ttl.total_seconds() // 60)
-    return account_message(
+    return code_message(
         keyring=ctx.keyring,
         account=account,
         template="password_reset_code",
-        params={"code": code, "expires_minutes": str(minutes)},
+        code=code,
+        valid_for=ctx.settings.password_reset_ttl,
         now=reset.last_sent_at,
-        channel="sms" if reset.channel == "sms" else "email",
-        secret_params=("code",),
+        channel=reset.channel,
     )
