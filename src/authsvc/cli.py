@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from authsvc.accounts import service as accounts
 from authsvc.accounts.passwords import PasswordHasher
-from authsvc.accounts.policy import check_password
+from authsvc.accounts.policy import check_new_password
 from authsvc.config import ConfigError, Settings
 from authsvc.context import ServiceContext
 from authsvc.core.db import DatabaseUnavailable
@@ -241,12 +241,7 @@ def cmd_accounts_create(args: argparse.Namespace, settings: Settings) -> int:
     if args.phone:
         accounts.normalise_phone(args.phone)
     password = _read_password()
-    check_password(
-        password,
-        min_length=settings.password_min_length,
-        max_length=settings.password_max_length,
-        login=args.login,
-    )
+    check_new_password(password, settings, login=args.login)
     password_hash = PasswordHasher.from_settings(settings).hash_blocking(password)
 
     async def create(ctx: ServiceContext) -> str:

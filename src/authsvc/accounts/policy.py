@@ -11,6 +11,7 @@ from functools import cache
 from importlib import resources
 
 from authsvc.accounts.errors import WeakPassword
+from authsvc.config import Settings
 
 
 @cache
@@ -43,3 +44,13 @@ def check_password(password: str, *, min_length: int, max_length: int, login: st
         )
     if login and folded == login.lower():
         raise WeakPassword("Password must not be the same as the login.", reason="same_as_login")
+
+
+def check_new_password(password: str, settings: Settings, *, login: str) -> None:
+    """`check_password` with the configured lengths, for a password an account is given."""
+    check_password(
+        password,
+        min_length=settings.password_min_length,
+        max_length=settings.password_max_length,
+        login=login,
+    )

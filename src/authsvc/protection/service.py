@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authsvc.accounts import repository as accounts
 from authsvc.accounts.errors import WeakPassword
 from authsvc.accounts.models import Account
-from authsvc.accounts.policy import check_password
+from authsvc.accounts.policy import check_new_password
 from authsvc.auth_codes import service as auth_codes
 from authsvc.context import ServiceContext
 from authsvc.core.codes import typed_code_matches
@@ -84,7 +84,7 @@ async def change_password(
 ) -> None:
     """Set a new password for a signed-in customer who knows the current one; every other
     session ends. The current password is throttled like any re-authentication."""
-    _check_policy(ctx, new_password, account)
+    check_new_password(new_password, ctx.settings, login=account.login)
     await reauthenticate(session, ctx, account=account, password=password, client=client)
     new_hash = await ctx.hasher.hash(new_password)
     now = ctx.clock.now()
@@ -96,16 +96,6 @@ async def change_password(
         "password_changed", outcome="success", ip=client.ip, account=account.id,
         user_agent=client.user_agent, sessions_ended=ended,
     )  # fmt: skip
-
-
-def _check_policy(ctx: ServiceContext, password: str, account: Account) -> None:
-    settings = ctx.settings
-    check_password(
-        password,
-        min_length=settings.password_min_length,
-        max_length=settings.password_max_length,
-        login=account.login,
-    )
 
 
 # --- password reset -------------------------------------------------------------------------
@@ -217,8 +207,8 @@ async def confirm_reset(
     account = None
     if matched and attempt.account_id is not None:
         account = await accounts.get_by_id(session, attempt.account_id)
+    attempts_left = settings.password_reset_max_attempts - attempt.attempts
     if account is None or account.disabled:
-        attempts_left = settings.password_reset_max_attempts - attempt.attempts
         auth_event(
             "password_reset_code_failed", outcome="failure", ip=client.ip,
             account=attempt.account_id, attempts_left=attempts_left,
@@ -227,10 +217,9 @@ async def confirm_reset(
     # The policy only after the code: its login rule must not tell a stranger that the
     # login exists. A weak password spends the attempt but not the reset.
     try:
-        _check_policy(ctx, new_password, account)
+        check_new_password(new_password, settings, login=account.login)
     except WeakPassword as weak:
-        left = settings.password_reset_max_attempts - attempt.attempts
-        weak.extra["attempts_left"] = left  # the attempt is spent: say what remains
+        weak.extra["attempts_left"] = attempts_left  # the attempt is spent: say what remains
         raise await keep_and_refuse(session, weak) from None
     if not await repository.consume(session, reset_id, now=now):
         raise ResetExpired.used()
