@@ -110,7 +110,6 @@ def build_email(message: Outgoing, *, sender: str) -> bytes | EmailMessage:
     """
     if not (message.recipient.isascii() and parseaddr(sender)[1].isascii()):
         return _international_email(message, sender=sender)
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
     subject = message.subject or ""
     for value in (sender, message.recipient, subject):
         if "\r" in value or "\n" in value:
@@ -123,23 +122,26 @@ def build_email(message: Outgoing, *, sender: str) -> bytes | EmailMessage:
     mail["From"] = formataddr(parseaddr(sender), charset="utf-8")
     mail["To"] = message.recipient
     mail["Subject"] = subject if subject.isascii() else Header(subject, _UTF8)  # type: ignore[assignment]
-    mail["Date"] = formatdate(usegmt=True)
-    # Stable across retries, so a receiving system can drop a duplicate after a crash.
-    mail["Message-ID"] = f"<{message.message_id}@{domain}>"
-    mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
+    _stamp(mail, message, sender=sender)
     mail["Content-Language"] = message.locale
     return mail.as_bytes(policy=_SMTP_POLICY)
 
 
-def _international_email(message: Outgoing, *, sender: str) -> EmailMessage:
+def _stamp(mail: Message, message: Outgoing, *, sender: str) -> None:
+    """The headers every message carries, whichever API built it."""
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    mail["Date"] = formatdate(usegmt=True)
+    # Stable across retries, so a receiving system can drop a duplicate after a crash.
+    mail["Message-ID"] = f"<{message.message_id}@{domain}>"
+    mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
+
+
+def _international_email(message: Outgoing, *, sender: str) -> EmailMessage:
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = Address(addr_spec=message.recipient)
     mail["Subject"] = message.subject or ""
-    mail["Date"] = formatdate(usegmt=True)
-    mail["Message-ID"] = f"<{message.message_id}@{domain}>"
-    mail["Auto-Submitted"] = "auto-generated"
+    _stamp(mail, message, sender=sender)
     mail.set_content(message.text)
     if message.html is not None:
         mail.add_alternative(message.html, subtype="html")
