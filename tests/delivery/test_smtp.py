@@ -79,6 +79,29 @@ async def test_otp_email_arrives_with_headers_text_and_html(
     assert f'lang="{locale}"' in html.get_content()
 
 
+async def test_a_domain_outside_ascii_gets_the_same_message_over_smtputf8(
+    fast_ctx: ServiceContext,
+) -> None:
+    # Such an address takes the other message builder (EmailMessage, for SMTPUTF8).
+    sink = SmtpSink()
+    controller = start_smtp(sink, enable_SMTPUTF8=True)
+    try:
+        ctx = smtp_ctx(fast_ctx, f"smtp://127.0.0.1:{controller.port}")
+        message_id = await queue(ctx, recipient="anna@przykład.pl", locale="pl")
+        assert await deliver(ctx) == 1
+    finally:
+        controller.stop()
+    [received] = sink.messages
+    assert received.rcpt_tos == ["anna@przykład.pl"]
+    mail = received.message
+    assert mail["To"] == "anna@przykład.pl"
+    assert mail["Message-ID"] == f"<{message_id}@panel.example.com>"
+    assert mail["Auto-Submitted"] == "auto-generated"
+    assert mail["Content-Language"] == "pl"
+    text = mail.get_body(("plain",))
+    assert text is not None and OTP in text.get_content()
+
+
 async def test_notification_html_escapes_what_the_client_sent(
     fast_ctx: ServiceContext, smtp_sink: tuple[SmtpSink, int]
 ) -> None:
