@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass
 from email.charset import QP, Charset
 from email.header import Header
-from email.headerregistry import Address
 from email.message import EmailMessage, Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -137,9 +136,11 @@ def _stamp(mail: Message, message: Outgoing, *, sender: str) -> None:
 
 
 def _international_email(message: Outgoing, *, sender: str) -> EmailMessage:
-    mail = EmailMessage()
+    # SMTPUTF8 policy: headers go out as UTF-8. The address is set as text: the
+    # Address class refuses a local part outside ASCII, which SMTPUTF8 exists to carry.
+    mail = EmailMessage(policy=email.policy.SMTPUTF8)
     mail["From"] = sender
-    mail["To"] = Address(addr_spec=message.recipient)
+    mail["To"] = message.recipient
     mail["Subject"] = message.subject or ""
     _stamp(mail, message, sender=sender)
     mail.set_content(message.text)
