@@ -11,6 +11,9 @@ import pytest
 from authsvc.context import ServiceContext
 from authsvc.core.clock import MovableClock
 from authsvc.login import devices
+from authsvc.throttling.models import ThrottleCounter
+from authsvc.throttling.repository import MAX_IPS
+from authsvc.throttling.rules import login_key
 from tests.conftest import make_client
 from tests.factories import make_account
 from tests.login.flow import sign_in, start_login
@@ -25,6 +28,7 @@ async def _device_cookie(ctx: ServiceContext, login: str) -> str:
     cookie = verified.cookies[DEVICE]
     header = verified.headers["set-cookie"]
     assert "HttpOnly" in header and "Secure" in header
+    assert f"Max-Age={365 * 24 * 3600}" in header  # AUTHSVC_DEVICE_COOKIE_LIFETIME
     return cookie
 
 
@@ -149,3 +153,15 @@ async def test_secrets_of_account_protection_never_reach_the_logs(
     for secret in (cookie, cookie.split(".")[0], token, code):
         assert secret not in ours
     assert "password_reset_completed" in ours and "not_me_confirmed" in ours
+
+
+async def test_the_addresses_kept_for_the_notice_are_bounded(
+    ctx: ServiceContext, clock: MovableClock
+) -> None:
+    for n in range(12):
+        await _hammer(ctx, "spread", 1, f"198.51.100.{110 + n}")
+        clock.advance(timedelta(minutes=15))  # past every back-off, inside the window
+    async with ctx.db.transaction() as session:
+        counter = await session.get(ThrottleCounter, login_key("spread"))
+    assert counter is not None and counter.count == 12
+    assert counter.ips == [f"198.51.100.{110 + n}" for n in range(MAX_IPS)]

@@ -178,3 +178,10 @@ async def test_a_weak_new_password_spends_the_attempt_but_not_the_reset(
         assert weak.status_code == 422
         assert (weak.json()["reason"], weak.json()["attempts_left"]) == ("same_as_login", 4)
         assert (await _confirm(http, reset_id, "123456")).status_code == 204
+
+
+async def test_requests_are_limited_per_address_across_logins(ctx: ServiceContext) -> None:
+    limit = ctx.settings.password_reset_ip_limit
+    async with make_client(ctx, ip="198.51.100.51") as http:
+        statuses = [(await _request(http, f"someone-{n}")).status_code for n in range(limit + 1)]
+    assert statuses == [202] * limit + [429]
