@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import secrets
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -33,8 +34,10 @@ from common import (
     http_loop,
     percentile,
     post,
+    postgres_seconds,
     scratch_database,
     spawn,
+    tree_seconds,
 )
 
 from authsvc.auth_codes.service import PURPOSE
@@ -224,7 +227,17 @@ def child(args: list[str]) -> None:
     print(json.dumps(result))
 
 
-def report(label: str, result: dict[str, object], seconds: float) -> dict[str, float]:
+def cpu_now(server_pid: int, url: str) -> dict[str, float]:
+    """CPU seconds so far of the server (all its processes) and of its PostgreSQL backends."""
+    return {
+        "server": tree_seconds(server_pid),
+        "postgres: API": postgres_seconds(url, "postgres: API"),
+    }
+
+
+def report(
+    label: str, result: dict[str, object], seconds: float, cpu: dict[str, float]
+) -> dict[str, float]:
     counts = result["counts"]
     latencies = result["latencies"]
     assert isinstance(counts, dict)
@@ -239,6 +252,9 @@ def report(label: str, result: dict[str, object], seconds: float) -> dict[str, f
         f"p50 {figures['p50']:.1f} ms, p99 {figures['p99']:.1f} ms, answers {counts}",
         flush=True,
     )
+    answered = max(1, sum(counts.values()))
+    shares = ", ".join(f"{name} {1000 * spent / answered:.2f}" for name, spent in cpu.items())
+    print(f"  CPU per call (ms): {shares}; all {1000 * sum(cpu.values()) / answered:.2f}")
     return figures
 
 
@@ -251,6 +267,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=1_000_000, help="large-scale accounts")
     parser.add_argument("--audit-rows", type=int, default=10_000_000, help="old audit rows")
     parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument("--py-spy", metavar="FILE", help="py-spy stacks of the throughput run")
     parser.add_argument("--child", nargs="*")
     args = parser.parse_args()
     if args.child:
@@ -293,9 +310,15 @@ def main() -> None:
             print(f"cores: {cores}; generated a code over HTTP and verified it: {checked}")
 
             def measure(label: str, concurrency: int, pace: float = 0) -> dict[str, float]:
+                assert server.process is not None
+                before = cpu_now(server.process.pid, url)
                 verifying = spawn(__file__, "verify", server.url, str(concurrency),
                                   str(seconds), str(pace), key, str(logins_file))  # fmt: skip
-                return report(label, collect(verifying), seconds)
+                result = collect(verifying)
+                cpu = {name: after - before[name]
+                       for name, after in cpu_now(server.process.pid, url).items()}  # fmt: skip
+                cpu["load generator"] = result["cpu_seconds"]
+                return report(label, result, seconds, cpu)
 
             def latency(label: str, runs: int = 3) -> dict[str, float]:
                 """One connection, `runs` times; the median of each figure (p99 is noisy)."""
@@ -307,9 +330,38 @@ def main() -> None:
 
             warm_up = (__file__, "verify", server.url, "4", "3", "0", key, str(logins_file))
             collect(spawn(*warm_up))
+            spy = (
+                subprocess.Popen(
+                    [
+                        "py-spy",
+                        "record",
+                        "--format",
+                        "raw",
+                        "--rate",
+                        "250",
+                        "--nonblocking",
+                        "--subprocesses",
+                        "--duration",
+                        str(int(seconds)),
+                        "--pid",
+                        str(server.process.pid),
+                        "--output",
+                        args.py_spy,
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                if args.py_spy and server.process
+                else None
+            )
             small_tp = measure("10k accounts, 8 connections (throughput)", 8)
+            if spy is not None:
+                spy.wait(timeout=60)
             small_lat = latency("10k accounts")
 
+            if args.accounts == 0:  # --accounts 0: the small scale only
+                print(f"summary: {small_tp['rate']:.0f}/s, p99 {small_tp['p99']:.1f} ms")
+                return
             flood = spawn(
                 __file__, "login", server.url, str(cores * 4), str(seconds + 4), "0", login
             )

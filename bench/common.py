@@ -303,7 +303,8 @@ async def http_loop(
             http.close()
 
     await asyncio.gather(*(connection() for _ in range(concurrency)))
-    return {"counts": counts, "latencies": latencies}
+    # The generator's own CPU, so a report can show what the load cost the machine.
+    return {"counts": counts, "latencies": latencies, "cpu_seconds": time.process_time()}
 
 
 def spawn(script: str, *args: str) -> subprocess.Popen[str]:
@@ -386,6 +387,46 @@ def thread_seconds(pid: int) -> dict[int, tuple[float, int]]:
         if fields:
             threads[int(tid)] = ((int(fields[11]) + int(fields[12])) / CLOCK_TICKS, int(fields[16]))
     return threads
+
+
+def tree_seconds(pid: int) -> float:
+    """CPU seconds of a Python process and its live Python children (`serve` with several
+    workers); the embedded PostgreSQL it may have started is left out (see postgres_roles)."""
+    parent = psutil.Process(pid)
+    family = [parent, *parent.children(recursive=True)]
+    return sum(process_seconds(one.pid) for one in family if "python" in one.name())
+
+
+# What each PostgreSQL process is, from pg_stat_activity.
+_WORKER_APPLICATIONS = ("authsvc-worker", "authsvc-delivery-listener")
+
+
+async def postgres_roles(url: str) -> dict[int, str]:
+    """Each PostgreSQL process by what it serves: the API (application_name `authsvc`), the
+    delivery worker, or the server itself (background processes)."""
+    connection = await connect(url)
+    try:
+        rows = await connection.fetch(
+            "SELECT pid, application_name, backend_type FROM pg_stat_activity "
+            "WHERE pid <> pg_backend_pid()"
+        )
+    finally:
+        await connection.close()
+    roles = {}
+    for row in rows:
+        if row["backend_type"] != "client backend":
+            roles[row["pid"]] = "postgres: background"
+        elif row["application_name"] == "authsvc":
+            roles[row["pid"]] = "postgres: API"
+        elif row["application_name"] in _WORKER_APPLICATIONS:
+            roles[row["pid"]] = "postgres: worker"
+    return roles
+
+
+def postgres_seconds(url: str, role: str) -> float:
+    """CPU seconds so far of the PostgreSQL processes in `role` (see postgres_roles)."""
+    roles = asyncio.run(postgres_roles(url))
+    return sum(process_seconds(pid) for pid, what in roles.items() if what == role)
 
 
 def machine_description() -> str:

@@ -47,12 +47,12 @@ from common import (
     Argon2Probe,
     HttpConnection,
     Server,
-    connect,
     free_port,
     get,
     machine_description,
     percentile,
     post,
+    postgres_roles,
     process_seconds,
     scratch_database,
     thread_seconds,
@@ -205,9 +205,6 @@ async def load_generator(url: str, smtp_port: int, connections: int) -> None:
 
 # --- CPU by component --------------------------------------------------------------------
 
-# What each PostgreSQL process is, from pg_stat_activity.
-_WORKER_APPLICATIONS = ("authsvc-worker", "authsvc-delivery-listener")
-
 
 @dataclass
 class Processes:
@@ -226,29 +223,9 @@ class Sample:
     backends: dict[int, tuple[str, float]] = field(default_factory=dict)
 
 
-async def _postgres_processes(url: str) -> dict[int, str]:
-    connection = await connect(url)
-    try:
-        rows = await connection.fetch(
-            "SELECT pid, application_name, backend_type FROM pg_stat_activity "
-            "WHERE pid <> pg_backend_pid()"
-        )
-    finally:
-        await connection.close()
-    roles = {}
-    for row in rows:
-        if row["backend_type"] != "client backend":
-            roles[row["pid"]] = "postgres: background"
-        elif row["application_name"] == "authsvc":
-            roles[row["pid"]] = "postgres: API"
-        elif row["application_name"] in _WORKER_APPLICATIONS:
-            roles[row["pid"]] = "postgres: worker"
-    return roles
-
-
 def sample(processes: Processes) -> Sample:
     taken = Sample(threads=thread_seconds(processes.server))
-    roles = asyncio.run(_postgres_processes(processes.database_url))
+    roles = asyncio.run(postgres_roles(processes.database_url))
     taken.backends = {pid: (role, process_seconds(pid)) for pid, role in roles.items()}
     if processes.worker is not None:
         taken.seconds["delivery worker"] = process_seconds(processes.worker)

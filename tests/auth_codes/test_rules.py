@@ -24,8 +24,3 @@ NOW = datetime(2026, 11, 24, 9, 15, tzinfo=UTC)
 )
 def test_why_there_is_no_live_code(latest: AuthCode | None, reason: str) -> None:
     assert rules.reason_without_live_code(latest) == reason
-
-
-def test_the_fifth_mismatch_locks_the_code() -> None:
-    assert not rules.locks_now(4, max_mismatches=5)
-    assert rules.locks_now(5, max_mismatches=5)

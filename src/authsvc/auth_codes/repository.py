@@ -3,30 +3,31 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import (
+    ARRAY,
+    DateTime,
+    Integer,
+    LargeBinary,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from authsvc.accounts.models import Account
-from authsvc.accounts.repository import login_matches
 from authsvc.auth_codes.models import AuthCode
+from authsvc.core.db import table_of
 
 # Advisory lock class for "generating a code for this account" (pg_advisory_xact_lock(int, int)).
 _GENERATION_LOCK = 0x41C0
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """The live code as it stands after this attempt was counted."""
-
-    id: uuid.UUID
-    code_mac: bytes
-    expires_at: datetime
-    mismatches: int
-    account_id: uuid.UUID
-    login: str
 
 
 async def lock_generation(session: AsyncSession, account_id: uuid.UUID) -> None:
@@ -88,61 +89,50 @@ async def get_latest(session: AsyncSession, account_id: uuid.UUID) -> AuthCode |
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def count_attempt(
-    session: AsyncSession,
-    *,
-    account_id: uuid.UUID | None = None,
-    login: str | None = None,
-    now: datetime,
-    max_mismatches: int,
-) -> Attempt | None:
-    """Count an attempt against the live code of an enabled account, by id or by login.
+def attempt_statement() -> ReturningUpdate[tuple[uuid.UUID, uuid.UUID, bool, bool, int, datetime]]:
+    """Count one attempt against the live code of an enabled account, compare it, and
+    lock the code on its last allowed mismatch: all in one statement.
 
-    The attempt is counted in the statement that finds the code. The row stays locked
-    until the transaction ends, so the caller's compare, undo (on a match) or lock (on
-    the last mismatch) is seen by the next attempt; an attempt past the limit finds no
-    row at all.
+    (No bound name is a column's: SQLAlchemy would take it for a SET value.)
+    Bound: `attempt_account`, `candidates` (the typed code's HMACs under every key; empty for
+    a malformed code), `now`, `max_mismatches`. RETURNING (code id, account id, matched,
+    locked by this attempt, verifications, expires_at); no row when the account has no
+    live code or the code has taken its mismatches.
+
+    One UPDATE is atomic under concurrency: each attempt waits for the row lock, then
+    sees the count the previous one left, so no more than `max_mismatches` wrong codes
+    are ever compared and a right code never spends an attempt. The compare is a byte
+    equality in PostgreSQL; its timing could at most tell how much of a guess's HMAC
+    matches the stored one, which says nothing about the code without the key.
     """
-    customer = Account.id == account_id if login is None else login_matches(login)
-    query = (
-        update(AuthCode)
+    codes = table_of(AuthCode)
+    accounts = table_of(Account)
+    now = bindparam("now", type_=DateTime(timezone=True))
+    max_mismatches = bindparam("max_mismatches", type_=Integer)
+    matched = codes.c.code_mac == any_(bindparam("candidates", type_=ARRAY(LargeBinary)))
+    locks = and_(~matched, codes.c.mismatches + 1 >= max_mismatches)  # the last allowed
+    return (
+        update(codes)
         .where(
-            AuthCode.account_id == Account.id,
-            customer,
-            Account.disabled.is_(False),
-            AuthCode.revoked_at.is_(None),
-            AuthCode.expires_at > now,
-            AuthCode.mismatches < max_mismatches,
+            codes.c.account_id == bindparam("attempt_account", type_=Uuid),
+            codes.c.account_id == accounts.c.id,
+            accounts.c.disabled.is_(False),
+            codes.c.revoked_at.is_(None),
+            codes.c.expires_at > now,
+            codes.c.mismatches < max_mismatches,
         )
-        .values(mismatches=AuthCode.mismatches + 1)
+        .values(
+            mismatches=case((matched, codes.c.mismatches), else_=codes.c.mismatches + 1),
+            verifications=case((matched, codes.c.verifications + 1), else_=codes.c.verifications),
+            revoked_at=case((locks, now), else_=codes.c.revoked_at),
+            revoke_reason=case((locks, "locked"), else_=codes.c.revoke_reason),
+        )
         .returning(
-            AuthCode.id,
-            AuthCode.code_mac,
-            AuthCode.expires_at,
-            AuthCode.mismatches,
-            Account.id,
-            Account.login,
+            codes.c.id,
+            codes.c.account_id,
+            matched.label("matched"),
+            codes.c.revoked_at.is_not(None).label("locked"),
+            codes.c.verifications,
+            codes.c.expires_at,
         )
-    )
-    row = (await session.execute(query)).one_or_none()
-    return None if row is None else Attempt(*row)
-
-
-async def record_match(session: AsyncSession, code_id: uuid.UUID) -> int:
-    """The code matched: take back the attempt and count a verification; the count."""
-    statement = (
-        update(AuthCode)
-        .where(AuthCode.id == code_id)
-        .values(mismatches=AuthCode.mismatches - 1, verifications=AuthCode.verifications + 1)
-        .returning(AuthCode.verifications)
-    )
-    verifications: int = (await session.execute(statement)).scalar_one()
-    return verifications
-
-
-async def lock(session: AsyncSession, code_id: uuid.UUID, *, now: datetime) -> None:
-    await session.execute(
-        update(AuthCode)
-        .where(AuthCode.id == code_id, AuthCode.revoked_at.is_(None))
-        .values(revoked_at=now, revoke_reason="locked")
     )

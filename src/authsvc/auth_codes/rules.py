@@ -33,8 +33,3 @@ def generation_wait(
     window = settings.auth_code_generation_window
     limit = settings.auth_code_generation_limit
     return over_rate_for(generated + 1, first, limit=limit, window=window, now=now)
-
-
-def locks_now(mismatches: int, *, max_mismatches: int) -> bool:
-    """Whether this mismatch, counted already, was the last one the code may take."""
-    return mismatches >= max_mismatches

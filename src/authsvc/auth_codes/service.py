@@ -7,7 +7,6 @@ never verifies here.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,13 +14,12 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authsvc.accounts import repository as accounts
 from authsvc.accounts.models import Account
 from authsvc.auth_codes import repository, rules
 from authsvc.auth_codes.models import AuthCode
 from authsvc.auth_codes.rules import Reason
 from authsvc.context import ServiceContext
-from authsvc.core.codes import typed_code_matches
+from authsvc.core.codes import typed_code_candidates
 from authsvc.core.crypto import Keyring
 from authsvc.delivery import outbox
 from authsvc.delivery.notify import account_message, time_params
@@ -50,15 +48,6 @@ class NewCode:
 class Customer:
     id: uuid.UUID
     login: str
-
-
-@dataclass(frozen=True)
-class Check:
-    result: Outcome
-    customer: Customer | None = None  # None when no account goes by that name or id
-    code_id: uuid.UUID | None = None
-    expires_at: datetime | None = None  # of the code, when valid
-    first_valid: bool = False  # the code's first valid check (the customer is told)
 
 
 def _mac(keyring: Keyring, account_id: uuid.UUID, code: str) -> bytes:
@@ -150,71 +139,12 @@ async def revoke(session: AsyncSession, *, account_id: uuid.UUID, now: datetime)
         auth_event("auth_code_revoked", outcome="success", account=account_id)
 
 
-async def find_customer(session: AsyncSession, customer: str) -> Account | None:
-    """By account id or by login (any case); an id wins over a login that looks like one."""
-    account_id = _as_uuid(customer)
-    if account_id is not None:
-        found = await accounts.get_by_id(session, account_id)
-        if found is not None:
-            return found
-    return await accounts.get_by_login(session, customer)
+def candidates(keyring: Keyring, account_id: uuid.UUID, typed: str) -> list[bytes]:
+    """What the account's stored code must equal for `typed` to be it (see
+    repository.attempt_statement); none for a malformed code, a wrong attempt like any."""
+    return typed_code_candidates(keyring, PURPOSE, str(account_id), typed)
 
 
-def _as_uuid(text: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        return None
-
-
-async def check(session: AsyncSession, ctx: ServiceContext, *, customer: str, code: str) -> Check:
-    """Compare `code` with the customer's live code, counting the attempt first.
-
-    A malformed code counts as a mismatch (it is a wrong guess like any other).
-    """
-    now = ctx.clock.now()
-    max_mismatches = ctx.settings.auth_code_max_mismatches
-    by_login = _as_uuid(customer) is None
-    account: Account | None = None
-    if by_login:
-        # The usual case: find the account and count the attempt in one statement.
-        attempt = await repository.count_attempt(
-            session, login=customer, now=now, max_mismatches=max_mismatches
-        )
-    else:
-        account = await find_customer(session, customer)
-        attempt = await repository.count_attempt(
-            session, account_id=account.id if account else NOBODY, now=now,
-            max_mismatches=max_mismatches,
-        )  # fmt: skip
-    if attempt is None:
-        if by_login:
-            account = await find_customer(session, customer)
-        return await _without_live_code(session, account)
-
-    found = Customer(id=attempt.account_id, login=attempt.login)
-    if _code_matches(ctx, found.id, code, attempt.code_mac):
-        verifications = await repository.record_match(session, attempt.id)
-        return Check(
-            "valid", customer=found, code_id=attempt.id, expires_at=attempt.expires_at,
-            first_valid=verifications == 1,
-        )  # fmt: skip
-    if rules.locks_now(attempt.mismatches, max_mismatches=max_mismatches):
-        await repository.lock(session, attempt.id, now=now)
-        auth_event("auth_code_locked", outcome="refused", account=found.id, level=logging.WARNING)
-    return Check("mismatch", customer=found, code_id=attempt.id)
-
-
-def _code_matches(ctx: ServiceContext, account_id: uuid.UUID, typed: str, stored: bytes) -> bool:
-    return typed_code_matches(ctx.keyring, PURPOSE, str(account_id), typed, stored)
-
-
-async def _without_live_code(session: AsyncSession, account: Account | None) -> Check:
-    """The answer when no attempt could be counted: why there is no live code."""
-    live = account if account is not None and not account.disabled else None
-    latest = await repository.get_latest(session, live.id if live else NOBODY)
-    return Check(result=rules.reason_without_live_code(latest), customer=_customer(account))
-
-
-def _customer(account: Account | None) -> Customer | None:
-    return Customer(id=account.id, login=account.login) if account is not None else None
+async def reason_without_live_code(session: AsyncSession, account_id: uuid.UUID) -> Reason:
+    """Why an attempt found no live code: judged by the account's latest code."""
+    return rules.reason_without_live_code(await repository.get_latest(session, account_id))

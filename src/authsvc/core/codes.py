@@ -45,6 +45,15 @@ def typed_code_matches(
     return matched and digits is not None
 
 
+def typed_code_candidates(keyring: Keyring, purpose: str, subject: str, typed: str) -> list[bytes]:
+    """The HMACs (under every key) a stored code must equal for `typed` to be it, for a
+    statement that compares in the database; none when `typed` cannot be a code. One
+    HMAC per key either way, so timing says nothing about the format."""
+    digits = normalise_code(typed)
+    macs = keyring.sign_all(purpose, subject, digits or "")
+    return macs if digits is not None else []
+
+
 class ScriptedCodes:
     """A generator that hands out the given codes in order (tests and benchmarks)."""
 

@@ -1,12 +1,13 @@
 """Support verification: is this the customer's live authorization code? Every call audited.
 
-`admit` checks the tool's key and counts the call against its rate; `verify` refuses a
-call that is over its rate or lacks the scope, and otherwise checks the code. Either way
-the call is written to the audit trail.
+`verify` checks the tool's key and counts the call against its rate, refuses a call that
+is over its rate or lacks the scope, and otherwise checks the code. Either way the call
+is written to the audit trail.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,25 +17,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authsvc.accounts import repository as accounts
 from authsvc.auth_codes import service as auth_codes
 from authsvc.auth_codes.rules import Reason
-from authsvc.auth_codes.service import Customer, Outcome
+from authsvc.auth_codes.service import NOBODY, Customer, Outcome
 from authsvc.context import ServiceContext
-from authsvc.core.db import keep_and_refuse
+from authsvc.core.crypto import token_digest
 from authsvc.core.errors import AppError
 from authsvc.delivery import outbox
 from authsvc.delivery.notify import account_message, time_params
 from authsvc.ops.events import auth_event
 from authsvc.support import keys, repository
 from authsvc.support.errors import InvalidApiKey
-from authsvc.support.models import SupportKey
 from authsvc.throttling.errors import TooManyAttempts
-from authsvc.throttling.service import count_rate
+from authsvc.throttling.rules import over_rate_for
 
 
 @dataclass(frozen=True)
 class Caller:
-    """A support tool with a valid key, and how long it must wait when over its rate."""
+    """A support tool with a live key, and how long it must wait when over its rate."""
 
-    key: SupportKey
+    key_id: uuid.UUID
+    name: str
+    scopes: list[str]
     over_rate_for: int | None
 
 
@@ -46,73 +48,102 @@ class Verdict:
     expires_at: datetime | None = None  # only when valid
 
 
-def rate_key(key: SupportKey) -> str:
-    return f"rate:support-key:{key.id}"
-
-
-async def admit(ctx: ServiceContext, token: str | None, *, client_ip: str) -> Caller:
-    """The caller behind `token`, its call counted against the key's rate.
-
-    Both statements run on their own (autocommit), before the verification's session
-    takes a connection: the key's counter row is then locked for one statement, not for
-    the whole verification, so one tool's calls do not queue behind each other.
-    """
-    async with ctx.db.autocommit() as session:
-        try:
-            key = await keys.authenticate(session, token)
-        except InvalidApiKey:
-            auth_event("support_key_refused", outcome="refused", ip=client_ip)
-            raise
-        over_rate_for = await count_rate(
-            session,
-            rate_key(key),
-            limit=ctx.settings.support_key_rate_limit,
-            window=ctx.settings.support_key_rate_window,
-            now=ctx.clock.now(),
-        )
-    return Caller(key=key, over_rate_for=over_rate_for)
+def rate_key(key_id: uuid.UUID) -> str:
+    return f"{repository.RATE_KEY_PREFIX}{key_id}"
 
 
 def refusal(caller: Caller) -> tuple[str, AppError] | None:
     """The audit result and the error for a call that may not verify, or None."""
     if caller.over_rate_for is not None:
         return "rate_limited", TooManyAttempts.over_rate(caller.over_rate_for)
-    if keys.VERIFY_SCOPE not in caller.key.scopes:
-        return "insufficient_scope", keys.missing_scope(caller.key, keys.VERIFY_SCOPE)
+    if keys.VERIFY_SCOPE not in caller.scopes:
+        return "insufficient_scope", keys.missing_scope(caller.name, keys.VERIFY_SCOPE)
     return None
 
 
 async def verify(
-    session: AsyncSession,
     ctx: ServiceContext,
     *,
-    caller: Caller,
+    token: str | None,
     customer: str,
     code: str,
     purpose: str | None,
     client_ip: str,
 ) -> Verdict:
-    audit = _Audit(session, ctx, caller.key, purpose=purpose, client_ip=client_ip)
-    if refused := refusal(caller):
-        result, error = refused
-        account = await auth_codes.find_customer(session, customer)
-        await audit.record(result, account.id if account else None)
-        raise await keep_and_refuse(session, error)  # the audit row stays
+    """Check the tool's key and count the call against its rate, then count the attempt
+    against the customer's code and compare it; each call leaves one audit row.
 
-    check = await auth_codes.check(session, ctx, customer=customer, code=code)
-    await audit.record(check.result, check.customer.id if check.customer else None, check.code_id)
-    if check.result != "valid":
-        return Verdict(valid=False, reason=check.result)
-    if check.first_valid and check.customer is not None:
-        await _notify_first_check(session, ctx, check.customer.id, caller.key, purpose)
-    return Verdict(valid=True, account=check.customer, expires_at=check.expires_at)
+    Two statements for the usual call (the key, its rate and the customer; the attempt
+    and its audit row), each atomic alone, so they run in autocommit: no BEGIN and
+    COMMIT trips, and no row stays locked between them.
+    """
+    settings = ctx.settings
+    now = ctx.clock.now()
+    if not keys.well_formed(token):
+        auth_event("support_key_refused", outcome="refused", ip=client_ip)
+        raise InvalidApiKey()
+    async with ctx.db.autocommit() as session:
+        admission = await repository.admit(
+            session, digest=token_digest(token), customer=customer,
+            customer_id=_as_uuid(customer), now=now,
+            window_start=now - settings.support_key_rate_window,
+        )  # fmt: skip
+        if admission is None:
+            auth_event("support_key_refused", outcome="refused", ip=client_ip)
+            raise InvalidApiKey()
+        caller = Caller(
+            key_id=admission.key_id, name=admission.key_name, scopes=admission.scopes,
+            over_rate_for=over_rate_for(
+                admission.calls, admission.window_started_at,
+                limit=settings.support_key_rate_limit, window=settings.support_key_rate_window,
+                now=now,
+            ),
+        )  # fmt: skip
+        audit = _Audit(session, ctx, caller, purpose=purpose, client_ip=client_ip)
+        if refused := refusal(caller):
+            result, error = refused
+            await audit.record(result, admission.account_id)
+            raise error  # the audit row stays (autocommit)
+
+        # A customer that does not exist or is disabled runs the same statements as one
+        # without a code: the same answer, and about the same time.
+        live = admission.account_id is not None and not admission.disabled
+        account_id = admission.account_id if live and admission.account_id else NOBODY
+        attempt = await repository.attempt_and_record(
+            session, account_id=account_id,
+            candidates=auth_codes.candidates(ctx.keyring, account_id, code), now=now,
+            max_mismatches=settings.auth_code_max_mismatches, support_key_id=caller.key_id,
+            purpose=purpose, client_ip=client_ip,
+        )  # fmt: skip
+        if attempt is None:
+            reason = await auth_codes.reason_without_live_code(session, account_id)
+            await audit.record(reason, admission.account_id)
+            return Verdict(valid=False, reason=reason)
+    audit.log("valid" if attempt.matched else "mismatch", attempt.account_id)
+    if not attempt.matched:
+        if attempt.locked:
+            auth_event("auth_code_locked", outcome="refused", account=attempt.account_id,
+                       level=logging.WARNING)  # fmt: skip
+        return Verdict(valid=False, reason="mismatch")
+    found = Customer(id=attempt.account_id, login=admission.login or "")
+    if attempt.verifications == 1:
+        async with ctx.db.transaction() as session:
+            await _notify_first_check(session, ctx, found.id, caller, purpose)
+    return Verdict(valid=True, account=found, expires_at=attempt.expires_at)
+
+
+def _as_uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
 
 
 async def _notify_first_check(
     session: AsyncSession,
     ctx: ServiceContext,
     account_id: uuid.UUID,
-    key: SupportKey,
+    caller: Caller,
     purpose: str | None,
 ) -> None:
     """Tell the customer at the code's first valid check, naming the tool and the purpose:
@@ -129,7 +160,7 @@ async def _notify_first_check(
         params={
             "login": account.login,
             **time_params(now, ctx.settings.timezone),
-            "tool": key.name,
+            "tool": caller.name,
             "purpose": purpose or "-",
         },
         now=now,
@@ -139,31 +170,29 @@ async def _notify_first_check(
 
 @dataclass(frozen=True)
 class _Audit:
-    """Writes one row of the audit trail per call (and a log line beside it)."""
+    """One row of the audit trail per call, and a log line beside it."""
 
     session: AsyncSession
     ctx: ServiceContext
-    key: SupportKey
+    caller: Caller
     purpose: str | None
     client_ip: str
 
-    async def record(
-        self,
-        result: Outcome | str,
-        account_id: uuid.UUID | None,
-        code_id: uuid.UUID | None = None,
-    ) -> None:
+    async def record(self, result: Outcome | str, account_id: uuid.UUID | None) -> None:
         await repository.record_verification(
             self.session,
             verified_at=self.ctx.clock.now(),
-            support_key_id=self.key.id,
+            support_key_id=self.caller.key_id,
             account_id=account_id,
-            auth_code_id=code_id,
+            auth_code_id=None,
             result=result,
             purpose=self.purpose,
             client_ip=self.client_ip,
         )
+        self.log(result, account_id)
+
+    def log(self, result: Outcome | str, account_id: uuid.UUID | None) -> None:
         auth_event(
             "support_verification", outcome=result, ip=self.client_ip, account=account_id,
-            support_key=self.key.name,
+            support_key=self.caller.name,
         )  # fmt: skip

@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Delete, Subquery, bindparam, delete, func, select, text
+from sqlalchemy import (
+    DateTime,
+    Delete,
+    Select,
+    String,
+    Subquery,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from authsvc.core.db import table_of
 from authsvc.throttling.models import ThrottleCounter
@@ -29,18 +45,39 @@ _RECORD_FAILURE = text(
     """  # noqa: S608 - MAX_IPS is our constant
 )
 
-_HIT = text(
+
+def hit_statement(keys: Select[tuple[str]]) -> ReturningInsert[Any]:
+    """One more hit on each key `keys` yields, in its fixed window (bound: `now`,
+    `window_start`); RETURNING (hits so far, when the window began).
+
+    `keys` may select from another statement's CTE, so a caller can look something up
+    and count it in one round trip (the support tools' rate).
     """
-    INSERT INTO throttle_counters AS t (key, count, window_started_at, updated_at)
-    VALUES (:key, 1, :now, :now)
-    ON CONFLICT (key) DO UPDATE SET
-        count = CASE WHEN t.window_started_at <= :window_start THEN 1 ELSE t.count + 1 END,
-        window_started_at = CASE WHEN t.window_started_at <= :window_start
-                                 THEN :now ELSE t.window_started_at END,
-        updated_at = :now
-    RETURNING count, window_started_at
-    """
-)
+    counters = table_of(ThrottleCounter)
+    now = bindparam("now", type_=DateTime(timezone=True))
+    window_start = bindparam("window_start", type_=DateTime(timezone=True))
+    new_window = counters.c.window_started_at <= window_start
+    key = keys.subquery("hit_keys").c[0]
+    return (
+        pg_insert(counters)
+        .from_select(
+            ["key", "count", "window_started_at", "updated_at"],
+            select(key, literal(1), now, now),
+        )
+        .on_conflict_do_update(
+            index_elements=[counters.c.key],
+            set_={
+                "count": case((new_window, 1), else_=counters.c.count + 1),
+                "window_started_at": case((new_window, now), else_=counters.c.window_started_at),
+                "updated_at": now,
+            },
+        )
+        .returning(counters.c.count, counters.c.window_started_at)
+    )
+
+
+# Built once: SQLAlchemy then compiles it once.
+_HIT = hit_statement(select(bindparam("counter", type_=String)))
 
 
 async def count_failure(
@@ -64,7 +101,7 @@ async def count_hit(
     session: AsyncSession, key: str, *, now: datetime, window_start: datetime
 ) -> tuple[int, datetime]:
     """One more hit on `key` in its fixed window: (hits so far, when the window began)."""
-    params = {"key": key, "now": now, "window_start": window_start}
+    params = {"counter": key, "now": now, "window_start": window_start}
     count, started = (await session.execute(_HIT, params)).one()
     return count, started
 
