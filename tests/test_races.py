@@ -66,18 +66,29 @@ async def _challenge(ctx: ServiceContext) -> uuid.UUID:
 async def test_only_the_allowed_attempts_are_counted(ctx: ServiceContext) -> None:
     challenge_id = await _challenge(ctx)
     now = ctx.clock.now()
+    wrong = [b"\1" * 32]
     counted = await race(
-        ctx, lambda s: challenges.count_attempt(s, challenge_id, now=now, max_attempts=5)
+        ctx,
+        lambda s: challenges.spend_attempt(
+            s, challenge_id, candidates=wrong, now=now, max_attempts=5
+        ),
     )
     assert sorted(a.attempts for a in counted if a is not None) == [1, 2, 3, 4, 5]
+    assert not any(a.matched for a in counted if a is not None)
     assert counted.count(None) == RACERS - 5
 
 
 async def test_a_challenge_is_consumed_exactly_once(ctx: ServiceContext) -> None:
     challenge_id = await _challenge(ctx)
     now = ctx.clock.now()
-    consumed = await race(ctx, lambda s: challenges.consume(s, challenge_id, now=now))
-    assert consumed.count(True) == 1
+    right = [b"\0" * 32]  # the challenge's code_hash
+    spent = await race(
+        ctx,
+        lambda s: challenges.spend_attempt(
+            s, challenge_id, candidates=right, now=now, max_attempts=RACERS
+        ),
+    )
+    assert [a.matched for a in spent if a is not None] == [True]
 
 
 async def test_each_due_message_is_claimed_by_exactly_one_worker(ctx: ServiceContext) -> None:

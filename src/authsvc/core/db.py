@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import MetaData, Table, event
+from sqlalchemy import Insert, MetaData, Table, bindparam, event, insert
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -55,6 +55,21 @@ def column_values(row: Base) -> dict[str, Any]:
     """An ORM-built row as column values, for Core statements that write several rows
     of different tables in one go."""
     return {column.key: getattr(row, column.key) for column in row.__table__.columns}
+
+
+def insert_statement(model: type[Base], prefix: str) -> Insert:
+    """INSERT of one row of `model`, its values bound as `{prefix}{column}` (see
+    `row_params`): another statement carries it as a CTE to write rows of several tables
+    in one round trip, all or nothing (the login's)."""
+    table = table_of(model)
+    return insert(table).values(
+        {column.key: bindparam(prefix + column.key, type_=column.type) for column in table.c}
+    )
+
+
+def row_params(row: Base, prefix: str) -> dict[str, Any]:
+    """The bound values of `insert_statement(type(row), prefix)` for `row`."""
+    return {prefix + key: value for key, value in column_values(row).items()}
 
 
 async def keep_and_refuse(session: AsyncSession, refusal: E) -> E:

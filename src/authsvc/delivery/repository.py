@@ -16,15 +16,16 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ARRAY,
-    BindParameter,
     ColumnElement,
+    CompoundSelect,
     Insert,
     Integer,
+    Select,
     String,
+    Update,
     bindparam,
     exists,
     func,
-    insert,
     literal_column,
     select,
     tuple_,
@@ -32,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authsvc.core.db import column_values, table_of
+from authsvc.core.db import insert_statement, row_params, table_of
 from authsvc.delivery.models import OutboxMessage, State
 from authsvc.delivery.rendering import Channel
 
@@ -52,15 +53,23 @@ def queue_statement(prefix: str) -> Insert:
     """INSERT of one message, its values bound as `{prefix}{column}` (see `queue_params`):
     a statement of another domain carries it as a CTE to write its rows and its messages
     in one round trip (the login's)."""
-    outbox = table_of(OutboxMessage)
-    values: dict[str, BindParameter[Any]] = {
-        column.key: bindparam(prefix + column.key, type_=column.type) for column in outbox.c
-    }
-    return insert(outbox).values(values)
+    return insert_statement(OutboxMessage, prefix)
 
 
 def queue_params(message: OutboxMessage, prefix: str) -> dict[str, Any]:
-    return {prefix + key: value for key, value in column_values(message).items()}
+    return row_params(message, prefix)
+
+
+def cancel_statement(ids: Select[Any] | CompoundSelect[Any]) -> Update:
+    """Cancel the queued messages among `ids` (bound: `cancel_at`); a statement of
+    another domain carries it as a CTE (the login's, for its "not completed" notices)."""
+    outbox = table_of(OutboxMessage)
+    return (
+        update(outbox)
+        .where(outbox.c.id.in_(ids), outbox.c.state == QUEUED)
+        .values(state="cancelled", params=None, sealed_params=None,
+                finished_at=bindparam("cancel_at", type_=outbox.c.finished_at.type))
+    )  # fmt: skip
 
 
 async def cancel(session: AsyncSession, message_id: uuid.UUID, *, now: datetime) -> None:

@@ -7,16 +7,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Insert, bindparam, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    Insert,
+    Integer,
+    LargeBinary,
+    any_,
+    bindparam,
+    case,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from authsvc.accounts.models import Account
 from authsvc.accounts.repository import login_matches
-from authsvc.core.db import column_values, table_of
+from authsvc.core.db import insert_statement, row_params, table_of
 from authsvc.delivery import repository as outbox_rows
 from authsvc.delivery.models import OutboxMessage
+from authsvc.links.models import ActionLink
 from authsvc.login.models import LoginChallenge
+from authsvc.sessions.models import UserSession
 from authsvc.throttling import repository as throttle_counters
 
 
@@ -57,11 +71,7 @@ def _open_challenge_statement(messages: int, reset_throttle_key: bool) -> Insert
     One INSERT per message rather than one multi-row INSERT: SQLAlchemy cannot cache the
     compiled form of a multi-row VALUES.
     """
-    challenges = table_of(LoginChallenge)
-    values = {
-        column.key: bindparam("c_" + column.key, type_=column.type) for column in challenges.c
-    }
-    statement = insert(challenges).values(values)
+    statement = insert_statement(LoginChallenge, "c_")
     for n in range(messages):
         statement = statement.add_cte(outbox_rows.queue_statement(f"m{n}_").cte(f"queued_{n}"))
     if reset_throttle_key:
@@ -79,7 +89,7 @@ async def open_challenge(
     """Write the challenge, the messages it sends and, when given, the reset of a
     throttle counter, as one statement: all or nothing even in autocommit, one round trip.
     """
-    params = {f"c_{key}": value for key, value in column_values(challenge).items()}
+    params = row_params(challenge, "c_")
     for n, message in enumerate(messages):
         params.update(outbox_rows.queue_params(message, f"m{n}_"))
     if reset_throttle_key is not None:
@@ -98,60 +108,115 @@ async def get_for_update(session: AsyncSession, challenge_id: uuid.UUID) -> Logi
 
 
 @dataclass(frozen=True)
-class CountedAttempt:
-    account_id: uuid.UUID
-    code_hash: bytes
-    attempts: int
+class Attempt:
+    """What spending an attempt found: the challenge's account and whether the code
+    matched (the challenge is then used)."""
+
+    account: Account
+    attempts: int  # spent so far, this one included
     notice_id: uuid.UUID | None
+    matched: bool
 
 
-async def count_attempt(
-    session: AsyncSession, challenge_id: uuid.UUID, *, now: datetime, max_attempts: int
-) -> CountedAttempt | None:
-    """Spend one attempt, before the code is compared; None when none is left to spend.
+def _spend_attempt_statement() -> ReturningUpdate[Any]:
+    """Spend one attempt of a live challenge, compare the code and, when it matches, mark
+    the challenge used: one statement (bound: `challenge`, `candidates`, `now`,
+    `max_attempts`). RETURNING the attempts, the notice, matched and the account's row.
 
-    The row lock taken here is held until commit, so concurrent guesses queue behind
-    each other and at most `max_attempts` of them are ever compared.
+    Concurrent guesses wait for the row lock and see what the previous one left, so at
+    most `max_attempts` of them are ever compared and one right code signs in once. The
+    caller's transaction keeps the row locked until the session is written.
     """
-    statement = (
-        update(LoginChallenge)
+    challenges = table_of(LoginChallenge)
+    accounts = table_of(Account)
+    now = bindparam("now", type_=challenges.c.consumed_at.type)
+    matched = challenges.c.code_hash == any_(bindparam("candidates", type_=ARRAY(LargeBinary)))
+    return (
+        update(challenges)
         .where(
-            LoginChallenge.id == challenge_id,
-            LoginChallenge.consumed_at.is_(None),
-            LoginChallenge.expires_at > now,
-            LoginChallenge.attempts < max_attempts,
+            challenges.c.id == bindparam("challenge", type_=challenges.c.id.type),
+            challenges.c.account_id == accounts.c.id,
+            challenges.c.consumed_at.is_(None),
+            challenges.c.expires_at > now,
+            challenges.c.attempts < bindparam("max_attempts", type_=Integer),
         )
-        .values(attempts=LoginChallenge.attempts + 1)
-        .returning(
-            LoginChallenge.account_id,
-            LoginChallenge.code_hash,
-            LoginChallenge.attempts,
-            LoginChallenge.notice_id,
+        .values(
+            attempts=challenges.c.attempts + 1,
+            consumed_at=case((matched, now), else_=challenges.c.consumed_at),
         )
+        .returning(challenges.c.attempts, challenges.c.notice_id, matched, *accounts.c)
     )
-    row = (await session.execute(statement)).one_or_none()
-    return CountedAttempt(*row) if row else None
 
 
-async def consume(session: AsyncSession, challenge_id: uuid.UUID, *, now: datetime) -> bool:
-    """Mark the challenge used; True for exactly one caller."""
-    statement = (
-        update(LoginChallenge)
-        .where(LoginChallenge.id == challenge_id, LoginChallenge.consumed_at.is_(None))
-        .values(consumed_at=now)
-        .returning(LoginChallenge.id)
+_SPEND_ATTEMPT = _spend_attempt_statement()  # built once, so compiled once
+
+
+async def spend_attempt(
+    session: AsyncSession,
+    challenge_id: uuid.UUID,
+    *,
+    candidates: list[bytes],
+    now: datetime,
+    max_attempts: int,
+) -> Attempt | None:
+    """None when the challenge has no attempt left to spend (unknown, used, expired or
+    exhausted: `get` tells which)."""
+    params = {"challenge": challenge_id, "candidates": candidates, "now": now,
+              "max_attempts": max_attempts}  # fmt: skip
+    connection = await session.connection()  # Core: no ORM work on the hot path
+    row = (await connection.execute(_SPEND_ATTEMPT, params)).one_or_none()
+    if row is None:
+        return None
+    attempts, notice_id, matched, *account = row
+    columns = [column.key for column in table_of(Account).c]
+    return Attempt(Account(**dict(zip(columns, account, strict=True))), attempts, notice_id,
+                   matched)  # fmt: skip
+
+
+def _finish_login_statement() -> Insert:
+    """INSERT the new session WITH its "this wasn't me" link, the confirmation e-mail and
+    the cancel of the account's pending "not completed" notices as CTEs, each built by
+    the domain that owns the table. Bound: `s_*`, `l_*`, `m_*` (the rows), `account`,
+    `own_notice` (the used challenge's notice), `now` and `cancel_at`."""
+    challenges = table_of(LoginChallenge)
+    now = bindparam("now", type_=challenges.c.expires_at.type)
+    pending = select(challenges.c.notice_id).where(
+        challenges.c.account_id == bindparam("account", type_=challenges.c.account_id.type),
+        challenges.c.consumed_at.is_(None),
+        challenges.c.notice_id.is_not(None),
+        challenges.c.expires_at > now,
     )
-    return (await session.execute(statement)).scalar_one_or_none() is not None
-
-
-async def pending_notices(
-    session: AsyncSession, account_id: uuid.UUID, *, now: datetime
-) -> Sequence[uuid.UUID]:
-    """Scheduled "not completed" notices of the account's unfinished challenges."""
-    query = select(LoginChallenge.notice_id).where(
-        LoginChallenge.account_id == account_id,
-        LoginChallenge.consumed_at.is_(None),
-        LoginChallenge.notice_id.is_not(None),
-        LoginChallenge.expires_at > now,
+    notices = pending.union_all(select(bindparam("own_notice", type_=challenges.c.notice_id.type)))
+    return (
+        insert_statement(UserSession, "s_")
+        .add_cte(insert_statement(ActionLink, "l_").cte("not_me_link"))
+        .add_cte(outbox_rows.queue_statement("m_").cte("confirmation"))
+        .add_cte(outbox_rows.cancel_statement(notices).cte("cancelled_notices"))
     )
-    return [notice for notice in (await session.execute(query)).scalars() if notice]
+
+
+_FINISH_LOGIN = _finish_login_statement()
+
+
+async def finish_login(
+    session: AsyncSession,
+    *,
+    user_session: UserSession,
+    link: ActionLink,
+    confirmation: OutboxMessage,
+    own_notice: uuid.UUID | None,
+    now: datetime,
+) -> None:
+    """Write the session, its link and its e-mail, and cancel the pending notices, in one
+    round trip."""
+    params = {
+        **row_params(user_session, "s_"),
+        **row_params(link, "l_"),
+        **outbox_rows.queue_params(confirmation, "m_"),
+        "account": user_session.account_id,
+        "own_notice": own_notice,
+        "now": now,
+        "cancel_at": now,
+    }
+    connection = await session.connection()
+    await connection.execute(_FINISH_LOGIN, params)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authsvc.accounts import repository as accounts
 from authsvc.accounts.models import Account
 from authsvc.context import ServiceContext
-from authsvc.core.codes import typed_code_matches
+from authsvc.core.codes import typed_code_candidates
 from authsvc.core.db import keep_and_refuse
 from authsvc.core.errors import Overloaded
 from authsvc.delivery import outbox
@@ -32,7 +32,8 @@ from authsvc.login.errors import (
 from authsvc.login.masking import mask_destination
 from authsvc.login.models import LoginChallenge
 from authsvc.ops.events import auth_event
-from authsvc.sessions.service import NewSession, start_session
+from authsvc.sessions.service import NewSession
+from authsvc.sessions.service import new_session as new_user_session
 from authsvc.throttling import rules as throttle_rules
 from authsvc.throttling import service as throttling
 from authsvc.throttling.errors import TooManyAttempts
@@ -269,40 +270,35 @@ async def verify_code(
 ) -> SignedIn:
     now = ctx.clock.now()
     max_attempts = ctx.settings.login_otp_max_attempts
-    attempt = await repository.count_attempt(
-        session, challenge_id, now=now, max_attempts=max_attempts
+    candidates = typed_code_candidates(ctx.keyring, OTP_PURPOSE, str(challenge_id), code)
+    attempt = await repository.spend_attempt(
+        session, challenge_id, candidates=candidates, now=now, max_attempts=max_attempts
     )
     if attempt is None:
         raise await _why_unusable(session, challenge_id, now=now, max_attempts=max_attempts)
-    if not _code_matches(ctx, challenge_id, code, attempt.code_hash):
+    account = attempt.account
+    if not attempt.matched:
         attempts_left = max_attempts - attempt.attempts
-        _log_wrong_code(client, attempt.account_id, attempts_left)
+        _log_wrong_code(client, account.id, attempts_left)
         # The spent attempt stays spent.
         raise await keep_and_refuse(session, InvalidCode(attempts_left=attempts_left))
-    if not await repository.consume(session, challenge_id, now=now):
-        raise ChallengeExpired(ChallengeExpired.USED)
-    account = await accounts.get_by_id(session, attempt.account_id)
-    if account is None or account.disabled:
+    # Refusals from here roll back: the challenge stays unused and the attempt unspent.
+    if account.disabled:
         raise ChallengeExpired(ChallengeExpired.INVALIDATED)
     _refuse_if_reset_required(account, client.ip)
-    pending = await repository.pending_notices(session, account.id, now=now)
-    for notice in (attempt.notice_id, *pending):
-        if notice is not None:
-            await outbox.cancel(session, notice, now=now)
-    new_session = await start_session(
-        session,
-        account_id=account.id,
-        now=now,
-        settings=ctx.settings,
-        ip=client.ip,
+    new_session = new_user_session(
+        account_id=account.id, now=now, settings=ctx.settings, ip=client.ip,
         user_agent=client.user_agent,
-    )
+    )  # fmt: skip
     not_me = links.issue(
         ctx.keyring, ctx.settings, account_id=account.id, subject_kind="login",
         subject_id=new_session.record.id, now=now,
     )  # fmt: skip
-    await links.add(session, not_me)
-    await outbox.enqueue(session, _confirmation(ctx, account, client, now, not_me.url))
+    await repository.finish_login(
+        session, user_session=new_session.record, link=not_me.record,
+        confirmation=_confirmation(ctx, account, client, now, not_me.url),
+        own_notice=attempt.notice_id, now=now,
+    )  # fmt: skip
     auth_event(
         "login_succeeded", outcome="success", ip=client.ip, account=account.id,
         user_agent=client.user_agent,
@@ -312,10 +308,6 @@ async def verify_code(
         session=new_session,
         device_cookie=devices.issue(ctx.keyring, account.login),
     )
-
-
-def _code_matches(ctx: ServiceContext, challenge_id: uuid.UUID, typed: str, stored: bytes) -> bool:
-    return typed_code_matches(ctx.keyring, OTP_PURPOSE, str(challenge_id), typed, stored)
 
 
 def _log_wrong_code(client: Client, account_id: uuid.UUID, attempts_left: int) -> None:

@@ -34,6 +34,17 @@ async def start_session(
     ip: str,
     user_agent: str,
 ) -> NewSession:
+    new = new_session(account_id=account_id, now=now, settings=settings, ip=ip,
+                      user_agent=user_agent)  # fmt: skip
+    await repository.insert(session, new.record)
+    return new
+
+
+def new_session(
+    *, account_id: uuid.UUID, now: datetime, settings: Settings, ip: str, user_agent: str
+) -> NewSession:
+    """A session's token and row, not yet written (`start_session` writes it; the login
+    writes it together with its other rows)."""
     token = random_token(32)  # 256 bits
     expires_at = absolute_expiry(now, settings)
     record = UserSession(
@@ -47,7 +58,6 @@ async def start_session(
         ip=ip,
         user_agent=user_agent[:512],
     )
-    await repository.insert(session, record)
     return NewSession(token=token, record=record)
 
 
