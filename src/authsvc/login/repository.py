@@ -45,13 +45,22 @@ class LoginState:
 
 # The password step's two statements are built once: on the hot path SQLAlchemy then
 # finds them in its compiled cache instead of building and compiling them per login.
+# Both run as Core statements on the session's connection: no ORM work per login.
 _counters = throttle_counters.blocking_state()
+_ACCOUNT_COLUMNS = [column.key for column in table_of(Account).c]
 # The aggregate subquery always yields one row, so the account is outer-joined to it.
 _LOAD_LOGIN_STATE = (
-    select(Account, _counters.c.blocked_until, _counters.c["keys"])
+    select(_counters.c.blocked_until, _counters.c["keys"], *table_of(Account).c)
     .select_from(_counters)
-    .outerjoin(Account, login_matches(bindparam("login")))
+    .outerjoin(table_of(Account), login_matches(bindparam("login")))
 )
+
+
+def account_from_row(values: Sequence[Any]) -> Account | None:
+    """An Account (not attached to any session) from its columns in table order, or None
+    when an outer join found none."""
+    fields = dict(zip(_ACCOUNT_COLUMNS, values, strict=True))
+    return Account(**fields) if fields["id"] is not None else None
 
 
 async def load_login_state(
@@ -59,8 +68,9 @@ async def load_login_state(
 ) -> LoginState:
     """The account for `login` (or None) and its throttle state, in one round trip."""
     params = {"login": login, "keys": list(throttle_keys)}
-    account, blocked_until, keys = (await session.execute(_LOAD_LOGIN_STATE, params)).one()
-    return LoginState(account, blocked_until, frozenset(keys or ()))
+    connection = await session.connection()
+    blocked_until, keys, *account = (await connection.execute(_LOAD_LOGIN_STATE, params)).one()
+    return LoginState(account_from_row(account), blocked_until, frozenset(keys or ()))
 
 
 @cache
@@ -95,7 +105,7 @@ async def open_challenge(
     if reset_throttle_key is not None:
         params["reset_key"] = reset_throttle_key
     statement = _open_challenge_statement(len(messages), reset_throttle_key is not None)
-    await session.execute(statement, params)
+    await (await session.connection()).execute(statement, params)
 
 
 async def get(session: AsyncSession, challenge_id: uuid.UUID) -> LoginChallenge | None:
@@ -168,9 +178,9 @@ async def spend_attempt(
     if row is None:
         return None
     attempts, notice_id, matched, *account = row
-    columns = [column.key for column in table_of(Account).c]
-    return Attempt(Account(**dict(zip(columns, account, strict=True))), attempts, notice_id,
-                   matched)  # fmt: skip
+    found = account_from_row(account)
+    assert found is not None  # joined on the challenge's foreign key
+    return Attempt(found, attempts, notice_id, matched)
 
 
 def _finish_login_statement() -> Insert:

@@ -6,11 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     DateTime,
     Delete,
     Select,
     String,
     Subquery,
+    any_,
     bindparam,
     case,
     delete,
@@ -125,6 +127,8 @@ def blocking_state() -> Subquery:
             func.max(ThrottleCounter.blocked_until).label("blocked_until"),
             func.array_agg(ThrottleCounter.key).label("keys"),
         )
-        .where(ThrottleCounter.key.in_(bindparam("keys", expanding=True)))
+        # An array parameter, not an expanding IN: the SQL stays the same whatever the
+        # number of keys, so it is compiled and prepared once.
+        .where(ThrottleCounter.key == any_(bindparam("keys", type_=ARRAY(String))))
         .subquery()
     )
