@@ -23,6 +23,7 @@ from sqlalchemy import (
     Select,
     String,
     Update,
+    any_,
     bindparam,
     exists,
     func,
@@ -66,7 +67,9 @@ def cancel_statement(ids: Select[Any] | CompoundSelect[Any]) -> Update:
     outbox = table_of(OutboxMessage)
     return (
         update(outbox)
-        .where(outbox.c.id.in_(ids), outbox.c.state == QUEUED)
+        # = ANY(ARRAY(subquery)): the ids are gathered once, then found by primary key;
+        # an IN (subquery) may be planned as a join that scans the outbox.
+        .where(outbox.c.id == any_(func.array(ids.scalar_subquery())), outbox.c.state == QUEUED)
         .values(state="cancelled", params=None, sealed_params=None,
                 finished_at=bindparam("cancel_at", type_=outbox.c.finished_at.type))
     )  # fmt: skip
