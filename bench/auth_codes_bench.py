@@ -31,6 +31,7 @@ from common import (
     Server,
     collect,
     connect,
+    get,
     http_loop,
     percentile,
     post,
@@ -212,6 +213,9 @@ def child(args: list[str]) -> None:
         [login] = rest
         requests = [post(url, "/login", {"login": login, "password": PASSWORD})]
         record, expect = False, None
+    elif kind == "healthz":
+        requests = [get(url, "/healthz")]
+        record, expect = True, None
     else:
         key, logins_file = rest
         logins = Path(logins_file).read_text().split()
@@ -243,7 +247,7 @@ def report(
     assert isinstance(counts, dict)
     assert isinstance(latencies, list)
     figures = {
-        "rate": counts.get("200", 0) / seconds,
+        "rate": counts.get("200", 0) / seconds,  # valid verifications (or 200s of /healthz)
         "p50": percentile(latencies, 0.50),
         "p99": percentile(latencies, 0.99),
     }
@@ -252,7 +256,7 @@ def report(
         f"p50 {figures['p50']:.1f} ms, p99 {figures['p99']:.1f} ms, answers {counts}",
         flush=True,
     )
-    answered = max(1, sum(counts.values()))
+    answered = max(1, sum(counts.values()))  # every answer cost its CPU, valid or not
     shares = ", ".join(f"{name} {1000 * spent / answered:.2f}" for name, spent in cpu.items())
     print(f"  CPU per call (ms): {shares}; all {1000 * sum(cpu.values()) / answered:.2f}")
     return figures
@@ -309,10 +313,12 @@ def main() -> None:
             assert checked["valid"] is True, checked
             print(f"cores: {cores}; generated a code over HTTP and verified it: {checked}")
 
-            def measure(label: str, concurrency: int, pace: float = 0) -> dict[str, float]:
+            def measure(
+                label: str, concurrency: int, pace: float = 0, kind: str = "verify"
+            ) -> dict[str, float]:
                 assert server.process is not None
                 before = cpu_now(server.process.pid, url)
-                verifying = spawn(__file__, "verify", server.url, str(concurrency),
+                verifying = spawn(__file__, kind, server.url, str(concurrency),
                                   str(seconds), str(pace), key, str(logins_file))  # fmt: skip
                 result = collect(verifying)
                 cpu = {name: after - before[name]
@@ -357,6 +363,11 @@ def main() -> None:
             small_tp = measure("10k accounts, 8 connections (throughput)", 8)
             if spy is not None:
                 spy.wait(timeout=60)
+            # The floor in the same run: the same server answering /healthz, which touches
+            # no database, from the same load generator.
+            floor = measure("/healthz, 8 connections (HTTP alone)", 8, kind="healthz")
+            print(f"  verify throughput is {100 * small_tp['rate'] / floor['rate']:.0f}% of "
+                  "/healthz's on the same server and load generator")  # fmt: skip
             small_lat = latency("10k accounts")
 
             if args.accounts == 0:  # --accounts 0: the small scale only
