@@ -25,6 +25,21 @@ async def test_an_unknown_key_is_401(ctx: ServiceContext, client: httpx.AsyncCli
     assert_problem(await verify(client, made_up, "kim", "123456"), 401, "invalid_api_key")
 
 
+async def test_what_cannot_be_a_key_is_401_without_an_audit_row(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    account = await make_account(ctx)
+    key = await support_key(ctx)
+    for token in ("A" * 47, key + "A" * 60, "asv_"):
+        response = await verify(client, token, account.login, "123456")
+        assert_problem(response, 401, "invalid_api_key")
+    assert await audit_rows(ctx) == []
+
+
+async def test_a_missing_key_is_401_even_with_a_malformed_body(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.post("/auth-codes/verify", json={}), 401, "invalid_api_key")
+
+
 async def test_a_session_token_is_not_a_support_key(
     ctx: ServiceContext, client: httpx.AsyncClient
 ) -> None:

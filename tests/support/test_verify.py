@@ -49,6 +49,18 @@ async def test_the_customer_is_a_login_in_any_case_or_the_account_id(
         assert (await verify(client, key, customer, code)).json()["valid"] is True
 
 
+async def test_an_account_id_wins_over_a_login_that_looks_like_one(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    """Logins may look like UUIDs; a customer given as an id means that account."""
+    account = await make_account(ctx)
+    await make_account(ctx, login=str(account.id))  # no code: it would answer no_active_code
+    code = await new_code(client, await bearer_session(ctx, account))
+    key = await support_key(ctx)
+    answer = (await verify(client, key, str(account.id).upper(), code)).json()
+    assert (answer["valid"], answer["account"]["id"]) == (True, str(account.id))
+
+
 async def test_the_code_is_expired_after_the_hour(
     ctx: ServiceContext, client: httpx.AsyncClient, clock: MovableClock
 ) -> None:

@@ -1,17 +1,21 @@
-"""The support tools' API key, as openapi.yaml declares it (service.verify checks it)."""
+"""The support tools' API key: its security scheme, and a first look at it."""
 
 from __future__ import annotations
 
-from fastapi.security import HTTPBearer
+from typing import Annotated
 
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from authsvc.support import service
 from authsvc.support.errors import InsufficientScope, InvalidApiKey
 from authsvc.support.keys import KEY_PREFIX
 from authsvc.throttling.errors import TooManyAttempts
+from authsvc.web.client_ip import ClientIP
+from authsvc.web.headers import bearer_token
 
-# The security scheme of openapi.yaml for support tools. The key is checked by
-# service.verify in the statement that also counts the call and finds the customer,
-# one round trip where a dependency of its own would cost two more.
-SUPPORT_API_KEY = HTTPBearer(
+# The security scheme of openapi.yaml for support tools.
+_API_KEY = HTTPBearer(
     scheme_name="supportApiKey",
     bearerFormat=f"{KEY_PREFIX}…",
     description=f"A support API key (`{KEY_PREFIX}…`, from `authsvc support-keys create`) as "
@@ -20,3 +24,18 @@ SUPPORT_API_KEY = HTTPBearer(
 )
 # What a support tool's call may be refused with: its key, the key's scope, its rate.
 SUPPORT_REFUSALS = (InvalidApiKey, InsufficientScope, TooManyAttempts)
+
+
+async def support_key_token(
+    request: Request,
+    client_ip: ClientIP,
+    # For the document only: the token is read below.
+    _key: Annotated[HTTPAuthorizationCredentials | None, Security(_API_KEY)],
+) -> str:
+    """The presented key, refused at once (before the body) when it cannot be one. Whether
+    it is a live key, service.verify finds out in the statement that also counts the
+    call and finds the customer: one round trip where a lookup here would cost two."""
+    return service.well_formed_key(bearer_token(request), client_ip=client_ip)
+
+
+SupportKeyToken = Annotated[str, Depends(support_key_token)]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, Query
 
 from authsvc.sessions.dependencies import SESSION_REFUSALS, CurrentSession
 from authsvc.support import repository, service
-from authsvc.support.dependencies import SUPPORT_API_KEY, SUPPORT_REFUSALS
+from authsvc.support.dependencies import SUPPORT_REFUSALS, SupportKeyToken
 from authsvc.support.schemas import (
     HistoryEntryOut,
     SupportVerifyOut,
@@ -18,7 +17,6 @@ from authsvc.support.schemas import (
 )
 from authsvc.web.client_ip import ClientIP
 from authsvc.web.dependencies import Context, Session
-from authsvc.web.headers import bearer_token
 from authsvc.web.openapi_docs import DATABASE, JSON_BODY, PARAMETERS, problems
 
 router = APIRouter(tags=["support"])
@@ -38,16 +36,14 @@ HISTORY_MAX = 100
     responses=problems(*SUPPORT_REFUSALS, *JSON_BODY, *DATABASE),
 )
 async def verify(
-    request: Request,
     body: SupportVerifyRequest,
+    token: SupportKeyToken,
     ctx: Context,
     ip: ClientIP,
-    # For the document only: service.verify reads and checks the key.
-    _key: Annotated[HTTPAuthorizationCredentials | None, Security(SUPPORT_API_KEY)],
 ) -> SupportVerifyOut:
     verdict = await service.verify(
         ctx,
-        token=bearer_token(request),
+        token=token,
         customer=body.customer,
         code=body.code,
         purpose=body.purpose,

@@ -52,6 +52,15 @@ def rate_key(key_id: uuid.UUID) -> str:
     return f"{repository.RATE_KEY_PREFIX}{key_id}"
 
 
+def well_formed_key(token: str | None, *, client_ip: str) -> str:
+    """`token` when it could be a key; refused as any wrong key otherwise, without a
+    lookup (and before the request's body is read)."""
+    if not keys.well_formed(token):
+        auth_event("support_key_refused", outcome="refused", ip=client_ip)
+        raise InvalidApiKey()
+    return token
+
+
 def refusal(caller: Caller) -> tuple[str, AppError] | None:
     """The audit result and the error for a call that may not verify, or None."""
     if caller.over_rate_for is not None:
@@ -79,9 +88,7 @@ async def verify(
     """
     settings = ctx.settings
     now = ctx.clock.now()
-    if not keys.well_formed(token):
-        auth_event("support_key_refused", outcome="refused", ip=client_ip)
-        raise InvalidApiKey()
+    token = well_formed_key(token, client_ip=client_ip)
     async with ctx.db.autocommit() as session:
         admission = await repository.admit(
             session, digest=token_digest(token), customer=customer,
