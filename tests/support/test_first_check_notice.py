@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from authsvc.context import ServiceContext
@@ -29,3 +31,16 @@ async def test_the_first_valid_check_names_the_tool_and_the_purpose(
     code = await new_code(client, me)
     await verify(client, key, "checked", code, None)
     assert [n["purpose"] for n in await sent(ctx, "auth_code_checked")][-1] == "-"
+
+
+async def test_concurrent_first_checks_queue_exactly_one_notice(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    """The notice is queued by the statement that counts the check, so of twenty checks
+    at once exactly one is the first, whichever wins the row."""
+    account = await make_account(ctx)
+    code = await new_code(client, await bearer_session(ctx, account))
+    key = await support_key(ctx)
+    answers = await asyncio.gather(*(verify(client, key, account.login, code) for _ in range(20)))
+    assert all(answer.json()["valid"] is True for answer in answers)
+    assert len(await sent(ctx, "auth_code_checked", account.id)) == 1

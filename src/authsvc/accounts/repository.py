@@ -5,11 +5,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BindParameter, ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.accounts.models import Account
+
+ACCOUNT_COLUMNS = [column.key for column in Account.__table__.columns]
+
+
+def account_from_row(values: Sequence[Any]) -> Account | None:
+    """An Account (attached to no session) from its columns in table order, as a Core
+    statement returns them, or None when an outer join found none."""
+    fields = dict(zip(ACCOUNT_COLUMNS, values, strict=True))
+    return Account(**fields) if fields["id"] is not None else None
 
 
 def login_matches(login: str | BindParameter[str]) -> ColumnElement[bool]:

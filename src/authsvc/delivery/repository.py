@@ -27,6 +27,7 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
+    insert,
     literal_column,
     select,
     tuple_,
@@ -50,11 +51,19 @@ QUEUED = literal_column("'queued'", String)
 # --- what the rest of the service does through outbox.py --------------------------------
 
 
-def queue_statement(prefix: str) -> Insert:
+def queue_statement(prefix: str, *, only_if: Select[Any] | None = None) -> Insert:
     """INSERT of one message, its values bound as `{prefix}{column}` (see `queue_params`):
     a statement of another domain carries it as a CTE to write its rows and its messages
-    in one round trip (the login's)."""
-    return insert_statement(OutboxMessage, prefix)
+    in one round trip (the login's). With `only_if` (a SELECT with its own FROM and
+    WHERE), the message is written only when that finds a row (the support check's
+    first-valid notice)."""
+    if only_if is None:
+        return insert_statement(OutboxMessage, prefix)
+    outbox = table_of(OutboxMessage)
+    values = [bindparam(prefix + column.key, type_=column.type) for column in outbox.c]
+    return insert(outbox).from_select(
+        [column.key for column in outbox.c], only_if.with_only_columns(*values)
+    )
 
 
 def queue_params(message: OutboxMessage, prefix: str) -> dict[str, Any]:

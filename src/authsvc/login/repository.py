@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from authsvc.accounts.models import Account
-from authsvc.accounts.repository import login_matches
+from authsvc.accounts.repository import account_from_row, login_matches
 from authsvc.core.db import insert_statement, row_params, table_of
 from authsvc.delivery import repository as outbox_rows
 from authsvc.delivery.models import OutboxMessage
@@ -47,20 +47,12 @@ class LoginState:
 # finds them in its compiled cache instead of building and compiling them per login.
 # Both run as Core statements on the session's connection: no ORM work per login.
 _counters = throttle_counters.blocking_state()
-_ACCOUNT_COLUMNS = [column.key for column in table_of(Account).c]
 # The aggregate subquery always yields one row, so the account is outer-joined to it.
 _LOAD_LOGIN_STATE = (
     select(_counters.c.blocked_until, _counters.c["keys"], *table_of(Account).c)
     .select_from(_counters)
     .outerjoin(table_of(Account), login_matches(bindparam("login")))
 )
-
-
-def account_from_row(values: Sequence[Any]) -> Account | None:
-    """An Account (not attached to any session) from its columns in table order, or None
-    when an outer join found none."""
-    fields = dict(zip(_ACCOUNT_COLUMNS, values, strict=True))
-    return Account(**fields) if fields["id"] is not None else None
 
 
 async def load_login_state(

@@ -26,9 +26,11 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.accounts.models import Account
-from authsvc.accounts.repository import login_matches
+from authsvc.accounts.repository import account_from_row, login_matches
 from authsvc.auth_codes import repository as auth_codes
 from authsvc.core.db import table_of
+from authsvc.delivery import repository as outbox_rows
+from authsvc.delivery.models import OutboxMessage
 from authsvc.support.models import SupportKey, Verification
 from authsvc.throttling import repository as throttling
 
@@ -67,9 +69,7 @@ class Admission:
     scopes: list[str]
     calls: int  # in the rate window, this one included
     window_started_at: datetime
-    account_id: uuid.UUID | None  # None: no account goes by that id or login
-    login: str | None
-    disabled: bool | None
+    account: Account | None  # None: no account goes by that id or login
 
 
 def _admit_statement() -> Select[Any]:
@@ -83,13 +83,13 @@ def _admit_statement() -> Select[Any]:
         .where(keys.c.key_digest == bindparam("digest"), keys.c.revoked_at.is_(None))
         .cte("live_key")
     )
-    # The counter's name is RATE_KEY_PREFIX + the key's id, as `rate_key` spells it.
+    # The counter's name: RATE_KEY_PREFIX and the key's id.
     rate = throttling.hit_statement(
         select(literal(RATE_KEY_PREFIX) + cast(live_key.c.id, Text))
     ).cte("rate")
     by_id = accounts.c.id == bindparam("customer_id", type_=Uuid)
     customer = (
-        select(accounts.c.id, accounts.c.login, accounts.c.disabled)
+        select(*accounts.c)
         .where(or_(by_id, login_matches(bindparam("customer", type_=String))))
         # An id wins over a login that looks like one (NULL for a customer that is no
         # UUID sorts first, but then only the login can match).
@@ -99,7 +99,7 @@ def _admit_statement() -> Select[Any]:
     )
     return select(
         live_key.c.id, live_key.c.name, live_key.c.scopes, rate.c.count,
-        rate.c.window_started_at, customer.c.id, customer.c.login, customer.c.disabled,
+        rate.c.window_started_at, *customer.c,
     ).select_from(live_key.join(rate, true()).outerjoin(customer, true()))  # fmt: skip
 
 
@@ -119,7 +119,10 @@ async def admit(
     params = {"digest": digest, "customer": customer, "customer_id": customer_id, "now": now,
               "window_start": window_start}  # fmt: skip
     row = (await connection.execute(_ADMIT, params)).one_or_none()
-    return None if row is None else Admission(*row)
+    if row is None:
+        return None
+    key_id, name, scopes, calls, window_started_at, *account = row
+    return Admission(key_id, name, scopes, calls, window_started_at, account_from_row(account))
 
 
 @dataclass(frozen=True)
@@ -134,11 +137,13 @@ class Attempt:
     expires_at: datetime
 
 
-def _attempt_statement() -> Select[Any]:
+def _attempt_statement(*, first_check_notice: bool) -> Select[Any]:
     """auth_codes' attempt and this call's audit row in one round trip: the row says
     valid or mismatch as the compare found. No row (and no audit row): no live code;
     the caller then records why. Bound: those of attempt_statement and the audit's
-    `audit_at`, `audit_key`, `audit_purpose`, `audit_ip`."""
+    `audit_at`, `audit_key`, `audit_purpose`, `audit_ip`; with `first_check_notice`, the
+    `n_*` of a message queued only when this was the code's first valid check, so the
+    customer's notice is as certain as the check itself."""
     attempt = auth_codes.attempt_statement().cte("attempt")
     audit = (
         insert(table_of(Verification))
@@ -164,13 +169,24 @@ def _attempt_statement() -> Select[Any]:
         )
         .cte("audit")
     )
-    return select(
+    statement = select(
         attempt.c.id, attempt.c.account_id, attempt.c.matched, attempt.c.locked,
         attempt.c.verifications, attempt.c.expires_at,
     ).add_cte(audit)  # fmt: skip
+    if first_check_notice:
+        first_valid = (
+            select(attempt.c.id)
+            .select_from(attempt)
+            .where(attempt.c.matched, attempt.c.verifications == 1)
+        )
+        notice = outbox_rows.queue_statement("n_", only_if=first_valid).cte("first_check_notice")
+        statement = statement.add_cte(notice)
+    return statement
 
 
-_ATTEMPT = _attempt_statement()
+# Built once each, so compiled once.
+_ATTEMPT = _attempt_statement(first_check_notice=False)
+_ATTEMPT_WITH_NOTICE = _attempt_statement(first_check_notice=True)
 
 
 async def attempt_and_record(
@@ -183,6 +199,7 @@ async def attempt_and_record(
     support_key_id: uuid.UUID,
     purpose: str | None,
     client_ip: str,
+    first_check_notice: OutboxMessage | None,
 ) -> Attempt | None:
     connection = await session.connection()
     params = {
@@ -190,7 +207,11 @@ async def attempt_and_record(
         "max_mismatches": max_mismatches, "audit_at": now, "audit_key": support_key_id,
         "audit_purpose": purpose, "audit_ip": client_ip,
     }  # fmt: skip
-    row = (await connection.execute(_ATTEMPT, params)).one_or_none()
+    statement = _ATTEMPT
+    if first_check_notice is not None:
+        params.update(outbox_rows.queue_params(first_check_notice, "n_"))
+        statement = _ATTEMPT_WITH_NOTICE
+    row = (await connection.execute(statement, params)).one_or_none()
     return None if row is None else Attempt(*row)
 
 

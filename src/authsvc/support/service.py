@@ -14,14 +14,14 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authsvc.accounts import repository as accounts
+from authsvc.accounts.models import Account
 from authsvc.auth_codes import service as auth_codes
 from authsvc.auth_codes.rules import Reason
 from authsvc.auth_codes.service import NOBODY, Customer, Outcome
 from authsvc.context import ServiceContext
 from authsvc.core.crypto import token_digest
 from authsvc.core.errors import AppError
-from authsvc.delivery import outbox
+from authsvc.delivery.models import OutboxMessage
 from authsvc.delivery.notify import account_message, time_params
 from authsvc.ops.events import auth_event
 from authsvc.support import keys, repository
@@ -46,10 +46,6 @@ class Verdict:
     reason: Reason | None = None  # why not valid
     account: Customer | None = None  # only when valid
     expires_at: datetime | None = None  # only when valid
-
-
-def rate_key(key_id: uuid.UUID) -> str:
-    return f"{repository.RATE_KEY_PREFIX}{key_id}"
 
 
 def well_formed_key(token: str | None, *, client_ip: str) -> str:
@@ -106,36 +102,35 @@ async def verify(
                 now=now,
             ),
         )  # fmt: skip
+        named = admission.account
         audit = _Audit(session, ctx, caller, purpose=purpose, client_ip=client_ip)
         if refused := refusal(caller):
             result, error = refused
-            await audit.record(result, admission.account_id)
+            await audit.record(result, named.id if named else None)
             raise error  # the audit row stays (autocommit)
 
         # A customer that does not exist or is disabled runs the same statements as one
         # without a code: the same answer, and about the same time.
-        live = admission.account_id is not None and not admission.disabled
-        account_id = admission.account_id if live and admission.account_id else NOBODY
+        account = named if named is not None and not named.disabled else None
+        account_id = account.id if account is not None else NOBODY
         attempt = await repository.attempt_and_record(
             session, account_id=account_id,
             candidates=auth_codes.candidates(ctx.keyring, account_id, code), now=now,
             max_mismatches=settings.auth_code_max_mismatches, support_key_id=caller.key_id,
             purpose=purpose, client_ip=client_ip,
+            first_check_notice=_first_check_notice(ctx, account, caller, purpose, now),
         )  # fmt: skip
         if attempt is None:
             reason = await auth_codes.reason_without_live_code(session, account_id)
-            await audit.record(reason, admission.account_id)
+            await audit.record(reason, named.id if named else None)
             return Verdict(valid=False, reason=reason)
     audit.log("valid" if attempt.matched else "mismatch", attempt.account_id)
-    if not attempt.matched:
+    if not attempt.matched or account is None:
         if attempt.locked:
             auth_event("auth_code_locked", outcome="refused", account=attempt.account_id,
                        level=logging.WARNING)  # fmt: skip
         return Verdict(valid=False, reason="mismatch")
-    found = Customer(id=attempt.account_id, login=admission.login or "")
-    if attempt.verifications == 1:
-        async with ctx.db.transaction() as session:
-            await _notify_first_check(session, ctx, found.id, caller, purpose)
+    found = Customer(id=account.id, login=account.login)
     return Verdict(valid=True, account=found, expires_at=attempt.expires_at)
 
 
@@ -146,21 +141,20 @@ def _as_uuid(text: str) -> uuid.UUID | None:
         return None
 
 
-async def _notify_first_check(
-    session: AsyncSession,
+def _first_check_notice(
     ctx: ServiceContext,
-    account_id: uuid.UUID,
+    account: Account | None,
     caller: Caller,
     purpose: str | None,
-) -> None:
-    """Tell the customer at the code's first valid check, naming the tool and the purpose:
-    a code obtained by deceit is then noticed at once. Later checks of the same code stay
-    quiet (they are in the history)."""
-    account = await accounts.get_by_id(session, account_id)
+    now: datetime,
+) -> OutboxMessage | None:
+    """The e-mail for the code's first valid check, naming the tool and the purpose: a code
+    obtained by deceit is then noticed at once. Built for every check of a live account;
+    the attempt's statement queues it only when the check is the code's first valid one
+    (later checks stay quiet: they are in the history)."""
     if account is None:
-        return
-    now = ctx.clock.now()
-    message = account_message(
+        return None
+    return account_message(
         keyring=ctx.keyring,
         account=account,
         template="auth_code_checked",
@@ -172,7 +166,6 @@ async def _notify_first_check(
         },
         now=now,
     )
-    await outbox.enqueue(session, message)
 
 
 @dataclass(frozen=True)
