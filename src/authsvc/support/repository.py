@@ -61,12 +61,19 @@ async def revoke_key(session: AsyncSession, name: str, *, now: datetime) -> Supp
 
 
 @dataclass(frozen=True)
+class LiveKey:
+    """A support key that is not revoked: what a call needs of it."""
+
+    id: uuid.UUID
+    name: str
+    scopes: list[str]
+
+
+@dataclass(frozen=True)
 class Admission:
     """A live key's call, counted against its rate, and the customer it names (if any)."""
 
-    key_id: uuid.UUID
-    key_name: str
-    scopes: list[str]
+    key: LiveKey
     calls: int  # in the rate window, this one included
     window_started_at: datetime
     account: Account | None  # None: no account goes by that id or login
@@ -122,7 +129,8 @@ async def admit(
     if row is None:
         return None
     key_id, name, scopes, calls, window_started_at, *account = row
-    return Admission(key_id, name, scopes, calls, window_started_at, account_from_row(account))
+    key = LiveKey(key_id, name, scopes)
+    return Admission(key, calls, window_started_at, account_from_row(account))
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,7 @@ from authsvc.throttling.rules import over_rate_for
 class Caller:
     """A support tool with a live key, and how long it must wait when over its rate."""
 
-    key_id: uuid.UUID
-    name: str
-    scopes: list[str]
+    key: repository.LiveKey
     over_rate_for: int | None
 
 
@@ -61,22 +59,23 @@ def refusal(caller: Caller) -> tuple[str, AppError] | None:
     """The audit result and the error for a call that may not verify, or None."""
     if caller.over_rate_for is not None:
         return "rate_limited", TooManyAttempts.over_rate(caller.over_rate_for)
-    if keys.VERIFY_SCOPE not in caller.scopes:
-        return "insufficient_scope", keys.missing_scope(caller.name, keys.VERIFY_SCOPE)
+    if keys.VERIFY_SCOPE not in caller.key.scopes:
+        return "insufficient_scope", keys.missing_scope(caller.key.name, keys.VERIFY_SCOPE)
     return None
 
 
 async def verify(
     ctx: ServiceContext,
     *,
-    token: str | None,
+    token: str,
     customer: str,
     code: str,
     purpose: str | None,
     client_ip: str,
 ) -> Verdict:
-    """Check the tool's key and count the call against its rate, then count the attempt
-    against the customer's code and compare it; each call leaves one audit row.
+    """Check the tool's key (`token`, already `well_formed_key`) and count the call
+    against its rate, then count the attempt against the customer's code and compare it;
+    each call leaves one audit row.
 
     Two statements for the usual call (the key, its rate and the customer; the attempt
     and its audit row), each atomic alone, so they run in autocommit: no BEGIN and
@@ -84,7 +83,6 @@ async def verify(
     """
     settings = ctx.settings
     now = ctx.clock.now()
-    token = well_formed_key(token, client_ip=client_ip)
     async with ctx.db.autocommit() as session:
         admission = await repository.admit(
             session, digest=token_digest(token), customer=customer,
@@ -95,7 +93,7 @@ async def verify(
             auth_event("support_key_refused", outcome="refused", ip=client_ip)
             raise InvalidApiKey()
         caller = Caller(
-            key_id=admission.key_id, name=admission.key_name, scopes=admission.scopes,
+            key=admission.key,
             over_rate_for=over_rate_for(
                 admission.calls, admission.window_started_at,
                 limit=settings.support_key_rate_limit, window=settings.support_key_rate_window,
@@ -116,7 +114,7 @@ async def verify(
         attempt = await repository.attempt_and_record(
             session, account_id=account_id,
             candidates=auth_codes.candidates(ctx.keyring, account_id, code), now=now,
-            max_mismatches=settings.auth_code_max_mismatches, support_key_id=caller.key_id,
+            max_mismatches=settings.auth_code_max_mismatches, support_key_id=caller.key.id,
             purpose=purpose, client_ip=client_ip,
             first_check_notice=_first_check_notice(ctx, account, caller, purpose, now),
         )  # fmt: skip
@@ -125,11 +123,12 @@ async def verify(
             await audit.record(reason, named.id if named else None)
             return Verdict(valid=False, reason=reason)
     audit.log("valid" if attempt.matched else "mismatch", attempt.account_id)
-    if not attempt.matched or account is None:
+    if not attempt.matched:
         if attempt.locked:
             auth_event("auth_code_locked", outcome="refused", account=attempt.account_id,
                        level=logging.WARNING)  # fmt: skip
         return Verdict(valid=False, reason="mismatch")
+    assert account is not None  # a code matched, so its account was live
     found = Customer(id=account.id, login=account.login)
     return Verdict(valid=True, account=found, expires_at=attempt.expires_at)
 
@@ -161,7 +160,7 @@ def _first_check_notice(
         params={
             "login": account.login,
             **time_params(now, ctx.settings.timezone),
-            "tool": caller.name,
+            "tool": caller.key.name,
             "purpose": purpose or "-",
         },
         now=now,
@@ -182,7 +181,7 @@ class _Audit:
         await repository.record_verification(
             self.session,
             verified_at=self.ctx.clock.now(),
-            support_key_id=self.caller.key_id,
+            support_key_id=self.caller.key.id,
             account_id=account_id,
             auth_code_id=None,
             result=result,
@@ -194,5 +193,5 @@ class _Audit:
     def log(self, result: Outcome | str, account_id: uuid.UUID | None) -> None:
         auth_event(
             "support_verification", outcome=result, ip=self.client_ip, account=account_id,
-            support_key=self.caller.name,
+            support_key=self.caller.key.name,
         )  # fmt: skip
