@@ -84,13 +84,12 @@ def cancel_statement(ids: Select[Any] | CompoundSelect[Any]) -> Update:
     )  # fmt: skip
 
 
+# One message by id: the same statement as the login's cancel of its notices.
+_CANCEL = cancel_statement(select(bindparam("message_id", type_=table_of(OutboxMessage).c.id.type)))
+
+
 async def cancel(session: AsyncSession, message_id: uuid.UUID, *, now: datetime) -> None:
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.state == "queued")
-        .values(state="cancelled", params=None, sealed_params=None, finished_at=now)
-        .execution_options(**_NO_SYNC)
-    )
+    await session.execute(_CANCEL, {"message_id": message_id, "cancel_at": now})
 
 
 @dataclass(frozen=True)
