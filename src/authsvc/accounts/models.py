@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, String, Text, func
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, Integer, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from authsvc.core.db import Base
@@ -12,8 +12,9 @@ from authsvc.core.db import Base
 class Account(Base):
     __tablename__ = "accounts"
     __table_args__ = (
-        # Logins are unique regardless of case; lookups use lower(login) and this index.
-        Index("uq_accounts_login_lower", func.lower("login"), unique=True),
+        # Logins are unique regardless of (ASCII) case; lookups use this expression and
+        # this index (accounts.repository.login_matches).
+        Index("uq_accounts_login_lower", func.lower(text('login COLLATE "C"')), unique=True),
         CheckConstraint("channel IN ('email', 'sms')", name="channel_known"),
         CheckConstraint("channel <> 'sms' OR phone IS NOT NULL", name="sms_needs_phone"),
         CheckConstraint("locale IN ('pl', 'en')", name="locale_known"),
@@ -31,5 +32,8 @@ class Account(Base):
     password_reset_required: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default="false"
     )
+    # Raised when the password changes or is reset, or on "this wasn't me": device
+    # cookies issued before it stop counting as the customer's browser.
+    credential_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

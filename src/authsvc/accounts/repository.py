@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import BindParameter, ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authsvc.accounts import logins
 from authsvc.accounts.models import Account
 
 ACCOUNT_COLUMNS = [column.key for column in Account.__table__.columns]
@@ -22,14 +23,19 @@ def account_from_row(values: Sequence[Any]) -> Account | None:
     return Account(**fields) if fields["id"] is not None else None
 
 
-def login_matches(login: str | BindParameter[str]) -> ColumnElement[bool]:
-    """Case-insensitive login equality, lower-cased by PostgreSQL on both sides: exactly
-    the expression of the unique functional index uq_accounts_login_lower, which it uses."""
-    return func.lower(Account.login) == func.lower(login)
+def login_matches(folded: str | BindParameter[str]) -> ColumnElement[bool]:
+    """The account whose login folds to `folded` (`logins.fold`, never a raw typed
+    login): exactly the expression of the unique index uq_accounts_login_lower, which it
+    uses. Under the "C" collation lower() folds A-Z only, as `logins.fold` does."""
+    return func.lower(Account.login.collate("C")) == folded
 
 
 async def get_by_login(session: AsyncSession, login: str) -> Account | None:
-    query = select(Account).where(login_matches(login))
+    """The account of a typed login, or None (also for what can never be a login)."""
+    folded = logins.fold(login)
+    if folded is None:
+        return None
+    query = select(Account).where(login_matches(folded))
     return (await session.execute(query)).scalar_one_or_none()
 
 

@@ -22,9 +22,9 @@ from authsvc.accounts.errors import (
     InvalidPhone,
     LoginTaken,
 )
+from authsvc.accounts import logins
 from authsvc.accounts.models import Account
 
-LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}$")
 CHANNELS = ("email", "sms")
 LOCALES = ("pl", "en")
 
@@ -84,7 +84,7 @@ async def create_account(
 
 
 def validate_contact(*, login: str, channel: str, locale: str, phone: str | None) -> None:
-    if not LOGIN_PATTERN.fullmatch(login):
+    if not logins.is_valid(login):
         raise InvalidLogin()
     if channel not in CHANNELS:
         raise InvalidChannel(f"Channel must be one of {', '.join(CHANNELS)}.")
