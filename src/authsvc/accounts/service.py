@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -12,7 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authsvc.accounts import repository
+from authsvc.accounts import logins, repository
 from authsvc.accounts.errors import (
     AccountNotFound,
     InvalidChannel,
@@ -22,7 +21,6 @@ from authsvc.accounts.errors import (
     InvalidPhone,
     LoginTaken,
 )
-from authsvc.accounts import logins
 from authsvc.accounts.models import Account
 
 CHANNELS = ("email", "sms")
