@@ -31,7 +31,7 @@ async def _write_then_refuse(ctx: ServiceContext, key: str, *, keep: bool) -> No
     async with aclosing(get_session(ctx)) as unit_of_work:
         session = await anext(unit_of_work)
         now = ctx.clock.now()
-        await counters.count_failure(session, key, now=now, forget_before=now, ip="192.0.2.1")
+        await counters.count_hit(session, key, now=now, window_start=now)
         refusal = await keep_and_refuse(session, InvalidCode()) if keep else InvalidCode()
         with pytest.raises(InvalidCode):
             await unit_of_work.athrow(refusal)
@@ -51,9 +51,7 @@ async def test_the_session_commits_when_the_request_succeeds(ctx: ServiceContext
     async with aclosing(get_session(ctx)) as unit_of_work:
         session = await anext(unit_of_work)
         now = ctx.clock.now()
-        await counters.count_failure(
-            session, "test:committed", now=now, forget_before=now, ip="192.0.2.1"
-        )
+        await counters.count_hit(session, "test:committed", now=now, window_start=now)
         with pytest.raises(StopAsyncIteration):
             await anext(unit_of_work)
     assert await _counter_exists(ctx, "test:committed")

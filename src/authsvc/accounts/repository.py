@@ -58,11 +58,17 @@ async def set_password_hash(
 async def replace_password(
     session: AsyncSession, account_id: uuid.UUID, password_hash: str, *, now: datetime
 ) -> None:
-    """A new password chosen by the customer: it also lifts a forced reset."""
+    """A new password chosen by the customer: it also lifts a forced reset, and the
+    browsers trusted with the old one are trusted no more (the credential epoch)."""
     await session.execute(
         update(Account)
         .where(Account.id == account_id)
-        .values(password_hash=password_hash, password_reset_required=False, updated_at=now)
+        .values(
+            password_hash=password_hash,
+            password_reset_required=False,
+            credential_epoch=Account.credential_epoch + 1,
+            updated_at=now,
+        )
     )
 
 
@@ -72,5 +78,9 @@ async def require_password_reset(
     await session.execute(
         update(Account)
         .where(Account.id == account_id)
-        .values(password_reset_required=True, updated_at=now)
+        .values(
+            password_reset_required=True,
+            credential_epoch=Account.credential_epoch + 1,
+            updated_at=now,
+        )
     )

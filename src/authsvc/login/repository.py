@@ -14,10 +14,16 @@ from sqlalchemy import (
     Insert,
     Integer,
     LargeBinary,
+    Select,
+    String,
     any_,
     bindparam,
     case,
+    exists,
+    func,
+    literal,
     select,
+    true,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,43 +38,121 @@ from authsvc.links.models import ActionLink
 from authsvc.login.models import LoginChallenge
 from authsvc.sessions.models import UserSession
 from authsvc.throttling import repository as throttle_counters
+from authsvc.throttling import rules as throttle_rules
+from authsvc.throttling.models import ThrottleCounter
 
 
 @dataclass(frozen=True)
-class LoginState:
-    """What the password step needs to know before it hashes anything."""
+class ThrottleKeys:
+    """The counters a password attempt is reserved on, each under its own policy."""
+
+    login_key: str  # the login name's, shared by every client without a device cookie
+    device_key: str | None  # the device's, when the client shows a genuine cookie
+    device_epoch: int | None  # the credential epoch that cookie was issued in
+    ip_key: str  # the client address's: a correct password hands its reservation back
+    ip: str
+    own_policy: throttle_rules.Policy
+    ip_policy: throttle_rules.Policy
+
+    def params(self, now: datetime) -> dict[str, object]:
+        """The bound values of `_reserve_statement`, but the login."""
+        own, ip = self.own_policy, self.ip_policy
+        return {
+            "login_key": self.login_key, "device_key": self.device_key,
+            "device_epoch": self.device_epoch, "ip_key": self.ip_key, "ip": self.ip,
+            "now": now,
+            **throttle_counters.policy_params(
+                "own_", free=own.free_failures, base=own.base_delay, cap=own.max_delay,
+                forget_before=now - own.window,
+            ),
+            **throttle_counters.policy_params(
+                "ip_", free=ip.free_failures, base=ip.base_delay, cap=ip.max_delay,
+                forget_before=now - ip.window,
+            ),
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What the password step found and reserved before it hashes anything
+    (`reserve_password_attempt`)."""
 
     account: Account | None
-    blocked_until: datetime | None  # the latest back-off end among the throttle keys
-    counted_keys: frozenset[str]  # the throttle keys that have a counter
+    own_key: str  # the login name's counter, or the device's when its cookie is current
+    own: tuple[int, list[str]] | None  # its failures with this one, and their addresses
+    ip_reserved: bool
+    blocked_until: datetime | None  # the latest back-off end among both keys, if any runs
+
+    @property
+    def admitted(self) -> bool:
+        """Both counters took this attempt: the password may be checked."""
+        return self.own is not None and self.ip_reserved
 
 
-# The password step's two statements are built once: on the hot path SQLAlchemy then
-# finds them in its compiled cache instead of building and compiling them per login.
-# Both run as Core statements on the session's connection: no ORM work per login.
-_counters = throttle_counters.blocking_state()
-# The aggregate subquery always yields one row, so the account is outer-joined to it.
-_LOAD_LOGIN_STATE = (
-    select(_counters.c.blocked_until, _counters.c["keys"], *table_of(Account).c)
-    .select_from(_counters)
-    .outerjoin(table_of(Account), login_matches(bindparam("login")))
-)
+def _reserve_statement() -> Select[Any]:
+    """The account of a folded login and one failure reserved on its throttle counters,
+    in one round trip. Bound: `login`, `login_key`, `device_key` and `device_epoch` (both
+    None without a device cookie), `ip_key`, `ip`, `now`, and both policies
+    (`own_*`, `ip_*`: throttling.repository.policy_params).
+
+    The device's counter stands in for the login name's only while the cookie's epoch
+    is still the account's (a password change or reset, or "this wasn't me", raise it).
+    Neither counter is touched while either one's back-off runs, as far as this
+    statement's snapshot shows; a back-off that starts concurrently refuses its own key
+    in the upsert itself, and the caller hands the other key back.
+    """
+    counters = table_of(ThrottleCounter)
+    account = select(*table_of(Account).c).where(login_matches(bindparam("login"))).cte("account")
+    current_device = (
+        select(bindparam("device_key", type_=String))
+        .where(account.c.credential_epoch == bindparam("device_epoch", type_=Integer))
+        .scalar_subquery()
+    )
+    own_key = func.coalesce(current_device, bindparam("login_key", type_=String))
+    ip_key = bindparam("ip_key", type_=String)
+    now = bindparam("now", type_=counters.c.blocked_until.type)
+    blocking = counters.c.key.in_([own_key, ip_key]) & (counters.c.blocked_until > now)
+    none_blocked = ~exists().where(blocking)
+    own = throttle_counters.reserve_statement(select(own_key).where(none_blocked), "own_")
+    ip = throttle_counters.reserve_statement(select(ip_key).where(none_blocked), "ip_")
+    own_cte, ip_cte = own.cte("own_reserved"), ip.cte("ip_reserved")
+    one = select(literal(1).label("one")).subquery("one")
+    return select(
+        own_key.label("own_key"),
+        select(own_cte.c.count).scalar_subquery(),
+        select(own_cte.c.ips).scalar_subquery(),
+        exists(select(ip_cte.c.key)),
+        select(func.max(counters.c.blocked_until)).where(blocking).scalar_subquery(),
+        *account.c,
+    ).select_from(one.outerjoin(account, true()))
 
 
-async def load_login_state(
-    session: AsyncSession, login: str, throttle_keys: Sequence[str]
-) -> LoginState:
-    """The account for `login` (or None) and its throttle state, in one round trip."""
-    params = {"login": login, "keys": list(throttle_keys)}
+# Built once: on the hot path SQLAlchemy then finds it in its compiled cache instead of
+# building and compiling it per login. Run as a Core statement: no ORM work per login.
+_RESERVE = _reserve_statement()
+
+
+async def reserve_password_attempt(
+    session: AsyncSession,
+    *,
+    login: str,
+    keys: ThrottleKeys,
+    now: datetime,
+) -> Reservation:
+    """See `_reserve_statement`: `login` is folded (`accounts.logins.fold`)."""
+    params = {"login": login, **keys.params(now)}
     connection = await session.connection()
-    blocked_until, keys, *account = (await connection.execute(_LOAD_LOGIN_STATE, params)).one()
-    return LoginState(account_from_row(account), blocked_until, frozenset(keys or ()))
+    row = (await connection.execute(_RESERVE, params)).one()
+    own_key, own_count, own_ips, ip_reserved, blocked_until, *account = row
+    own = (own_count, list(own_ips or ())) if own_count is not None else None
+    return Reservation(account_from_row(account), own_key, own, ip_reserved, blocked_until)
 
 
 @cache
-def _open_challenge_statement(messages: int, reset_throttle_key: bool) -> Insert:
-    """INSERT the challenge WITH each message's INSERT (and the counter's DELETE) as CTEs,
-    each built by the domain that owns the table.
+def _open_challenge_statement(messages: int) -> Insert:
+    """INSERT the challenge WITH each message's INSERT, the DELETE of the login's (or the
+    device's) counter and the hand-back of the address's reservation as CTEs, each built
+    by the domain that owns the table.
 
     One INSERT per message rather than one multi-row INSERT: SQLAlchemy cannot cache the
     compiled form of a multi-row VALUES.
@@ -76,9 +160,8 @@ def _open_challenge_statement(messages: int, reset_throttle_key: bool) -> Insert
     statement = insert_statement(LoginChallenge, "c_")
     for n in range(messages):
         statement = statement.add_cte(outbox_rows.queue_statement(f"m{n}_").cte(f"queued_{n}"))
-    if reset_throttle_key:
-        statement = statement.add_cte(throttle_counters.reset_statement().cte("reset"))
-    return statement
+    statement = statement.add_cte(throttle_counters.reset_statement().cte("reset"))
+    return statement.add_cte(throttle_counters.release_statement("ip_").cte("released"))
 
 
 async def open_challenge(
@@ -86,17 +169,18 @@ async def open_challenge(
     challenge: LoginChallenge,
     messages: Sequence[OutboxMessage],
     *,
-    reset_throttle_key: str | None,
+    reservation: Reservation,
+    keys: ThrottleKeys,
 ) -> None:
-    """Write the challenge, the messages it sends and, when given, the reset of a
-    throttle counter, as one statement: all or nothing even in autocommit, one round trip.
-    """
+    """Write the challenge and the messages it sends, clear the login's counter and hand
+    back the address's reservation, as one statement: all or nothing even in
+    autocommit, one round trip."""
     params = row_params(challenge, "c_")
     for n, message in enumerate(messages):
         params.update(outbox_rows.queue_params(message, f"m{n}_"))
-    if reset_throttle_key is not None:
-        params["reset_key"] = reset_throttle_key
-    statement = _open_challenge_statement(len(messages), reset_throttle_key is not None)
+    params.update(reset_key=reservation.own_key, ip_key=keys.ip_key,
+                  ip_free=keys.ip_policy.free_failures)  # fmt: skip
+    statement = _open_challenge_statement(len(messages))
     await (await session.connection()).execute(statement, params)
 
 
@@ -222,3 +306,36 @@ async def finish_login(
     }
     connection = await session.connection()
     await connection.execute(_FINISH_LOGIN, params)
+
+
+_HAND_BACK = throttle_counters.release_statement("own_").add_cte(
+    throttle_counters.release_statement("ip_").cte("ip_released")
+)
+
+
+async def hand_back(session: AsyncSession, reservation: Reservation, keys: ThrottleKeys) -> None:
+    """Undo a reservation whose password was never judged wrong (the hashing pool was
+    full, a concurrent back-off refused the other key, or the password was right but
+    cannot be used yet), in one round trip."""
+    params = {
+        "own_key": reservation.own_key if reservation.own is not None else None,
+        "own_free": keys.own_policy.free_failures,
+        "ip_key": keys.ip_key if reservation.ip_reserved else None,
+        "ip_free": keys.ip_policy.free_failures,
+    }
+    await (await session.connection()).execute(_HAND_BACK, params)
+
+
+_SETTLE = throttle_counters.reset_statement().add_cte(
+    throttle_counters.release_statement("ip_").cte("ip_released")
+)
+
+
+async def settle_success(
+    session: AsyncSession, reservation: Reservation, keys: ThrottleKeys
+) -> None:
+    """A right password: clear the login's (or the device's) counter and hand back the
+    address's reservation, in one round trip."""
+    params = {"reset_key": reservation.own_key, "ip_key": keys.ip_key,
+              "ip_free": keys.ip_policy.free_failures}  # fmt: skip
+    await (await session.connection()).execute(_SETTLE, params)

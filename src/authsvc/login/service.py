@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authsvc.accounts import logins
 from authsvc.accounts import repository as accounts
 from authsvc.accounts.models import Account
 from authsvc.context import ServiceContext
@@ -35,7 +36,6 @@ from authsvc.ops.events import auth_event
 from authsvc.sessions.service import NewSession
 from authsvc.sessions.service import new_session as new_user_session
 from authsvc.throttling import rules as throttle_rules
-from authsvc.throttling import service as throttling
 from authsvc.throttling.errors import TooManyAttempts
 
 OTP_PURPOSE = "login-otp"
@@ -81,22 +81,24 @@ async def start_login(
 ) -> ChallengeView:
     """Check the password, then open a challenge and queue its code.
 
-    The hot path of the service: one read before the hash and one write after it, each
-    a single autocommit statement, so no pooled connection waits while argon2 runs.
+    The hot path of the service: one write before the hash (the attempt reserved on the
+    throttle counters, with the account read) and one after it (the challenge, its
+    messages and the reservation settled), each a single autocommit statement, so no
+    pooled connection waits while argon2 runs.
     """
-    keys = _throttle_keys(ctx, login, client)
-    async with ctx.db.autocommit() as session:
-        state = await repository.load_login_state(session, login, keys.names)
-    account = state.account
-    _refuse_if_throttled(state, now=ctx.clock.now(), account=account, ip=client.ip)
-    matches = await _password_matches(ctx, account, password)  # a dummy hash for None
-    if account is None or not matches:
-        async with ctx.db.transaction() as session:
-            await _count_failure(
-                session, ctx, keys, event="password_failed", account=account, ip=client.ip
-            )
+    folded = logins.fold(login)
+    if folded is None:  # no account can have it: nothing to look up, count or hash
+        auth_event("password_failed", outcome="failure", ip=client.ip, account=None)
         raise InvalidCredentials()
-    _refuse_if_reset_required(account, client.ip)
+    keys = _throttle_keys(ctx, folded, client)
+    async with ctx.db.autocommit() as session:
+        reservation = await _reserve(session, ctx, folded, keys)
+    account = reservation.account
+    matches = await _judge_password(ctx, reservation, keys, password)
+    if account is None or not matches:
+        await _after_failure(ctx, reservation, keys, event="password_failed")
+        raise InvalidCredentials()
+    await _refuse_if_reset_required(ctx, reservation, keys, client.ip)
     new_hash = await _updated_hash(ctx, account, password)
 
     code = ctx.codes()
@@ -104,10 +106,9 @@ async def start_login(
     code_message = _code_message(ctx, account, challenge, code)
     notice = _incomplete_notice(ctx, account, challenge)
     challenge.message_id, challenge.notice_id = code_message.id, notice.id
-    reset = keys.own if keys.own in state.counted_keys else None
     async with ctx.db.autocommit() as session:
         await repository.open_challenge(
-            session, challenge, [code_message, notice], reset_throttle_key=reset
+            session, challenge, [code_message, notice], reservation=reservation, keys=keys
         )
         if new_hash is not None:
             await accounts.set_password_hash(session, account.id, new_hash)
@@ -146,66 +147,113 @@ async def reauthenticate(
     password: str,
     client: Client,
 ) -> None:
-    """Confirm the signed-in customer's password; failures count like login failures."""
-    keys = _throttle_keys(ctx, account.login, client)
-    state = await repository.load_login_state(session, account.login, keys.names)
-    _refuse_if_throttled(state, now=ctx.clock.now(), account=account, ip=client.ip)
-    if not await _password_matches(ctx, account, password):
-        await _count_failure(
-            session, ctx, keys, event="reauth_failed", account=account, ip=client.ip
-        )
-        raise await keep_and_refuse(session, InvalidCredentials())
-    if keys.own in state.counted_keys:
-        await throttling.reset(session, keys.own)
+    """Confirm the signed-in customer's password; attempts are reserved and counted like
+    the password step's, in statements of their own, so a refusal keeps them and a
+    burst is judged as a sequence would be."""
+    folded = _folded(account)
+    keys = _throttle_keys(ctx, folded, client)
+    async with ctx.db.autocommit() as own:
+        reservation = await _reserve(own, ctx, folded, keys)
+    if not await _judge_password(ctx, reservation, keys, password):
+        await _after_failure(ctx, reservation, keys, event="reauth_failed")
+        raise InvalidCredentials()
+    await repository.settle_success(session, reservation, keys)
     new_hash = await _updated_hash(ctx, account, password)
     if new_hash is not None:
         await accounts.set_password_hash(session, account.id, new_hash)
 
 
-@dataclass(frozen=True)
-class ThrottleKeys:
-    """The counters a wrong password counts against, each under its own policy."""
-
-    own: str  # the login name's, or the device's: a correct password clears it
-    ip: str  # the client address's: a correct password leaves it
-    by_device: bool
-    policies: tuple[throttle_rules.Policy, throttle_rules.Policy]
-
-    @property
-    def names(self) -> list[str]:
-        return [self.own, self.ip]
-
-    def with_policies(self) -> list[tuple[str, throttle_rules.Policy]]:
-        return list(zip(self.names, self.policies, strict=True))
-
-
-def _throttle_keys(ctx: ServiceContext, login: str, client: Client) -> ThrottleKeys:
-    """The device's key when the client shows a valid device cookie for this login, else
-    the login name's, shared by every client without one; and the client address's."""
+def _throttle_keys(ctx: ServiceContext, folded: str, client: Client) -> repository.ThrottleKeys:
+    """The login name's key and, when the client shows a genuine device cookie for this
+    login, the device's (used while its epoch is the account's); the client address's."""
     settings = ctx.settings
-    device = devices.device_id(ctx.keyring, client.device_cookie, login)
-    return ThrottleKeys(
-        own=throttle_rules.device_key(device) if device else throttle_rules.login_key(login),
-        ip=throttle_rules.ip_key(client.ip),
-        by_device=device is not None,
-        policies=(throttle_rules.login_policy(settings), throttle_rules.ip_policy(settings)),
+    device = devices.device(ctx.keyring, client.device_cookie, folded)
+    return repository.ThrottleKeys(
+        login_key=throttle_rules.login_key(folded),
+        device_key=throttle_rules.device_key(device.id) if device else None,
+        device_epoch=device.epoch if device else None,
+        ip_key=throttle_rules.ip_key(client.ip),
+        ip=client.ip,
+        own_policy=throttle_rules.login_policy(settings),
+        ip_policy=throttle_rules.ip_policy(settings),
     )
 
 
-def _refuse_if_reset_required(account: Account, ip: str) -> None:
+async def _reserve(
+    session: AsyncSession, ctx: ServiceContext, folded: str, keys: repository.ThrottleKeys
+) -> repository.Reservation:
+    """Reserve this attempt on the throttle counters, or refuse it while a back-off runs."""
+    now = ctx.clock.now()
+    reservation = await repository.reserve_password_attempt(
+        session, login=folded, keys=keys, now=now
+    )
+    if reservation.admitted:
+        return reservation
+    if reservation.own is not None or reservation.ip_reserved:  # the other key was refused
+        await repository.hand_back(session, reservation, keys)
+    account = reservation.account
+    auth_event("login_throttled", outcome="refused", ip=keys.ip, account=_id(account))
+    wait = throttle_rules.blocked_for(reservation.blocked_until, now=now)
+    raise TooManyAttempts(retry_after=wait or 1)
+
+
+async def _judge_password(
+    ctx: ServiceContext,
+    reservation: repository.Reservation,
+    keys: repository.ThrottleKeys,
+    password: str,
+) -> bool:
+    """The password against the reserved attempt's account (a dummy hash for none); an
+    attempt the hashing pool cannot take is handed back, not counted."""
+    try:
+        return await _password_matches(ctx, reservation.account, password)
+    except Overloaded:
+        async with ctx.db.autocommit() as session:
+            await repository.hand_back(session, reservation, keys)
+        raise
+
+
+async def _after_failure(
+    ctx: ServiceContext,
+    reservation: repository.Reservation,
+    keys: repository.ThrottleKeys,
+    *,
+    event: str,
+) -> None:
+    """The failure is counted already (reserved); log it as `event`, and when it started
+    the login name's back-off, tell the customer: once per window, since exactly one
+    reservation per window uses up the free failures."""
+    account, own, ip = reservation.account, reservation.own, keys.ip
+    auth_event(event, outcome="failure", ip=ip, account=_id(account))
+    # A device's own failures are its owner's typos, not an attack on the account.
+    if account is None or own is None or reservation.own_key != keys.login_key:
+        return
+    if throttle_rules.starts_backoff(own[0], keys.own_policy):
+        now = ctx.clock.now()
+        async with ctx.db.transaction() as session:
+            await outbox.enqueue(session, _attack_notice(ctx, account, own[1], now))
+        auth_event("attack_notice", outcome="queued", ip=ip, account=account.id)
+
+
+async def _refuse_if_reset_required(
+    ctx: ServiceContext,
+    reservation: repository.Reservation,
+    keys: repository.ThrottleKeys,
+    ip: str,
+) -> None:
+    """The password was right but cannot be used until it is reset: the attempt was no
+    failure, so its reservation is handed back."""
+    account = reservation.account
+    if account is not None and account.password_reset_required:
+        async with ctx.db.autocommit() as session:
+            await repository.hand_back(session, reservation, keys)
+        _raise_if_reset_required(account, ip)
+
+
+def _raise_if_reset_required(account: Account, ip: str) -> None:
     if account.password_reset_required:
         auth_event("login_reset_required", outcome="refused", ip=ip, account=account.id)
         raise PasswordResetRequired()
-
-
-def _refuse_if_throttled(
-    state: repository.LoginState, *, now: datetime, account: Account | None, ip: str
-) -> None:
-    try:
-        throttling.raise_if_blocked(state.blocked_until, now=now)
-    except TooManyAttempts:
-        auth_event("login_throttled", outcome="refused", ip=ip, account=_id(account))
-        raise
 
 
 async def _password_matches(ctx: ServiceContext, account: Account | None, password: str) -> bool:
@@ -214,29 +262,6 @@ async def _password_matches(ctx: ServiceContext, account: Account | None, passwo
         await ctx.hasher.verify_dummy(password)
         return False
     return await ctx.hasher.verify(account.password_hash, password)
-
-
-async def _count_failure(
-    session: AsyncSession,
-    ctx: ServiceContext,
-    keys: ThrottleKeys,
-    *,
-    event: str,
-    account: Account | None,
-    ip: str,
-) -> None:
-    """Count a wrong password (or unknown login) against every key and log it as `event`.
-
-    When this failure starts the login name's back-off, the customer is told: once per
-    window, since the free failures are used up once per window.
-    """
-    now = ctx.clock.now()
-    own, _ = await throttling.record_failure(session, keys.with_policies(), now=now, ip=ip)
-    auth_event(event, outcome="failure", ip=ip, account=_id(account))
-    # A device's own failures are its owner's typos, not an attack on the account.
-    if account is not None and not keys.by_device and own.starts_backoff:
-        await outbox.enqueue(session, _attack_notice(ctx, account, own.ips, now))
-        auth_event("attack_notice", outcome="queued", ip=ip, account=account.id)
 
 
 async def _updated_hash(ctx: ServiceContext, account: Account, password: str) -> str | None:
@@ -251,6 +276,11 @@ async def _updated_hash(ctx: ServiceContext, account: Account, password: str) ->
         return await ctx.hasher.hash(password)
     except Overloaded:
         return None
+
+
+def _folded(account: Account) -> str:
+    """An account's login as typed logins fold (every stored login is a valid one)."""
+    return logins.fold(account.login) or account.login
 
 
 def _id(account: Account | None) -> object:
@@ -285,7 +315,7 @@ async def verify_code(
     # Refusals from here roll back: the challenge stays unused and the attempt unspent.
     if account.disabled:
         raise ChallengeExpired(ChallengeExpired.INVALIDATED)
-    _refuse_if_reset_required(account, client.ip)
+    _raise_if_reset_required(account, client.ip)
     new_session = new_user_session(
         account_id=account.id, now=now, settings=ctx.settings, ip=client.ip,
         user_agent=client.user_agent,
@@ -306,7 +336,7 @@ async def verify_code(
     return SignedIn(
         account=account,
         session=new_session,
-        device_cookie=devices.issue(ctx.keyring, account.login),
+        device_cookie=devices.issue(ctx.keyring, _folded(account), account.credential_epoch),
     )
 
 

@@ -90,6 +90,8 @@ async def change_password(
     now = ctx.clock.now()
     await accounts.replace_password(session, account.id, new_hash, now=now)
     ended = await sessions.revoke_all(session, account.id, now=now, keep=current.id)
+    # Whoever knew the old password may have made a code in a session of their own.
+    await auth_codes.revoke(session, account_id=account.id, now=now)
     detail = f"{ended} other sessions ended"
     await _record_and_tell(session, ctx, account, client, "password_changed", detail, now=now)
     auth_event(
@@ -239,6 +241,7 @@ async def _apply_reset(
     await accounts.replace_password(session, account.id, new_hash, now=now)
     await repository.end_open_resets(session, account.id, now=now)
     ended = await sessions.revoke_all(session, account.id, now=now)
+    await auth_codes.revoke(session, account_id=account.id, now=now)
     # The attacker's back-off on this login ends with the password they were guessing.
     await throttling.reset(session, throttle_rules.login_key(account.login))
     detail = f"{ended} sessions ended"

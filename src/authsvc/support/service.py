@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from authsvc.accounts import logins
 from authsvc.accounts.models import Account
 from authsvc.auth_codes import service as auth_codes
 from authsvc.auth_codes.rules import Reason
@@ -85,7 +86,7 @@ async def verify(
     now = ctx.clock.now()
     async with ctx.db.autocommit() as session:
         admission = await repository.admit(
-            session, digest=token_digest(token), customer=customer,
+            session, digest=token_digest(token), customer=logins.fold(customer) or "",
             customer_id=_as_uuid(customer), now=now,
             window_start=now - settings.support_key_rate_window,
         )  # fmt: skip

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
+    ColumnElement,
     DateTime,
     Delete,
+    Float,
+    Integer,
     Select,
     String,
-    Subquery,
+    Text,
+    Update,
     any_,
     bindparam,
     case,
+    cast,
     delete,
     func,
     literal,
+    or_,
     select,
-    text,
+    update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
@@ -31,21 +37,6 @@ from authsvc.throttling.models import ThrottleCounter
 # The addresses list keeps the first MAX_IPS distinct ones of the window: enough for the
 # customer's notice, bounded whatever an attacker sends.
 MAX_IPS = 10
-_RECORD_FAILURE = text(
-    f"""
-    INSERT INTO throttle_counters AS t (key, count, window_started_at, updated_at, ips)
-    VALUES (:key, 1, :now, :now, ARRAY[CAST(:ip AS text)])
-    ON CONFLICT (key) DO UPDATE SET
-        count = CASE WHEN t.updated_at < :forget_before THEN 1 ELSE t.count + 1 END,
-        window_started_at = CASE WHEN t.updated_at < :forget_before
-                                 THEN :now ELSE t.window_started_at END,
-        ips = CASE WHEN t.updated_at < :forget_before OR t.ips IS NULL THEN ARRAY[CAST(:ip AS text)]
-                   WHEN :ip = ANY(t.ips) OR cardinality(t.ips) >= {MAX_IPS} THEN t.ips
-                   ELSE array_append(t.ips, CAST(:ip AS text)) END,
-        updated_at = :now
-    RETURNING count, ips
-    """  # noqa: S608 - MAX_IPS is our constant
-)
 
 
 def hit_statement(keys: Select[tuple[str]]) -> ReturningInsert[Any]:
@@ -78,25 +69,97 @@ def hit_statement(keys: Select[tuple[str]]) -> ReturningInsert[Any]:
     )
 
 
+def policy_params(
+    prefix: str, *, free: int, base: timedelta, cap: timedelta, forget_before: datetime
+) -> dict[str, object]:
+    """The bound values of one `reserve_statement` policy."""
+    return {
+        f"{prefix}free": free,
+        f"{prefix}base": base.total_seconds(),
+        f"{prefix}cap": cap.total_seconds(),
+        f"{prefix}forget_before": forget_before,
+    }
+
+
+def reserve_statement(keys: Select[Any], prefix: str) -> ReturningInsert[Any]:
+    """Count one failure on each key `keys` yields before the password is even checked,
+    and set the back-off that failure earns: the reservation that makes the password
+    back-off hold under bursts. RETURNING (key, failures so far, the window's addresses);
+    no row for a key whose back-off runs, which is then left as it was.
+
+    The statement is the rule, because it must hold under concurrency: each caller gets
+    its own count from the row lock's queue, and the one whose failure would start a
+    back-off sets it before any later caller is admitted, so a burst evaluates exactly
+    as many passwords as a sequence of requests would before its first refusal.
+    `rules.backoff_delay` says the same in Python (a test holds them together); a correct
+    password hands the reservation back (`release_statement`, or the reset).
+
+    Bound: `now`, `ip`, and the policy as `<prefix>free`, `<prefix>base`, `<prefix>cap`,
+    `<prefix>forget_before` (`policy_params`).
+    """
+    counters = table_of(ThrottleCounter)
+    now = bindparam("now", type_=DateTime(timezone=True))
+    ip = cast(bindparam("ip", type_=String), Text)
+    free = bindparam(f"{prefix}free", type_=Integer)
+    base = bindparam(f"{prefix}base", type_=Float)  # seconds
+    cap = bindparam(f"{prefix}cap", type_=Float)
+    forgotten = counters.c.updated_at < bindparam(f"{prefix}forget_before", type_=DateTime(True))
+    count = case((forgotten, 1), else_=counters.c.count + 1)
+
+    def blocked_after(failures: ColumnElement[int]) -> ColumnElement[datetime]:
+        doubled = base * func.power(2, func.least(failures - free - 1, 30))
+        wait = func.make_interval(0, 0, 0, 0, 0, 0, func.least(doubled, cap))
+        return case((failures > free, now + wait), else_=None)
+
+    first_ips = postgresql.array([ip])
+    known_or_full = or_(ip == any_(counters.c.ips), func.cardinality(counters.c.ips) >= MAX_IPS)
+    key = keys.subquery("reserve_keys").c[0]
+    return (
+        pg_insert(counters)
+        .from_select(
+            ["key", "count", "window_started_at", "updated_at", "ips", "blocked_until"],
+            select(key, literal(1), now, now, first_ips, blocked_after(literal(1))),
+        )
+        .on_conflict_do_update(
+            index_elements=[counters.c.key],
+            set_={
+                "count": count,
+                "window_started_at": case((forgotten, now), else_=counters.c.window_started_at),
+                "ips": case(
+                    (or_(forgotten, counters.c.ips.is_(None)), first_ips),
+                    (known_or_full, counters.c.ips),
+                    else_=func.array_append(counters.c.ips, ip),
+                ),
+                "updated_at": now,
+                "blocked_until": blocked_after(count),
+            },
+            where=or_(counters.c.blocked_until.is_(None), counters.c.blocked_until <= now),
+        )
+        .returning(counters.c.key, counters.c.count, counters.c.ips)
+    )
+
+
+def release_statement(prefix: str) -> Update:
+    """Hand back one reserved failure of the key bound as `<prefix>key` (its password
+    was right), lifting the back-off the reservation set when the failures left are
+    free ones again. For counters a success does not clear (the client address's)."""
+    counters = table_of(ThrottleCounter)
+    left = counters.c.count - 1
+    return (
+        update(counters)
+        .where(counters.c.key == bindparam(f"{prefix}key"), counters.c.count > 0)
+        .values(
+            count=left,
+            blocked_until=case(
+                (left <= bindparam(f"{prefix}free", type_=Integer), None),
+                else_=counters.c.blocked_until,
+            ),
+        )
+    )
+
+
 # Built once: SQLAlchemy then compiles it once.
 _HIT = hit_statement(select(bindparam("counter", type_=String)))
-
-
-async def count_failure(
-    session: AsyncSession, key: str, *, now: datetime, forget_before: datetime, ip: str
-) -> tuple[int, list[str]]:
-    """One more failure on `key` from `ip` (restarting from 1 after a quiet window): the
-    new count and the window's client addresses."""
-    params = {"key": key, "now": now, "forget_before": forget_before, "ip": ip}
-    count, ips = (await session.execute(_RECORD_FAILURE, params)).one()
-    return count, list(ips or ())
-
-
-async def block_until(session: AsyncSession, key: str, until: datetime) -> None:
-    await session.execute(
-        text("UPDATE throttle_counters SET blocked_until = :until WHERE key = :key"),
-        {"key": key, "until": until},
-    )
 
 
 async def count_hit(
@@ -117,18 +180,3 @@ def reset_statement() -> Delete:
     it as a CTE (the login's)."""
     counters = table_of(ThrottleCounter)
     return delete(counters).where(counters.c.key == bindparam("reset_key"))
-
-
-def blocking_state() -> Subquery:
-    """One row: the latest back-off end among the counters of the bound `keys`, and which
-    of those keys have a counter at all (an aggregate, so the row exists even for none)."""
-    return (
-        select(
-            func.max(ThrottleCounter.blocked_until).label("blocked_until"),
-            func.array_agg(ThrottleCounter.key).label("keys"),
-        )
-        # An array parameter, not an expanding IN: the SQL stays the same whatever the
-        # number of keys, so it is compiled and prepared once.
-        .where(ThrottleCounter.key == any_(bindparam("keys", type_=ARRAY(String))))
-        .subquery()
-    )

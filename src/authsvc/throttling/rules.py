@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from authsvc.accounts import logins
 from authsvc.config import Settings
 
 
@@ -55,8 +56,10 @@ def ip_policy(settings: Settings) -> Policy:
 
 def login_key(login: str) -> str:
     # Keyed by the login as typed (not the account id) so unknown logins are throttled
-    # exactly like known ones and a 429 reveals nothing about existence.
-    return f"login:name:{login.strip().lower()}"
+    # exactly like known ones and a 429 reveals nothing about existence; folded the one
+    # way every lookup folds it, so no spelling of a login gets a counter of its own
+    # (what can never be a login reaches no account, and keeps its own spelling).
+    return f"login:name:{logins.fold(login) or login.strip()}"
 
 
 def ip_key(ip: str) -> str:
