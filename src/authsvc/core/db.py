@@ -72,6 +72,13 @@ def row_params(row: Base, prefix: str) -> dict[str, Any]:
     return {prefix + key: value for key, value in column_values(row).items()}
 
 
+async def keep(session: AsyncSession) -> None:
+    """Commit what this unit of work wrote so far and go on in a new transaction: for a
+    write that other requests must see before the slow work that follows it (a password
+    attempt reserved on its throttle counters before argon2)."""
+    await session.commit()
+
+
 async def keep_and_refuse(session: AsyncSession, refusal: E) -> E:
     """Commit what this unit of work wrote so far, then hand back `refusal` to raise.
 

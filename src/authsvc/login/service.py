@@ -15,7 +15,7 @@ from authsvc.accounts import repository as accounts
 from authsvc.accounts.models import Account
 from authsvc.context import ServiceContext
 from authsvc.core.codes import typed_code_candidates
-from authsvc.core.db import keep_and_refuse
+from authsvc.core.db import keep, keep_and_refuse
 from authsvc.core.errors import Overloaded
 from authsvc.delivery import outbox
 from authsvc.delivery.models import OutboxMessage
@@ -94,9 +94,15 @@ async def start_login(
     async with ctx.db.autocommit() as session:
         reservation = await _reserve(session, ctx, folded, keys)
     account = reservation.account
-    matches = await _judge_password(ctx, reservation, keys, password)
+    try:
+        matches = await _password_matches(ctx, account, password)  # a dummy hash for None
+    except Overloaded:  # no password was judged: the attempt does not count
+        async with ctx.db.autocommit() as session:
+            await repository.hand_back(session, reservation, keys)
+        raise
     if account is None or not matches:
-        await _after_failure(ctx, reservation, keys, event="password_failed")
+        async with ctx.db.transaction() as session:
+            await _after_failure(session, ctx, reservation, keys, event="password_failed")
         raise InvalidCredentials()
     await _refuse_if_reset_required(ctx, reservation, keys, client.ip)
     new_hash = await _updated_hash(ctx, account, password)
@@ -148,15 +154,24 @@ async def reauthenticate(
     client: Client,
 ) -> None:
     """Confirm the signed-in customer's password; attempts are reserved and counted like
-    the password step's, in statements of their own, so a refusal keeps them and a
-    burst is judged as a sequence would be."""
+    the password step's, so a burst is judged as a sequence would be.
+
+    The reservation is committed before argon2 runs (so concurrent requests see it) on
+    the request's own connection: a second connection per request could wait forever
+    for a pool that the requests themselves hold.
+    """
     folded = _folded(account)
     keys = _throttle_keys(ctx, folded, client)
-    async with ctx.db.autocommit() as own:
-        reservation = await _reserve(own, ctx, folded, keys)
-    if not await _judge_password(ctx, reservation, keys, password):
-        await _after_failure(ctx, reservation, keys, event="reauth_failed")
-        raise InvalidCredentials()
+    reservation = await _reserve(session, ctx, folded, keys)
+    await keep(session)
+    try:
+        matches = await _password_matches(ctx, account, password)
+    except Overloaded as overloaded:  # no password was judged: the attempt does not count
+        await repository.hand_back(session, reservation, keys)
+        raise await keep_and_refuse(session, overloaded) from None
+    if not matches:
+        await _after_failure(session, ctx, reservation, keys, event="reauth_failed")
+        raise await keep_and_refuse(session, InvalidCredentials())
     await repository.settle_success(session, reservation, keys)
     new_hash = await _updated_hash(ctx, account, password)
     if new_hash is not None:
@@ -197,23 +212,8 @@ async def _reserve(
     raise TooManyAttempts(retry_after=wait or 1)
 
 
-async def _judge_password(
-    ctx: ServiceContext,
-    reservation: repository.Reservation,
-    keys: repository.ThrottleKeys,
-    password: str,
-) -> bool:
-    """The password against the reserved attempt's account (a dummy hash for none); an
-    attempt the hashing pool cannot take is handed back, not counted."""
-    try:
-        return await _password_matches(ctx, reservation.account, password)
-    except Overloaded:
-        async with ctx.db.autocommit() as session:
-            await repository.hand_back(session, reservation, keys)
-        raise
-
-
 async def _after_failure(
+    session: AsyncSession,
     ctx: ServiceContext,
     reservation: repository.Reservation,
     keys: repository.ThrottleKeys,
@@ -221,8 +221,8 @@ async def _after_failure(
     event: str,
 ) -> None:
     """The failure is counted already (reserved); log it as `event`, and when it started
-    the login name's back-off, tell the customer: once per window, since exactly one
-    reservation per window uses up the free failures."""
+    the login name's back-off, queue the customer's notice in `session`: once per window,
+    since exactly one reservation per window uses up the free failures."""
     account, own, ip = reservation.account, reservation.own, keys.ip
     auth_event(event, outcome="failure", ip=ip, account=_id(account))
     # A device's own failures are its owner's typos, not an attack on the account.
@@ -230,8 +230,7 @@ async def _after_failure(
         return
     if throttle_rules.starts_backoff(own[0], keys.own_policy):
         now = ctx.clock.now()
-        async with ctx.db.transaction() as session:
-            await outbox.enqueue(session, _attack_notice(ctx, account, own[1], now))
+        await outbox.enqueue(session, _attack_notice(ctx, account, own[1], now))
         auth_event("attack_notice", outcome="queued", ip=ip, account=account.id)
 
 
