@@ -65,19 +65,14 @@ class RequestContextMiddleware:
             HTTP_DURATION.labels(route=route, method=method, status=f"{status // 100}xx").observe(
                 seconds
             )
-            log.info(
-                "%s %s %d %.1fms",
-                method,
-                route,
-                status,
-                seconds * 1000,
-                extra={
-                    "event": "http_request",
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 1),
-                    "user_agent": Headers(scope=scope).get("user-agent", "")[:200] or None,
-                },
-            )
+            line = {
+                "event": "http_request",
+                "method": method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 1),
+                "user_agent": Headers(scope=scope).get("user-agent", "")[:200] or None,
+            }
+            # Formatted from its own fields, so the text format does not repeat them.
+            log.info("%(method)s %(route)s %(status)d %(duration_ms).1fms", line, extra=line)
             REQUEST_ID.reset(token)
