@@ -2,13 +2,17 @@
 """Bootstrap and run authsvc from a fresh checkout with nothing but Python 3.11+.
 
     python3 dev.py serve        run the service on the embedded PostgreSQL (dev mode)
-    python3 dev.py test         run the test suite
+    python3 dev.py test         run the test suite (-m "not slow" skips the slow tests)
     python3 dev.py check        ruff, mypy, the import contracts of docs/architecture.md,
                                 and whether openapi.yaml still matches the app
     python3 dev.py authsvc ...  any other `authsvc` command (accounts, migrate, ...)
+    python3 dev.py alembic ...  Alembic, e.g. `revision -m "what"` for a new migration
+    python3 dev.py python ...   the virtualenv's Python, e.g. for bench/*.py
 
-The first run creates `.venv/` and installs the project with its dev extras; later
-runs reinstall only when `pyproject.toml` changed.
+The first run creates `.venv/`. `serve`, `authsvc` and `alembic` install the service with
+its `embedded` extra only; `test`, `check` and `python` install the dev tools too (the
+first of them after a `serve` adds them). Later runs reinstall only when `pyproject.toml`
+changed.
 """
 
 from __future__ import annotations
@@ -23,24 +27,47 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-STAMP = VENV / ".authsvc-installed"
+# What each command needs installed: the service and its embedded PostgreSQL to run it,
+# the dev extra (which has the embedded server too) to test, check and benchmark it.
+EXTRAS = {
+    "serve": "embedded",
+    "authsvc": "embedded",
+    "alembic": "embedded",
+    "test": "dev",
+    "check": "dev",
+    "python": "dev",
+}
+# Which installed extras serve a wanted one: after `test`, `serve` installs nothing.
+COVERS = {"embedded": ("embedded", "dev"), "dev": ("dev",)}
 
 
-def _ensure_venv() -> None:
+def _stamp(extra: str) -> Path:
+    """Holds the digest of the pyproject.toml the extra was installed from."""
+    return VENV / f".authsvc-installed-{extra}"
+
+
+def _installed(extra: str, digest: str) -> bool:
+    return any(
+        _stamp(have).exists() and _stamp(have).read_text() == digest for have in COVERS[extra]
+    )
+
+
+def _ensure_venv(extra: str) -> None:
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on whatever python3 is
         sys.exit("authsvc needs Python 3.11 or newer")
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == wanted:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if _installed(extra, digest):
         return
     if not (BIN / "python").exists():
         print("creating .venv ...", file=sys.stderr)
         venv.create(VENV, with_pip=True)
-    print("installing authsvc and its dev tools into .venv ...", file=sys.stderr)
+    what = "its dev tools" if extra == "dev" else "the embedded PostgreSQL"
+    print(f"installing authsvc and {what} into .venv ...", file=sys.stderr)
     pip = [str(BIN / "python"), "-m", "pip", "install", "--quiet"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    if subprocess.run([*pip, "-e", f"{ROOT}[dev]"]).returncode:
+    if subprocess.run([*pip, "-e", f"{ROOT}[{extra}]"]).returncode:
         sys.exit("installing into .venv failed (see above)")
-    STAMP.write_text(wanted)
+    _stamp(extra).write_text(digest)
 
 
 def _run(*argv: str) -> int:
@@ -79,8 +106,11 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] in {"-h", "--help"}:
         print(__doc__)
         return 0
-    _ensure_venv()
     command, rest = argv[0], argv[1:]
+    if command not in EXTRAS:
+        print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
+        return 2
+    _ensure_venv(EXTRAS[command])
     if command == "serve":
         return _become(str(BIN / "authsvc"), "serve", *rest)
     if command == "test":
@@ -96,10 +126,8 @@ def main(argv: list[str]) -> int:
             if code := _run(*step):
                 return code
         return _openapi_matches()
-    if command == "authsvc":
-        return _become(str(BIN / "authsvc"), *rest)
-    print(f"unknown command {command!r}\n{__doc__}", file=sys.stderr)
-    return 2
+    # authsvc, alembic, python: the virtualenv's own, run in the checkout.
+    return _become(str(BIN / command), *rest)
 
 
 if __name__ == "__main__":

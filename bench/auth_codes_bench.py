@@ -2,7 +2,7 @@
 alone, while logins saturate the CPU, and with 10 thousand vs 1 million accounts plus
 10 million old audit rows.
 
-    .venv/bin/python bench/auth_codes_bench.py [--seconds 15] [--accounts 1000000]
+    python3 dev.py python bench/auth_codes_bench.py [--seconds 15] [--accounts 1000000]
                                                [--audit-rows 10000000]
 
 Runs `authsvc serve` as a real subprocess on 127.0.0.1 against a scratch database of its

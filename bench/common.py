@@ -1,8 +1,8 @@
 """What the benchmarks share: scratch databases, `authsvc serve` in a subprocess, a bare
 HTTP/1.1 load client and the child processes that run it.
 
-The benchmarks run as scripts (`.venv/bin/python bench/<name>.py`), so this folder is on
-`sys.path` and they import this module as `common`.
+The benchmarks run as scripts (`python3 dev.py python bench/<name>.py`), so this folder
+is on `sys.path` and they import this module as `common`.
 """
 
 from __future__ import annotations

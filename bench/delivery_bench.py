@@ -1,7 +1,7 @@
 """Delivery benchmark (issue 3): commit-to-SMTP-accept latency with the worker idle, and
 sustained throughput to a local SMTP sink and to a local HTTP SMS gateway.
 
-    .venv/bin/python bench/delivery_bench.py [--samples 200] [--backlog 3000]
+    python3 dev.py python bench/delivery_bench.py [--samples 200] [--backlog 3000]
 
 The worker is a real `authsvc worker` subprocess with default delivery settings (so an
 idle worker is woken by NOTIFY; its poll is 5 s). The SMTP sink (aiosmtpd) and the HTTP

@@ -6,7 +6,7 @@ The script also prints what argon2 alone reaches with every core verifying at on
 the cores share caches and memory bandwidth, so that is the real ceiling, a little
 below the bound.
 
-    .venv/bin/python bench/login_bench.py [--rounds 5] [--seconds 10]
+    python3 dev.py python bench/login_bench.py [--rounds 5] [--seconds 10]
 
 Runs `authsvc serve` as a real subprocess on 127.0.0.1 (embedded PostgreSQL in a temporary
 folder unless AUTHSVC_TEST_DATABASE_URL is set) and drives it from separate processes,

@@ -2,7 +2,7 @@
 event loop, of the delivery worker and of the PostgreSQL backends, beside throughput,
 p50/p99 latency, the argon2 bound and argon2 alone on all cores, all in the same run.
 
-    .venv/bin/python bench/login_cpu_bench.py [--argon2-memory-kib 19456]
+    python3 dev.py python bench/login_cpu_bench.py [--argon2-memory-kib 19456]
         [--argon2-time-cost 2] [--seconds 10] [--rounds 2] [--worker process|in-process]
 
 Two operations, each driven closed-loop from its own connections:

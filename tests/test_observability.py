@@ -13,7 +13,7 @@ import yaml
 from pydantic import SecretStr
 
 from authsvc.context import ServiceContext
-from authsvc.ops.logs import JsonFormatter, RequestIdFilter
+from authsvc.ops.logs import JsonFormatter, RequestIdFilter, TextFormatter
 from tests.conftest import make_client, with_settings
 from tests.factories import make_account
 from tests.login.flow import start_login
@@ -139,3 +139,13 @@ async def test_the_alert_rules_load_and_name_metrics_that_exist(
 
 def test_settings_secret_metrics_token_is_hidden() -> None:
     assert "t" * 24 not in repr(SecretStr("t" * 24))
+
+
+def test_uvicorn_colour_copies_stay_out_of_both_formats() -> None:
+    record = logging.LogRecord("uvicorn.error", logging.INFO, "", 0, "Started [%d]", (7,), None)
+    record.color_message = "Started [\x1b[36m%d\x1b[0m]"
+    RequestIdFilter().filter(record)
+    entry = json.loads(JsonFormatter().format(record))
+    assert "color_message" not in entry and entry["message"] == "Started [7]"
+    text = TextFormatter().format(record)
+    assert text.endswith(" INFO uvicorn Started [7]") and "\x1b" not in text

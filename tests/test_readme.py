@@ -1,11 +1,14 @@
 """The README's walk-through runs as written, so it cannot drift from the service.
 
-Its ```sh blocks are run in order by one bash (`set -euo pipefail`) against a live
-`authsvc serve`, with two substitutions, both spelled out below: where the server listens,
-and the virtualenv's `authsvc` for `python3 dev.py authsvc` (dev.py would run the
+Its ```sh blocks are run in order by one bash (`set -euo pipefail`) in the checkout against
+a live `authsvc serve`, with two substitutions, both spelled out below: where the server
+listens, and the virtualenv's `authsvc` for `python3 dev.py authsvc` (dev.py would run the
 checkout's `.venv`, which need not be the interpreter under test). Every `# ` line in a
-block is an answer shown to the reader; each must match what the block printed, in order,
-with `…` standing for anything and dates, times, codes and timestamps for any such value.
+block is an answer shown to the reader; each must match a whole line of what the block
+printed, in order, with `…` standing for anything and dates, times, codes and timestamps
+for any such value. What a reader's terminal would show is checked too: each answer ends
+its line (no `{…}{…}` run together), the commands print no log lines, and the walk-through
+leaves nothing in the checkout.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +38,8 @@ VARYING = [
     (re.compile(r"\d{5,}"), r"\d+"),  # a code, a phone number, a Unix time
 ]
 NATURAL_TIME = re.compile(r"\d{2}:\d{2} UTC \((\d{4}-\d{2}-\d{2} )?\d{2}:\d{2} Europe/Warsaw\)")
+# A line of authsvc's text log (ops/logs.py), at any level.
+LOG_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z [A-Z]+ ", re.MULTILINE)
 # About 10 s here (some 20 CLI starts, a 2 s resend wait); under pytest-timeout's 120 s.
 TIMEOUT = 90
 
@@ -48,7 +54,8 @@ def walkthrough() -> list[str]:
 
 
 def answer_pattern(line: str) -> re.Pattern[str] | None:
-    """The regex one answer line stands for; None for a line that shows nothing."""
+    """The regex of the whole output line one answer line stands for; None for a line
+    that shows nothing."""
     shown = line.removeprefix("#").strip()
     if shown.strip("…") == "":
         return None
@@ -61,7 +68,7 @@ def answer_pattern(line: str) -> re.Pattern[str] | None:
             position += 1
             continue
         if char.isspace():
-            pieces.append(r"\s+")
+            pieces.append(r"[ \t]+")
             while position < len(shown) and shown[position].isspace():
                 position += 1
             continue
@@ -74,7 +81,7 @@ def answer_pattern(line: str) -> re.Pattern[str] | None:
         else:
             pieces.append(re.escape(char))
             position += 1
-    return re.compile("".join(pieces))
+    return re.compile(rf"^[ \t]*{''.join(pieces)}[ \t]*$", re.MULTILINE)
 
 
 def check_answers(index: int, block: str, output: str) -> None:
@@ -103,6 +110,29 @@ def test_answer_patterns_stand_for_what_varies() -> None:
     assert answer_pattern("# …") is None and answer_pattern("#") is None
     status = answer_pattern("# 204")
     assert status is not None and not status.search("201")
+    # Two answers run together on one line (a curl without a final newline) match neither.
+    body = answer_pattern('# {"valid":false,"reason":"mismatch"}')
+    assert body is not None and body.search('{"valid":false,"reason":"mismatch"}\n')
+    assert not body.search('{"valid":false,"reason":"mismatch"}{"valid":true}\n')
+
+
+def test_the_docs_run_commands_one_way() -> None:
+    """`python3 dev.py …` in a checkout, `authsvc …` where installed; never the
+    virtualenv's own paths beside them."""
+    root = README.parent
+    docs = [README, *(root / "docs").rglob("*.md"), *(root / "bench").glob("*.py")]
+    for path in docs:
+        assert ".venv/bin/" not in path.read_text("utf-8"), path.relative_to(root)
+
+
+def test_the_quick_selection_is_beside_the_test_command() -> None:
+    top = BLOCK.findall(README.read_text("utf-8"))[0]
+    commands = [line.split("#")[0].split() for line in top.splitlines()]
+    assert ["python3", "dev.py", "test"] in commands
+    assert ["python3", "dev.py", "test", "-m", '"not', 'slow"'] in commands
+    assert all(re.search(r"~\S+ min", line) for line in top.splitlines() if "dev.py test" in line)
+    markers = tomllib.loads((README.parent / "pyproject.toml").read_text())["tool"]["pytest"]
+    assert any(marker.startswith("slow:") for marker in markers["ini_options"]["markers"])
 
 
 @pytest.fixture
@@ -131,20 +161,24 @@ def server(server_url: str, tmp_path: Path) -> Iterator[tuple[Authsvc, dict[str,
 def test_the_walkthrough_runs_top_to_bottom_as_written(
     server: tuple[Authsvc, dict[str, str]], tmp_path: Path
 ) -> None:
-    api, env = server
+    api, server_env = server
     blocks = walkthrough()
     script = ["set -euo pipefail"]
     for index, block in enumerate(blocks):
         block = block.replace("localhost:8000", f"127.0.0.1:{api.port}")
         block = block.replace("python3 dev.py authsvc", f"'{sys.executable}' -m authsvc")
-        # A marker on a line of its own: curl leaves the cursor after a JSON body.
-        script += [f"printf '\\n@@ block {index} @@\\n'", block]
-    work = tmp_path / "work"  # the cookie jar lands here
-    work.mkdir()
+        # Where the previous block's output ends is where the marker starts.
+        script += [f"printf '@@ block {index} @@\\n'", block]
+    # The commands log as they do for a reader, who has not set AUTHSVC_LOG_LEVEL; the
+    # cookie jar goes to the temporary folder.
+    env = {k: v for k, v in server_env.items() if k != "AUTHSVC_LOG_LEVEL"}
+    env["TMPDIR"] = str(tmp_path)
+    checkout = README.parent
+    before = set(checkout.iterdir())
     try:
         done = subprocess.run(
             ["bash", "-c", "\n".join(script)],
-            cwd=work,
+            cwd=checkout,  # as the README says: in the checkout
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -154,7 +188,7 @@ def test_the_walkthrough_runs_top_to_bottom_as_written(
         )
     except subprocess.TimeoutExpired as error:
         raise AssertionError(f"the walk-through took over {TIMEOUT} s:\n{error.output}") from None
-    outputs = re.split(r"\n@@ block \d+ @@\n", done.stdout)[1:]
+    outputs = re.split(r"@@ block \d+ @@\n", done.stdout)[1:]
     assert done.returncode == 0, (
         f"README walk-through block {len(outputs)} failed (exit {done.returncode}):\n"
         f"{blocks[len(outputs) - 1]}\n--- output ---\n{outputs[-1] if outputs else done.stdout}"
@@ -162,5 +196,11 @@ def test_the_walkthrough_runs_top_to_bottom_as_written(
     assert len(outputs) == len(blocks)
     for index, (block, output) in enumerate(zip(blocks, outputs, strict=True)):
         check_answers(index, block, output)
+        assert output.endswith("\n") or not output, (
+            f"README walk-through block {index + 1} leaves the cursor after its output:\n{output}"
+        )
+    assert not LOG_LINE.search(done.stdout), f"the commands printed log lines:\n{done.stdout}"
+    assert set(checkout.iterdir()) == before, "the walk-through left files in the checkout"
+    assert (tmp_path / "authsvc-jar").is_file(), "the cookie jar is not in $TMPDIR"
     # The e-mails' times read naturally: UTC, then the local time with its zone.
     assert NATURAL_TIME.search(done.stdout), "no `20:25 UTC (21:25 Europe/Warsaw)` in the e-mails"

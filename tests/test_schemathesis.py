@@ -9,7 +9,7 @@ the fuzzer reaches past them into the code behind.
 
 Examples are bounded per operation and derandomized, so a run takes the same path each
 time: what fails once fails again. To hunt further, vary it:
-`FUZZ_EXAMPLES=200 FUZZ_RANDOM=1 .venv/bin/python -m pytest tests/test_schemathesis.py`.
+`FUZZ_EXAMPLES=200 FUZZ_RANDOM=1 python3 dev.py test tests/test_schemathesis.py`.
 """
 
 from __future__ import annotations

@@ -200,3 +200,29 @@ def test_dev_py_passes_ctrl_c_on_without_a_traceback_and_says_what_it_runs(
     assert "mode=dev" in start and f"database=embedded:{tmp_path / 'pgdata'}" in start
     assert "email=console sms=console" in start and f"listen=http://127.0.0.1:{port}" in start
     assert wait_until_stopped(tmp_path, timeout=5)
+
+
+def test_the_dev_terminal_reads_cleanly_without_colour_codes_or_repeated_fields(
+    cli_env: dict[str, str],
+) -> None:
+    env = {**cli_env, "AUTHSVC_LOG_FORMAT": "text"}  # as `dev.py serve` prints
+    port = free_port()
+    process = start_serve(env, port)
+    try:
+        wait_ready(process, port)
+        httpx.get(f"http://127.0.0.1:{port}/healthz", headers={"user-agent": "probe/1"})
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    # uvicorn's own lines come with an ANSI-coloured copy of the message for its formatter.
+    assert "Uvicorn running on" in log
+    assert "\x1b" not in log and "color_message" not in log
+    assert "uvicorn.error" not in log  # its name for every line, errors or not
+    access = next(line for line in log.splitlines() if "/healthz" in line)
+    assert " INFO authsvc.access [" in access
+    assert access.split("] ", 1)[1].startswith("GET /healthz 200 ")
+    assert "user_agent=probe/1" in access  # what the message does not say
+    for repeated in ("method=", "route=", "status=", "duration_ms="):
+        assert repeated not in access, access

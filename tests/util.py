@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Mapping
 
@@ -21,3 +22,12 @@ def wrong(code: str) -> str:
 def without_request_id(headers: Mapping[str, str]) -> dict[str, str]:
     """Response headers but X-Request-ID, which every response has a fresh one of."""
     return {k: v for k, v in headers.items() if k.lower() != "x-request-id"}
+
+
+def auth_events(records: list[logging.LogRecord], event: str) -> list[logging.LogRecord]:
+    """The records of one auth event (ops.events.auth_event) among captured ones."""
+    return [
+        record
+        for record in records
+        if record.name == "authsvc.events" and getattr(record, "event", None) == event
+    ]

@@ -41,6 +41,8 @@ from authsvc.support import keys
 T = TypeVar("T")
 EXIT_USAGE = 2
 log = logging.getLogger("authsvc.cli")
+# Commands that run until stopped, whose log is their output.
+SERVICES = frozenset({"serve", "worker"})
 
 
 class CommandError(Exception):
@@ -116,6 +118,16 @@ def describe_database(settings: Settings, url: str) -> str:
     return f"{where}/{parsed.database}"
 
 
+def log_level(args: argparse.Namespace, settings: Settings) -> str:
+    """AUTHSVC_LOG_LEVEL when it is set, else `info` for `serve` and `worker` and `warning`
+    for the one-shot commands, whose answer is what they print; `-v` shows `info` too."""
+    explicit = "log_level" in settings.model_fields_set
+    level = settings.log_level if explicit or args.command in SERVICES else "warning"
+    if args.verbose and level in ("warning", "error"):
+        return "info"
+    return level
+
+
 def _first_line(error: BaseException) -> str:
     text = str(getattr(error, "orig", None) or error).strip().splitlines()
     return text[0] if text else type(error).__name__
@@ -162,7 +174,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 port=port,
                 workers=workers,
                 # Applied in every worker process too, so their lines are like a single one's.
-                log_config=logging_config(settings.log_level, settings.log_format or "text"),
+                log_config=logging_config(log_level(args, settings), settings.log_format or "text"),
                 access_log=False,  # ours has the route template and request id (web/observe.py)
                 proxy_headers=False,  # client IPs are resolved by AUTHSVC_TRUSTED_PROXIES
                 server_header=False,
@@ -426,6 +438,13 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="authsvc", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log info lines too (commands other than serve and worker log only warnings, "
+        "unless AUTHSVC_LOG_LEVEL is set)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the API and the delivery worker")
@@ -521,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # `openapi` describes the code, not a deployment: it reads no settings.
         settings = startup_settings() if getattr(args, "needs_settings", True) else Settings()
-        configure_logging(settings.log_level, settings.log_format or "text")
+        configure_logging(log_level(args, settings), settings.log_format or "text")
         code: int = args.handler(args, settings)
         return code
     except ConfigError as error:

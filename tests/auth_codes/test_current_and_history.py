@@ -11,7 +11,7 @@ from authsvc.core.clock import MovableClock
 from tests.factories import PASSWORD, make_account
 from tests.support.helpers import bearer_session, generate, new_code, support_key, verify
 from tests.test_http_basics import assert_problem
-from tests.util import wrong
+from tests.util import auth_events, wrong
 
 
 async def test_current_shows_the_live_code_but_never_the_code(
@@ -128,3 +128,17 @@ async def test_no_code_key_or_password_in_any_log(
     for secret in (code, second, wrong(code), key, PASSWORD, "a wrong password"):
         assert secret not in logged
     assert me["authorization"].removeprefix("Bearer ") not in logged
+
+
+async def test_revoking_the_code_logs_the_customers_ip(
+    ctx: ServiceContext, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="authsvc.events")
+    account = await make_account(ctx)
+    me = await bearer_session(ctx, account)
+    await new_code(client, me)
+    assert (await client.delete("/auth-codes/current", headers=me)).status_code == 204
+    [revoked] = auth_events(caplog.records, "auth_code_revoked")
+    assert revoked.ip == "203.0.113.7"  # type: ignore[attr-defined]
+    assert revoked.account == str(account.id)  # type: ignore[attr-defined]
+    assert "ip=203.0.113.7" in revoked.getMessage()  # the text line says it too

@@ -16,7 +16,7 @@ from authsvc.delivery.models import OutboxMessage
 from tests.conftest import make_client
 from tests.factories import PASSWORD, make_account
 from tests.login.flow import start_login
-from tests.util import without_request_id
+from tests.util import auth_events, without_request_id
 
 
 async def test_correct_password_opens_a_challenge_and_queues_the_code(
@@ -140,7 +140,10 @@ async def test_a_rehash_refused_by_a_full_pool_does_not_fail_the_login(
     full.close()
 
 
-async def test_login_sheds_load_with_503_when_argon2_is_saturated(ctx: ServiceContext) -> None:
+async def test_login_sheds_load_with_503_when_argon2_is_saturated(
+    ctx: ServiceContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="authsvc.events")
     hasher = PasswordHasher(memory_kib=19456, time_cost=2, parallelism=1, threads=1, max_waiting=1)
     await make_account(ctx, login="busy")
     async with make_client(dataclasses.replace(ctx, hasher=hasher)) as http:
@@ -152,6 +155,10 @@ async def test_login_sheds_load_with_503_when_argon2_is_saturated(ctx: ServiceCo
     assert shed, statuses
     assert shed[0].json()["code"] == "overloaded"
     assert int(shed[0].headers["retry-after"]) >= 1
+    # Logged in the argon2 pool, which does not know the request, with the client's IP.
+    overloaded = auth_events(caplog.records, "overloaded")
+    assert len(overloaded) == len(shed)
+    assert all(r.ip == "203.0.113.7" for r in overloaded)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("body", [{}, {"login": "x"}, {"login": "", "password": "p"}])

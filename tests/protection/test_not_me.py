@@ -16,6 +16,7 @@ from tests.factories import make_account
 from tests.login.flow import sign_in, start_login
 from tests.protection.helpers import not_me_path, sent
 from tests.support.helpers import generate, support_key, verify
+from tests.util import auth_events
 
 ORIGIN = {"origin": PANEL_ORIGIN}
 
@@ -47,8 +48,9 @@ async def test_opening_the_link_only_shows_a_button(
 
 
 async def test_confirming_secures_everything_and_blocks_login_until_a_reset(
-    ctx: ServiceContext, client: httpx.AsyncClient
+    ctx: ServiceContext, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("INFO", logger="authsvc.events")
     code, path = await _signed_in_with_code(ctx, client, "victim")
     key = await support_key(ctx)
     async with make_client(ctx, ip="198.51.100.66") as attacker:
@@ -56,6 +58,9 @@ async def test_confirming_secures_everything_and_blocks_login_until_a_reset(
 
         done = await client.post(path)
         assert done.status_code == 200 and "<form" not in done.text
+        for event in ("auth_code_revoked", "not_me_confirmed"):
+            [record] = auth_events(caplog.records, event)
+            assert record.ip == "203.0.113.7", event  # type: ignore[attr-defined]
 
         assert (await attacker.get("/session")).status_code == 401
         assert (await client.get("/session")).status_code == 401

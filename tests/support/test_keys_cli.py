@@ -83,3 +83,21 @@ async def test_support_keys_errors_are_one_line(
     assert code == 1
     assert stdout == ""
     assert message in stderr and stderr.count("\n") == 1 and "Traceback" not in stderr
+
+
+async def test_one_shot_commands_log_only_warnings_unless_asked_for_more(
+    ctx: ServiceContext, cli_env: dict[str, str]
+) -> None:
+    """Their answer is what they print: the `support key revoked` info line stays out of
+    a terminal, and comes back with -v or an explicit AUTHSVC_LOG_LEVEL."""
+    info_line = re.compile(r"^\S+Z INFO authsvc\.support ", re.MULTILINE)
+    for name in ("quiet", "verbose", "configured"):
+        assert (await _cli("support-keys", "create", "--name", name, env=cli_env))[0] == 0
+    quiet = await _cli("support-keys", "revoke", "quiet", env=cli_env)
+    verbose = await _cli("-v", "support-keys", "revoke", "verbose", env=cli_env)
+    configured = await _cli(
+        "support-keys", "revoke", "configured", env={**cli_env, "AUTHSVC_LOG_LEVEL": "info"}
+    )
+    assert quiet == (0, "support key quiet revoked\n", "")
+    assert verbose[0] == 0 and info_line.search(verbose[2]), verbose
+    assert configured[0] == 0 and info_line.search(configured[2]), configured

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import pytest
 
 from authsvc.context import ServiceContext
 from authsvc.core.clock import MovableClock
@@ -14,7 +15,7 @@ from tests.support.helpers import (
     support_key,
     verify,
 )
-from tests.util import without_request_id, wrong
+from tests.util import auth_events, without_request_id, wrong
 
 NO_ACTIVE_CODE = {"valid": False, "reason": "no_active_code"}
 
@@ -105,8 +106,9 @@ async def test_a_malformed_code_is_a_counted_mismatch(
 
 
 async def test_five_mismatches_lock_the_code_and_the_right_code_is_then_refused(
-    ctx: ServiceContext, client: httpx.AsyncClient
+    ctx: ServiceContext, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("INFO", logger="authsvc.events")
     account = await make_account(ctx)
     me = await bearer_session(ctx, account)
     code = await new_code(client, me)
@@ -115,6 +117,8 @@ async def test_five_mismatches_lock_the_code_and_the_right_code_is_then_refused(
         (await verify(client, key, account.login, wrong(code))).json()["reason"] for _ in range(5)
     ]
     assert reasons == ["mismatch"] * 5
+    [locked] = auth_events(caplog.records, "auth_code_locked")
+    assert locked.ip == "203.0.113.7"  # type: ignore[attr-defined]  # the support tool's
     assert (await verify(client, key, account.login, code)).json() == {
         "valid": False,
         "reason": "locked",

@@ -80,6 +80,6 @@ async def current(me: CurrentSession, ctx: Context, session: Session) -> Current
     summary="Revoke the live code now",
     responses=problems(*SESSION_REFUSALS_UNSAFE, *DATABASE),
 )
-async def revoke(me: CurrentSession, ctx: Context, session: Session) -> Response:
-    await service.revoke(session, account_id=me.account.id, now=ctx.clock.now())
+async def revoke(me: CurrentSession, ctx: Context, session: Session, ip: ClientIP) -> Response:
+    await service.revoke(session, account_id=me.account.id, now=ctx.clock.now(), client_ip=ip)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -134,9 +134,12 @@ async def current(
     return await repository.get_live(session, account_id, now=now)
 
 
-async def revoke(session: AsyncSession, *, account_id: uuid.UUID, now: datetime) -> None:
+async def revoke(
+    session: AsyncSession, *, account_id: uuid.UUID, now: datetime, client_ip: str
+) -> None:
+    """End the account's live code now, if it has one."""
     if await repository.revoke_active(session, account_id, now=now, reason="revoked"):
-        auth_event("auth_code_revoked", outcome="success", account=account_id)
+        auth_event("auth_code_revoked", outcome="success", ip=client_ip, account=account_id)
 
 
 def candidates(keyring: Keyring, account_id: uuid.UUID, typed: str) -> list[bytes]:

@@ -7,10 +7,16 @@ Never a code, password, token or key: callers pass only identifiers.
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 
 from authsvc.ops.metrics import AUTH_EVENTS
 
 log = logging.getLogger("authsvc.events")
+
+# Set by the web layer for the duration of a request: the client IP of an event raised
+# where the request is out of sight (the argon2 pool's `overloaded`). Callers that know
+# the client pass `ip=` themselves.
+CLIENT_IP: ContextVar[str | None] = ContextVar("authsvc_client_ip", default=None)
 
 
 def auth_event(
@@ -24,6 +30,7 @@ def auth_event(
     **fields: object,
 ) -> None:
     AUTH_EVENTS.labels(event=event, outcome=outcome).inc()
+    ip = ip or CLIENT_IP.get()
     details = "".join(f" {key}={value}" for key, value in fields.items())
     log.log(
         level,

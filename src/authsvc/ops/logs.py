@@ -20,11 +20,15 @@ LogFormat = Literal["json", "text"]
 REQUEST_ID: ContextVar[str | None] = ContextVar("authsvc_request_id", default=None)
 
 # Attributes every LogRecord has; anything else on a record came in through `extra=`.
+# uvicorn adds `color_message`, the message with ANSI colours for its own formatter.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
     "asctime",
     "request_id",
+    "color_message",
 }
+# uvicorn logs everything but access lines as `uvicorn.error`, errors or not.
+_TEXT_NAMES = {"uvicorn.error": "uvicorn"}
 
 
 def _utc(record: logging.LogRecord) -> str:
@@ -57,15 +61,24 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """`2026-11-24T09:15:00.123Z INFO authsvc.events [req] message key=value...`."""
+    """`2026-11-24T09:15:00.123Z INFO authsvc.events [req] message key=value...`.
+
+    A field the message already shows is not repeated: one it names (`key=`), or one it
+    is formatted from (`%(key)s`, as the access line is).
+    """
 
     def format(self, record: logging.LogRecord) -> str:
         request = record.request_id  # type: ignore[attr-defined]
-        fields = {k: v for k, v in _fields(record).items() if f"{k}=" not in record.getMessage()}
+        message, template = record.getMessage(), str(record.msg)
+        fields = {
+            k: v
+            for k, v in _fields(record).items()
+            if f"{k}=" not in message and f"%({k})" not in template
+        }
         extra = "".join(f" {key}={value}" for key, value in fields.items())
-        line = f"{_utc(record)} {record.levelname} {record.name}"
+        line = f"{_utc(record)} {record.levelname} {_TEXT_NAMES.get(record.name, record.name)}"
         line += f" [{request}]" if request else ""
-        line += f" {record.getMessage()}{extra}"
+        line += f" {message}{extra}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line

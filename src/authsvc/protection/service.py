@@ -59,7 +59,7 @@ async def disown(session: AsyncSession, ctx: ServiceContext, *, token: str, clie
     if account is None:  # deleted since: nothing left to protect
         raise LinkUnusable("unknown")
     ended = await sessions.revoke_all(session, account.id, now=now)
-    await auth_codes.revoke(session, account_id=account.id, now=now)
+    await auth_codes.revoke(session, account_id=account.id, now=now, client_ip=client.ip)
     await accounts.require_password_reset(session, account.id, now=now)
     detail = f"{link.subject_kind} {link.subject_id}; {ended} sessions ended"
     await _record_and_tell(session, ctx, account, client, "not_me", detail=detail, now=now)

@@ -126,8 +126,8 @@ async def verify(
     audit.log("valid" if attempt.matched else "mismatch", attempt.account_id)
     if not attempt.matched:
         if attempt.locked:
-            auth_event("auth_code_locked", outcome="refused", account=attempt.account_id,
-                       level=logging.WARNING)  # fmt: skip
+            auth_event("auth_code_locked", outcome="refused", ip=client_ip,
+                       account=attempt.account_id, level=logging.WARNING)  # fmt: skip
         return Verdict(valid=False, reason="mismatch")
     assert account is not None  # a code matched, so its account was live
     found = Customer(id=account.id, login=account.login)

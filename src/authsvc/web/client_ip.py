@@ -6,6 +6,8 @@ import ipaddress
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from authsvc.config import IPNetwork
 from authsvc.web.dependencies import Context
@@ -38,10 +40,15 @@ def resolve_client_ip(peer: str, forwarded_for: list[str], trusted: list[IPNetwo
     return peer
 
 
+def client_ip_of(scope: Scope, trusted: list[IPNetwork]) -> str:
+    """The client IP of an HTTP request's scope."""
+    peer = (scope.get("client") or ("0.0.0.0", 0))[0]  # noqa: S104 - unknown peer
+    forwarded = Headers(scope=scope).getlist("x-forwarded-for")
+    return resolve_client_ip(peer, forwarded, trusted)
+
+
 async def get_client_ip(request: Request, ctx: Context) -> str:  # async: no thread hop
-    peer = request.client.host if request.client else "0.0.0.0"  # noqa: S104 - unknown peer
-    forwarded = request.headers.getlist("x-forwarded-for")
-    return resolve_client_ip(peer, forwarded, ctx.settings.trusted_proxies)
+    return client_ip_of(request.scope, ctx.settings.trusted_proxies)
 
 
 ClientIP = Annotated[str, Depends(get_client_ip)]

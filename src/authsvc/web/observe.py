@@ -1,5 +1,6 @@
-"""Every request: a request id (returned and on every log line), one access line, and the
-latency histogram by route template. Pure ASGI, outermost, so it sees every answer."""
+"""Every request: a request id (returned and on every log line), its client IP for the
+auth events raised out of the request's sight, one access line, and the latency histogram
+by route template. Pure ASGI, outermost, so it sees every answer."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from authsvc.config import IPNetwork
+from authsvc.ops.events import CLIENT_IP
 from authsvc.ops.logs import REQUEST_ID
 from authsvc.ops.metrics import HTTP_DURATION
-from authsvc.web.client_ip import is_trusted
+from authsvc.web.client_ip import client_ip_of, is_trusted
 
 log = logging.getLogger("authsvc.access")
 
@@ -47,6 +49,7 @@ class RequestContextMiddleware:
             return
         request_id = self._request_id(scope)
         token = REQUEST_ID.set(request_id)
+        ip_token = CLIENT_IP.set(client_ip_of(scope, self.trusted_proxies))
         started = time.perf_counter()
         status = 500  # what the server answers if the app fails before starting a response
 
@@ -65,19 +68,15 @@ class RequestContextMiddleware:
             HTTP_DURATION.labels(route=route, method=method, status=f"{status // 100}xx").observe(
                 seconds
             )
-            log.info(
-                "%s %s %d %.1fms",
-                method,
-                route,
-                status,
-                seconds * 1000,
-                extra={
-                    "event": "http_request",
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 1),
-                    "user_agent": Headers(scope=scope).get("user-agent", "")[:200] or None,
-                },
-            )
+            line = {
+                "event": "http_request",
+                "method": method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 1),
+                "user_agent": Headers(scope=scope).get("user-agent", "")[:200] or None,
+            }
+            # Formatted from its own fields, so the text format does not repeat them.
+            log.info("%(method)s %(route)s %(status)d %(duration_ms).1fms", line, extra=line)
+            CLIENT_IP.reset(ip_token)
             REQUEST_ID.reset(token)
