@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
     # Larger request bodies get 413 before they are read; ours are a few hundred bytes.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Strict-Transport-Security outside dev mode (0: none, e.g. when the proxy sends it).
+    hsts_max_age: Duration = Field(default=timedelta(days=365), ge=timedelta(0))
 
     # --- passwords -----------------------------------------------------------
     argon2_memory_kib: int = Field(default=ARGON2_DEFAULT_MEMORY_KIB, ge=ARGON2_MIN_MEMORY_KIB)
