@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     argon2_memory_kib: int = Field(default=ARGON2_DEFAULT_MEMORY_KIB, ge=ARGON2_MIN_MEMORY_KIB)
     argon2_time_cost: int = Field(default=ARGON2_DEFAULT_TIME_COST, ge=ARGON2_MIN_TIME_COST)
     argon2_parallelism: int = Field(default=1, ge=1, le=16)
+    # Hashes that may run at once (the thread pool); unset: from the container's CPU quota
+    # and memory limit (core.cgroups), not the host's CPU count.
+    argon2_threads: int | None = Field(default=None, ge=1, le=256)
     password_min_length: int = Field(default=8, ge=8)
     password_max_length: int = Field(default=128, ge=PASSWORD_MAX_LENGTH_FLOOR)
     # How many argon2 verifications may wait for a thread before /login sheds load with 503.
