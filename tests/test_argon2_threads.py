@@ -58,6 +58,23 @@ def test_threads_fit_half_the_memory_limit(tmp_path: Path) -> None:
     assert cgroups.argon2_threads(memory_kib=65536, parallelism=1, folder=tiny, cpus=8) == 1
 
 
+def test_worker_processes_share_the_container(tmp_path: Path) -> None:
+    folder = _cgroup(tmp_path / "shared", cpu="300000 100000", memory=str(1024 * MIB))
+
+    def threads(processes: int) -> int:
+        return cgroups.argon2_threads(
+            memory_kib=65536, parallelism=1, processes=processes, folder=folder, cpus=64
+        )
+
+    assert [threads(n) for n in (1, 2, 3, 4)] == [3, 2, 1, 1]
+    big = _cgroup(tmp_path / "big", cpu="max 100000", memory=str(512 * MIB))
+    # 256 MiB for hashes, shared by 2 processes: 2 hashes of 64 MiB each.
+    assert (
+        cgroups.argon2_threads(memory_kib=65536, parallelism=1, processes=2, folder=big, cpus=8)
+        == 2
+    )
+
+
 def test_no_cgroup_falls_back_to_the_cpus_of_this_process(tmp_path: Path) -> None:
     threads = cgroups.argon2_threads(memory_kib=19456, parallelism=1, folder=tmp_path / "none")
     assert threads == cgroups.available_cpus()
@@ -82,8 +99,9 @@ def test_the_setting_wins_over_the_cgroup() -> None:
         assert hasher.threads == 3
     finally:
         hasher.close()
-    default = PasswordHasher.from_settings(make_settings())
+    default = PasswordHasher.from_settings(make_settings(workers=2))
     try:
-        assert default.threads == cgroups.argon2_threads(memory_kib=19456, parallelism=1)
+        expected = cgroups.argon2_threads(memory_kib=19456, parallelism=1, processes=2)
+        assert default.threads == expected
     finally:
         default.close()

@@ -82,7 +82,9 @@ class PasswordHasher:
     @classmethod
     def from_settings(cls, settings: Settings) -> PasswordHasher:
         threads = settings.argon2_threads or argon2_threads(
-            memory_kib=settings.argon2_memory_kib, parallelism=settings.argon2_parallelism
+            memory_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+            processes=settings.workers,  # each worker process has its own pool
         )
         return cls(
             memory_kib=settings.argon2_memory_kib,

@@ -62,18 +62,25 @@ def available_cpus() -> int:
 
 
 def argon2_threads(
-    *, memory_kib: int, parallelism: int, folder: Path | None = None, cpus: int | None = None
+    *,
+    memory_kib: int,
+    parallelism: int,
+    processes: int = 1,
+    folder: Path | None = None,
+    cpus: int | None = None,
 ) -> int:
-    """How many argon2 hashes may run at once here: one per CPU of the quota (rounded up,
-    so a quota of 1.5 is used), each hash taking `parallelism` of them; no more than
-    ARGON2_MEMORY_SHARE of the memory limit holds, each hash holding `memory_kib`."""
+    """How many argon2 hashes one of `processes` server processes may run at once here:
+    its share of the CPU quota (rounded up, so a quota of 1.5 is used), each hash taking
+    `parallelism` CPUs; no more than its share of ARGON2_MEMORY_SHARE of the memory limit
+    holds, each hash holding `memory_kib`."""
     folder = own_cgroup() if folder is None else folder
     usable = cpus if cpus is not None else available_cpus()
     quota = cpu_quota(folder)
     if quota is not None:
         usable = min(usable, math.ceil(quota))
-    threads = max(1, usable // parallelism)
+    threads = max(1, math.ceil(usable / processes) // parallelism)
     memory = memory_limit(folder)
     if memory is not None:
-        threads = min(threads, max(1, int(memory * ARGON2_MEMORY_SHARE) // (memory_kib * 1024)))
+        per_process = int(memory * ARGON2_MEMORY_SHARE) // processes
+        threads = min(threads, max(1, per_process // (memory_kib * 1024)))
     return threads
