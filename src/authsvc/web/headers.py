@@ -51,9 +51,10 @@ def bearer_token(request: Request) -> str | None:
 def request_origin(request: Request) -> str | None:
     """The Origin header, or failing that (no Origin at all) the origin part of the Referer.
 
-    A present Origin is the browser's word, `null` included: it is what sandboxed frames,
-    `data:` documents and some redirects send, and no allowed origin is `null`. Falling
-    back to a Referer there would let such a page pass on a Referer it chose.
+    A present Origin is the browser's word, `null` included: sandboxed frames, `data:`
+    documents and cross-origin redirects send it, an origin that cannot be checked, so it
+    is refused (no allowed origin is `null`) rather than replaced by a Referer that such
+    a request may still carry.
     """
     origin = request.headers.get("origin")
     if origin is not None:
