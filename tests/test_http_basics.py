@@ -10,7 +10,7 @@ from sqlalchemy import text
 from authsvc.app import create_app
 from authsvc.context import ServiceContext
 from authsvc.core.db import Database
-from tests.conftest import make_client
+from tests.conftest import make_client, with_settings
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
 
@@ -59,6 +59,41 @@ async def test_readyz_is_503_when_the_schema_is_behind(ctx: ServiceContext) -> N
             await connection.execute(
                 text("UPDATE alembic_version SET version_num = :v"), {"v": head_revision()}
             )
+
+
+DOC_PAGES = ("/docs", "/redoc", "/openapi.json")
+
+
+async def test_the_interactive_docs_are_served_in_dev_mode(client: httpx.AsyncClient) -> None:
+    for path in DOC_PAGES:
+        assert (await client.get(path)).status_code == 200, path
+    assert (await client.get("/openapi.json")).json()["info"]["title"] == "authsvc"
+
+
+async def test_outside_dev_mode_the_docs_are_not_found(ctx: ServiceContext) -> None:
+    """Their scripts come from a public CDN without SRI or CSP: not on a production origin.
+    The contract stays readable in openapi.yaml, which the app still builds."""
+    prod = with_settings(ctx, env="prod")
+    async with make_client(prod) as client:
+        for path in DOC_PAGES:
+            assert_problem(await client.get(path), 404, "not_found")
+    assert create_app(ctx=prod).openapi()["info"]["title"] == "authsvc"
+
+
+async def test_outside_dev_mode_every_answer_carries_hsts(ctx: ServiceContext) -> None:
+    async with make_client(with_settings(ctx, env="prod")) as client:
+        for response in (await client.get("/healthz"), await client.get("/no-such-page")):
+            assert response.headers["strict-transport-security"] == "max-age=31536000"
+    async with make_client(with_settings(ctx, env="prod", hsts_max_age="600")) as client:
+        answer = await client.get("/healthz")
+        assert answer.headers["strict-transport-security"] == "max-age=600"
+    async with make_client(with_settings(ctx, env="prod", hsts_max_age="0")) as client:
+        assert "strict-transport-security" not in (await client.get("/healthz")).headers
+
+
+async def test_dev_mode_sends_no_hsts(client: httpx.AsyncClient) -> None:
+    """Dev serves plain HTTP on localhost, where HSTS would stick to every local port."""
+    assert "strict-transport-security" not in (await client.get("/healthz")).headers
 
 
 async def test_unknown_path_is_a_404_problem(client: httpx.AsyncClient) -> None:

@@ -84,12 +84,19 @@ def create_app(
                 await stack.enter_async_context(service(own))
             yield
 
+    # The interactive docs load their scripts from a public CDN, without SRI or a CSP, on
+    # an origin the CSRF rule trusts: a developer's tool only. Elsewhere the contract is
+    # the committed openapi.yaml (`authsvc openapi` builds it from the app all the same).
+    docs = settings.is_dev
     app = FastAPI(
         title="authsvc",
         version=authsvc.__version__,
         description=DESCRIPTION,
         servers=servers(settings),
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     app.state.ctx = ctx
     install_problem_handlers(app)
@@ -105,7 +112,9 @@ def create_app(
         expose_headers=["Retry-After"],
         max_age=600,
     )
-    app.add_middleware(SecurityHeadersMiddleware)
+    # Dev serves plain HTTP on localhost, where HSTS would stick to every other local port.
+    hsts = 0 if settings.is_dev else int(settings.hsts_max_age.total_seconds())
+    app.add_middleware(SecurityHeadersMiddleware, hsts_max_age=hsts)
     # Outermost: the request id and the access line cover every answer, errors included.
     app.add_middleware(RequestContextMiddleware, trusted_proxies=settings.trusted_proxies)
     app.include_router(health_router)

@@ -151,6 +151,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         os.environ["AUTHSVC_ENV"] = str(settings.env)
         # --host/--port too: the dev default of AUTHSVC_PUBLIC_URL is built from them.
         os.environ["AUTHSVC_HOST"], os.environ["AUTHSVC_PORT"] = host, str(port)
+        # --workers too: each worker sizes its argon2 pool to its share of the container.
+        os.environ["AUTHSVC_WORKERS"] = str(workers)
         if settings.secret_key is not None:
             os.environ["AUTHSVC_SECRET_KEY"] = settings.secret_key.get_secret_value()
         # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal with the

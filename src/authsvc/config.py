@@ -98,11 +98,16 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
     # Larger request bodies get 413 before they are read; ours are a few hundred bytes.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Strict-Transport-Security outside dev mode (0: none, e.g. when the proxy sends it).
+    hsts_max_age: Duration = Field(default=timedelta(days=365), ge=timedelta(0))
 
     # --- passwords -----------------------------------------------------------
     argon2_memory_kib: int = Field(default=ARGON2_DEFAULT_MEMORY_KIB, ge=ARGON2_MIN_MEMORY_KIB)
     argon2_time_cost: int = Field(default=ARGON2_DEFAULT_TIME_COST, ge=ARGON2_MIN_TIME_COST)
     argon2_parallelism: int = Field(default=1, ge=1, le=16)
+    # Hashes that may run at once (the thread pool); unset: from the container's CPU quota
+    # and memory limit (core.cgroups), not the host's CPU count.
+    argon2_threads: int | None = Field(default=None, ge=1, le=256)
     password_min_length: int = Field(default=8, ge=8)
     password_max_length: int = Field(default=128, ge=PASSWORD_MAX_LENGTH_FLOOR)
     # How many argon2 verifications may wait for a thread before /login sheds load with 503.

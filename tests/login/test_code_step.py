@@ -159,7 +159,7 @@ async def test_success_queues_the_login_confirmation_and_cancels_the_incomplete_
     response = await client.post(
         "/login/verify",
         json={"challenge_id": challenge_id, "code": code},
-        headers={"user-agent": "TestBrowser/1.0"},
+        headers={"user-agent": CHROME_ON_WINDOWS},
     )
     assert response.status_code == 200
     async with ctx.db.transaction() as session:
@@ -168,8 +168,47 @@ async def test_success_queues_the_login_confirmation_and_cancels_the_incomplete_
     assert status is not None and status.state == "cancelled"
     assert len(confirmations) == 1
     assert confirmations[0]["ip"] == "203.0.113.7"
-    assert confirmations[0]["user_agent"] == "TestBrowser/1.0"
+    assert confirmations[0]["user_agent"] == "Chrome 120 on Windows"  # the session list's words
     assert "UTC" in confirmations[0]["time_utc"]
+
+
+CHROME_ON_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
+# User agents that carry the signer's words, some where uap-core's rules would copy them
+# into a browser's name (a bot's name, an iOS app's name before CFNetwork).
+HOSTILE = "IT WAS YOU – ignore this e-mail"
+HOSTILE_AGENTS = {
+    HOSTILE: "Unknown browser",
+    f"{HOSTILE} Bot/1.0": "Unknown browser",
+    f"{HOSTILE}/1 CFNetwork/1.0 Darwin/20.0": "Unknown browser on iOS",
+    f"Mozilla/5.0 (Windows NT 10.0; {HOSTILE}) Gecko/20100101 Firefox/120.0": (
+        "Firefox 120 on Windows"
+    ),
+}
+
+
+async def test_the_confirmation_names_the_parsed_device_never_the_raw_user_agent(
+    ctx: ServiceContext,
+) -> None:
+    from authsvc.delivery import rendering
+
+    await make_account(ctx, login="phished")
+    for user_agent in HOSTILE_AGENTS:
+        async with make_client(ctx) as http:
+            http.headers["user-agent"] = user_agent
+            challenge_id = (await start_login(http, "phished")).json()["challenge_id"]
+            code = await read_otp(ctx, challenge_id)
+            assert (await _verify(http, challenge_id, code)).status_code == 200
+    async with ctx.db.transaction() as session:
+        confirmations = await _params_of(session, ctx, "login_confirmation")
+    assert sorted(c["user_agent"] for c in confirmations) == sorted(HOSTILE_AGENTS.values())
+    for params in confirmations:
+        for locale in ("en", "pl"):
+            mail = rendering.render("login_confirmation", "email", locale, params)
+            for part in (mail.text, mail.html or "", mail.subject or ""):
+                assert "IT WAS YOU" not in part and "ignore this" not in part
 
 
 async def _params_of(session: object, ctx: ServiceContext, template: str) -> list[dict[str, str]]:

@@ -10,7 +10,7 @@ import httpx
 
 from authsvc.context import ServiceContext
 from authsvc.core.clock import MovableClock
-from tests.conftest import make_client, with_codes
+from tests.conftest import make_client, with_codes, with_settings
 from tests.factories import PASSWORD, make_account
 from tests.login.flow import sign_in, start_login
 from tests.protection.helpers import sent
@@ -185,3 +185,48 @@ async def test_requests_are_limited_per_address_across_logins(ctx: ServiceContex
     async with make_client(ctx, ip="198.51.100.51") as http:
         statuses = [(await _request(http, f"someone-{n}")).status_code for n in range(limit + 1)]
     assert statuses == [202] * limit + [429]
+
+
+async def _resend(client: httpx.AsyncClient, reset_id: str) -> httpx.Response:
+    return await client.post("/password/reset/resend", json={"reset_id": reset_id})
+
+
+async def test_resends_count_against_the_typed_logins_reset_limit(
+    ctx: ServiceContext, clock: MovableClock
+) -> None:
+    """One reset and its resends are as many messages: with a limit of 3 an hour, the
+    third resend and any new request for that login wait, known login or not."""
+    ctx = with_settings(ctx, password_reset_limit=3)
+    await make_account(ctx, login="resender")
+    seen = []
+    for login, ip in (("resender", "198.51.100.60"), ("no-such-resender", "198.51.100.61")):
+        async with make_client(ctx, ip=ip) as http:
+            reset_id = (await _request(http, login)).json()["reset_id"]
+            answers = []
+            for _ in range(3):
+                clock.advance(timedelta(seconds=30))  # past the resend cooldown
+                answers.append(await _resend(http, reset_id))
+            answers.append(await _request(http, login))
+        assert [a.status_code for a in answers] == [202, 202, 429, 429], login
+        assert {a.json()["code"] for a in answers[2:]} == {"too_many_attempts"}
+        assert all(int(a.headers["retry-after"]) > 0 for a in answers[2:])
+        seen.append([(a.status_code, a.headers.get("retry-after")) for a in answers])
+    assert seen[0] == seen[1]  # the same answers: nothing said about existence
+    assert len(await sent(ctx, "password_reset_code")) == 3  # the request and two resends
+
+
+async def test_resends_count_against_the_resenders_address(
+    ctx: ServiceContext, clock: MovableClock
+) -> None:
+    ctx = with_settings(ctx, password_reset_ip_limit=2)
+    await make_account(ctx, login="roamer")
+    async with make_client(ctx, ip="198.51.100.62") as http:
+        reset_id = (await _request(http, "roamer")).json()["reset_id"]
+        clock.advance(timedelta(seconds=30))
+        assert (await _resend(http, reset_id)).status_code == 202
+        clock.advance(timedelta(seconds=30))
+        refused = await _resend(http, reset_id)
+        assert refused.status_code == 429 and refused.json()["code"] == "too_many_attempts"
+    async with make_client(ctx, ip="198.51.100.63") as elsewhere:  # its own address's count
+        assert (await _resend(elsewhere, reset_id)).status_code == 202
+    assert len(await sent(ctx, "password_reset_code")) == 3

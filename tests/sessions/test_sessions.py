@@ -125,6 +125,24 @@ async def test_referer_from_the_panel_is_accepted_when_origin_is_missing(
     assert response.status_code == 204
 
 
+async def test_origin_null_is_refused_outright_whatever_the_referer(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    """`Origin: null` (a sandboxed frame, a data: page) is refused, even with a Referer
+    that would pass on its own."""
+    await _signed_in(ctx, client)
+    for headers in (
+        {"origin": "null", "referer": f"{PANEL_ORIGIN}/account"},
+        {"origin": "null"},
+    ):
+        response = await client.post("/logout", headers=headers)
+        assert response.status_code == 403
+        assert response.json()["code"] == "csrf_rejected"
+    assert (await client.get("/session")).status_code == 200  # still signed in
+    ok = await client.post("/logout", headers={"referer": f"{PANEL_ORIGIN}/account"})
+    assert ok.status_code == 204  # the same Referer alone still passes
+
+
 async def test_bearer_requests_need_no_origin(ctx: ServiceContext) -> None:
     async with make_client(ctx) as http:
         token = await _signed_in(ctx, http)

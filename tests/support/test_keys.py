@@ -40,6 +40,25 @@ async def test_a_missing_key_is_401_even_with_a_malformed_body(client: httpx.Asy
     assert_problem(await client.post("/auth-codes/verify", json={}), 401, "invalid_api_key")
 
 
+async def test_an_unknown_key_is_401_whatever_its_body(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    """The key comes first: a caller without a live key learns nothing about the body."""
+    made_up = {"authorization": "Bearer asv_" + "A" * 43}
+    for content in (b"{}", b'{"customer": '):
+        response = await client.post(
+            "/auth-codes/verify",
+            content=content,
+            headers={**made_up, "content-type": "application/json"},
+        )
+        assert_problem(response, 401, "invalid_api_key")
+    malformed = await client.post(
+        "/auth-codes/verify", content=b"{", headers={"authorization": "Bearer x"}
+    )
+    assert_problem(malformed, 401, "invalid_api_key")
+    assert await audit_rows(ctx) == []
+
+
 async def test_a_session_token_is_not_a_support_key(
     ctx: ServiceContext, client: httpx.AsyncClient
 ) -> None:

@@ -243,16 +243,72 @@ async def test_every_verification_is_in_the_audit_trail(
     assert all(r.verified_at is not None for r in rows)
 
 
-async def test_a_malformed_body_is_422(ctx: ServiceContext, client: httpx.AsyncClient) -> None:
+async def test_a_malformed_body_is_422_and_audited(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    """An admitted call whose body is refused still leaves its audit row, naming no
+    customer (none was read) and no purpose, and counts on the key's rate."""
     key = await support_key(ctx)
     headers = {"authorization": f"Bearer {key}"}
-    for body in (
+    bodies = (
         {"code": "123456"},
         {"customer": "kim"},
         {"customer": "kim", "code": "123456", "purpose": "x" * 201},
         {"customer": "", "code": "123456"},
-    ):
+    )
+    for body in bodies:
         response = await client.post("/auth-codes/verify", json=body, headers=headers)
         assert response.status_code == 422
         assert response.json()["code"] == "invalid_request"
-    assert await audit_rows(ctx) == []
+    for content, status in ((b'{"customer": ', 400), (b"customer=kim", 415)):
+        kind = "application/json" if status == 400 else "application/x-www-form-urlencoded"
+        response = await client.post(
+            "/auth-codes/verify", content=content, headers={**headers, "content-type": kind}
+        )
+        assert response.status_code == status, response.text
+    rows = await audit_rows(ctx)
+    assert [(r.result, r.account_id, r.purpose) for r in rows] == [
+        ("invalid_request", None, None)
+    ] * (len(bodies) + 2)
+    assert {r.client_ip for r in rows} == {"203.0.113.7"}
+
+
+async def test_a_malformed_body_from_a_key_over_its_rate_is_429_and_audited(
+    ctx: ServiceContext,
+) -> None:
+    from tests.conftest import make_client, with_settings
+
+    key = await support_key(ctx)
+    headers = {"authorization": f"Bearer {key}"}
+    async with make_client(with_settings(ctx, support_key_rate_limit=2)) as client:
+        statuses = [
+            (await client.post("/auth-codes/verify", json={}, headers=headers)).status_code
+            for _ in range(3)
+        ]
+    assert statuses == [422, 422, 429]
+    results = [r.result for r in await audit_rows(ctx)]
+    assert results == ["invalid_request", "invalid_request", "rate_limited"]
+
+
+async def test_verifications_are_counted_by_key_name_and_result(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    """The metric the guessing alert reads (deploy/prometheus/alerts.yml)."""
+    from prometheus_client import REGISTRY
+
+    def count(key: str, result: str) -> float:
+        labels = {"key": key, "result": result}
+        return REGISTRY.get_sample_value("authsvc_support_verifications_total", labels) or 0.0
+
+    account = await make_account(ctx)
+    code = await new_code(client, await bearer_session(ctx, account))
+    key = await support_key(ctx, name="metered-tool")
+    before = {r: count("metered-tool", r) for r in ("valid", "mismatch", "invalid_request")}
+    await verify(client, key, account.login, code)
+    await verify(client, key, account.login, wrong(code))
+    await verify(client, key, account.login, wrong(code))
+    await client.post("/auth-codes/verify", json={}, headers={"authorization": f"Bearer {key}"})
+    after = {r: count("metered-tool", r) for r in before}
+    assert {r: after[r] - before[r] for r in before} == {
+        "valid": 1, "mismatch": 2, "invalid_request": 1,
+    }  # fmt: skip

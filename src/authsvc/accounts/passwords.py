@@ -1,9 +1,10 @@
 """argon2id hashing, always off the event loop, with bounded concurrency.
 
 argon2 is deliberately slow (tens of milliseconds of CPU), so it runs in a thread pool
-sized to the CPU count (argon2-cffi releases the GIL). When more verifications wait for
-a thread than `argon2_max_waiting`, callers get `Overloaded` at once instead of joining
-an unbounded queue: latency and memory stay bounded under a login flood.
+sized to the container's CPUs and memory (argon2-cffi releases the GIL; `argon2_threads`).
+When more verifications wait for a thread than `argon2_max_waiting`, callers get
+`Overloaded` at once instead of joining an unbounded queue: latency and memory stay
+bounded under a login flood.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from authsvc.config import Settings
+from authsvc.core.cgroups import argon2_threads
 from authsvc.core.errors import Overloaded
 from authsvc.ops.events import auth_event
 from authsvc.ops.metrics import ARGON2_RUNNING, ARGON2_SHED, ARGON2_WAITING
@@ -79,10 +81,16 @@ class PasswordHasher:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PasswordHasher:
+        threads = settings.argon2_threads or argon2_threads(
+            memory_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+            processes=settings.workers,  # each worker process has its own pool
+        )
         return cls(
             memory_kib=settings.argon2_memory_kib,
             time_cost=settings.argon2_time_cost,
             parallelism=settings.argon2_parallelism,
+            threads=threads,
             max_waiting=settings.argon2_max_waiting,
         )
 

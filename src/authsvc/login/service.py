@@ -33,6 +33,7 @@ from authsvc.login.errors import (
 from authsvc.login.masking import mask_destination
 from authsvc.login.models import LoginChallenge
 from authsvc.ops.events import auth_event
+from authsvc.sessions.devices import describe as describe_device
 from authsvc.sessions.service import NewSession
 from authsvc.sessions.service import new_session as new_user_session
 from authsvc.throttling import rules as throttle_rules
@@ -490,7 +491,7 @@ def _confirmation(
             "login": account.login,
             **time_params(now, ctx.settings.timezone),
             "ip": client.ip,
-            "user_agent": client.user_agent[:200] or "-",
+            "user_agent": describe_device(client.user_agent),  # never the signer's own words
             "not_me_url": not_me_url,
         },
         now=now,

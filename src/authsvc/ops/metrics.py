@@ -1,4 +1,5 @@
-"""Prometheus metrics. Labels are fixed vocabularies, never identifiers or secrets.
+"""Prometheus metrics. Labels are fixed vocabularies (and the names operators give support
+keys, a handful), never identifiers of customers or requests, never secrets.
 
 With `authsvc serve --workers N` each worker process writes its samples to files in
 PROMETHEUS_MULTIPROC_DIR (set by `serve` before the workers start) and /metrics adds
@@ -25,6 +26,13 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 AUTH_EVENTS = Counter(
     "authsvc_auth_events_total", "Authentication events by name and outcome", ["event", "outcome"]
+)
+# Every call with a live support key, by the key's name and the audit's result: names are
+# the few an operator creates, so the labels stay bounded; the alert on guessing reads it.
+SUPPORT_VERIFICATIONS = Counter(
+    "authsvc_support_verifications_total",
+    "Support verifications by key name and result (valid, mismatch, ..., invalid_request)",
+    ["key", "result"],
 )
 HTTP_DURATION = Histogram(
     "authsvc_http_request_duration_seconds",

@@ -35,6 +35,9 @@ class PasswordReset(Base):
     resends: Mapped[int] = mapped_column(Integer, default=0)
     consumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ip: Mapped[str] = mapped_column(String(45))
+    # The reset-rate counter of the login as typed, which its resends count against too;
+    # NULL on resets opened before migration 0010.
+    rate_key: Mapped[str | None] = mapped_column(Text)
 
 
 class SecurityEvent(Base):

@@ -91,7 +91,7 @@ async def change_password(
     await accounts.replace_password(session, account.id, new_hash, now=now)
     ended = await sessions.revoke_all(session, account.id, now=now, keep=current.id)
     # Whoever knew the old password may have made a code in a session of their own.
-    await auth_codes.revoke(session, account_id=account.id, now=now)
+    await auth_codes.revoke(session, account_id=account.id, now=now, client_ip=client.ip)
     detail = f"{ended} other sessions ended"
     await _record_and_tell(session, ctx, account, client, "password_changed", detail, now=now)
     auth_event(
@@ -115,11 +115,13 @@ async def request_reset(ctx: ServiceContext, *, login: str, client: Client) -> R
 
     Whether or not `login` exists, the same statements run and the same answer comes
     back: a reset row is written either way (without an account when there is none), so
-    even the attempts later spent on it count the same.
+    even the attempts later spent on it count the same; and so is the code's message,
+    which for a login nobody has is rolled back (`_queue_code`).
     """
     now = ctx.clock.now()
+    rate_key = _login_rate_key(login)
     async with ctx.db.transaction() as session:
-        await _refuse_over_reset_rate(session, ctx, login, client.ip, now=now)
+        await _refuse_over_reset_rate(session, ctx, rate_key, client.ip, now=now)
         found = await accounts.get_by_login(session, login)
         account = found if found is not None and not found.disabled else None
         code = ctx.codes()
@@ -133,11 +135,11 @@ async def request_reset(ctx: ServiceContext, *, login: str, client: Client) -> R
             attempts=0,
             resends=0,
             ip=client.ip,
+            rate_key=rate_key,
         )
         reset.code_hash = ctx.keyring.sign(RESET_PURPOSE, str(reset.id), code)
         await repository.insert_reset(session, reset)
-        if account is not None:
-            await outbox.enqueue(session, _reset_code_message(ctx, account, reset, code))
+        await _queue_code(session, ctx, account, reset, code)
     auth_event(
         "password_reset_requested", outcome="challenge", ip=client.ip,
         account=account.id if account else None, user_agent=client.user_agent,
@@ -145,40 +147,81 @@ async def request_reset(ctx: ServiceContext, *, login: str, client: Client) -> R
     return _reset_view(ctx, reset)
 
 
+def _login_rate_key(login: str) -> str:
+    return "reset:" + throttle_rules.login_key(login)
+
+
 async def _refuse_over_reset_rate(
-    session: AsyncSession, ctx: ServiceContext, login: str, ip: str, *, now: datetime
+    session: AsyncSession,
+    ctx: ServiceContext,
+    login_rate_key: str | None,
+    ip: str,
+    *,
+    now: datetime,
 ) -> None:
-    """Each request sends a message: at most so many per typed login (known or not, so
-    the refusal says nothing about existence) and per client address."""
+    """Each request and each resend sends a message: at most so many per typed login
+    (known or not, so the refusal says nothing about existence) and per client address.
+    The count stays when the refusal rolls the rest back."""
     settings = ctx.settings
     window = settings.password_reset_window
-    for key, limit in (
-        ("reset:" + throttle_rules.login_key(login), settings.password_reset_limit),
-        ("reset:" + throttle_rules.ip_key(ip), settings.password_reset_ip_limit),
-    ):
+    keys = [("reset:" + throttle_rules.ip_key(ip), settings.password_reset_ip_limit)]
+    if login_rate_key is not None:  # None: a reset opened before its key was kept
+        keys.insert(0, (login_rate_key, settings.password_reset_limit))
+    for key, limit in keys:
         wait = await throttling.count_rate(session, key, limit=limit, window=window, now=now)
         if wait is not None:
             raise await keep_and_refuse(session, TooManyAttempts.over_rate(wait))
 
 
+async def _queue_code(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    account: Account | None,
+    reset: PasswordReset,
+    code: str,
+) -> None:
+    """Queue the code's message for `account`. For a login nobody has, the same message is
+    built, sealed and written, to a stand-in, then rolled back to its savepoint: both
+    answers cost the same work, so their timing does not tell whether the login exists."""
+    message = _reset_code_message(ctx, account or _STAND_IN, reset, code)
+    if account is None:
+        message.account_id = None  # the stand-in is no row
+    await session.flush()  # the caller's own writes stay out of the savepoint
+    savepoint = await session.begin_nested()
+    await outbox.enqueue(session, message)
+    await session.flush()
+    if account is None:
+        await savepoint.rollback()
+    else:
+        await savepoint.commit()
+
+
+# Whom a reset of a login nobody has "writes" to; never stored (see _queue_code).
+_STAND_IN = Account(
+    id=uuid.UUID(int=0), login="-", email="nobody@invalid", phone=None, channel="email",
+    locale="en",
+)  # fmt: skip
+
+
 async def resend_reset_code(
     session: AsyncSession, ctx: ServiceContext, *, reset_id: uuid.UUID, client: Client
 ) -> ResetView:
-    """A new code replaces the old one, under the login code's resend rules."""
+    """A new code replaces the old one, under the login code's resend rules; each resend
+    counts against the reset rates of the typed login and of the client address."""
     now = ctx.clock.now()
     reset = await repository.get_reset_for_update(session, reset_id)
     if reset is None:
         raise ResetNotFound()
     if refusal := rules.resend_refusal(reset, now=now, settings=ctx.settings):
         raise refusal
+    await _refuse_over_reset_rate(session, ctx, reset.rate_key, client.ip, now=now)
     code = ctx.codes()
     reset.code_hash = ctx.keyring.sign(RESET_PURPOSE, str(reset.id), code)
     reset.resends += 1
     reset.last_sent_at = now
-    account = await accounts.get_by_id(session, reset.account_id) if reset.account_id else None
-    if account is not None:
-        await outbox.enqueue(session, _reset_code_message(ctx, account, reset, code))
-    await session.flush()
+    # The same lookup and message for a reset of a login nobody has (see _queue_code).
+    account = await accounts.get_by_id(session, reset.account_id or _STAND_IN.id)
+    await _queue_code(session, ctx, account, reset, code)
     auth_event(
         "password_reset_resent", outcome="challenge", ip=client.ip,
         account=reset.account_id, resends=reset.resends,
@@ -241,7 +284,7 @@ async def _apply_reset(
     await accounts.replace_password(session, account.id, new_hash, now=now)
     await repository.end_open_resets(session, account.id, now=now)
     ended = await sessions.revoke_all(session, account.id, now=now)
-    await auth_codes.revoke(session, account_id=account.id, now=now)
+    await auth_codes.revoke(session, account_id=account.id, now=now, client_ip=client.ip)
     # The attacker's back-off on this login ends with the password they were guessing.
     await throttling.reset(session, throttle_rules.login_key(account.login))
     detail = f"{ended} sessions ended"

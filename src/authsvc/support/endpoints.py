@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from authsvc.sessions.dependencies import SESSION_REFUSALS, CurrentSession
 from authsvc.support import repository, service
@@ -15,11 +19,34 @@ from authsvc.support.schemas import (
     SupportVerifyRequest,
     VerifiedAccount,
 )
-from authsvc.web.client_ip import ClientIP
-from authsvc.web.dependencies import Context, Session
+from authsvc.web.client_ip import ClientIP, get_client_ip
+from authsvc.web.dependencies import Context, Session, get_context
+from authsvc.web.headers import bearer_token
 from authsvc.web.openapi_docs import DATABASE, JSON_BODY, PARAMETERS, problems
 
-router = APIRouter(tags=["support"])
+
+class _AuditedRoute(APIRoute):
+    """A support tool's call refused for its body (400, 413, 415, 422) is still a call of
+    its key: the key is checked and counted first (`service.refuse_body`), so a bad or
+    limited key gets its own refusal, and an admitted call leaves its audit row."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def audited(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except (RequestValidationError, StarletteHTTPException):
+                # Our own refusals are AppErrors; these come only from reading the body.
+                ctx = await get_context(request)
+                ip = await get_client_ip(request, ctx)
+                await service.refuse_body(ctx, token=bearer_token(request), client_ip=ip)
+                raise
+
+        return audited
+
+
+router = APIRouter(tags=["support"], route_class=_AuditedRoute)
 # The customer's side of the audit, beside the customer's other authorization-code routes.
 history_router = APIRouter(prefix="/auth-codes", tags=["authorization codes"])
 

@@ -28,6 +28,7 @@ VERIFICATION_RESULTS = (
     "locked",
     "insufficient_scope",
     "rate_limited",
+    "invalid_request",  # an admitted call whose body was refused (migration 0010)
 )
 
 

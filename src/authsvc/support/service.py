@@ -25,6 +25,7 @@ from authsvc.core.errors import AppError
 from authsvc.delivery.models import OutboxMessage
 from authsvc.delivery.notify import account_message, time_params
 from authsvc.ops.events import auth_event
+from authsvc.ops.metrics import SUPPORT_VERIFICATIONS
 from authsvc.support import keys, repository
 from authsvc.support.errors import InvalidApiKey
 from authsvc.throttling.errors import TooManyAttempts
@@ -85,22 +86,8 @@ async def verify(
     settings = ctx.settings
     now = ctx.clock.now()
     async with ctx.db.autocommit() as session:
-        admission = await repository.admit(
-            session, digest=token_digest(token), customer=logins.fold(customer) or "",
-            customer_id=_as_uuid(customer), now=now,
-            window_start=now - settings.support_key_rate_window,
-        )  # fmt: skip
-        if admission is None:
-            auth_event("support_key_refused", outcome="refused", ip=client_ip)
-            raise InvalidApiKey()
-        caller = Caller(
-            key=admission.key,
-            over_rate_for=over_rate_for(
-                admission.calls, admission.window_started_at,
-                limit=settings.support_key_rate_limit, window=settings.support_key_rate_window,
-                now=now,
-            ),
-        )  # fmt: skip
+        admission = await _admit(session, ctx, token, customer, client_ip=client_ip, now=now)
+        caller = _caller(ctx, admission, now=now)
         named = admission.account
         audit = _Audit(session, ctx, caller, purpose=purpose, client_ip=client_ip)
         if refused := refusal(caller):
@@ -132,6 +119,57 @@ async def verify(
     assert account is not None  # a code matched, so its account was live
     found = Customer(id=account.id, login=account.login)
     return Verdict(valid=True, account=found, expires_at=attempt.expires_at)
+
+
+async def refuse_body(ctx: ServiceContext, *, token: str | None, client_ip: str) -> None:
+    """A call whose body was refused (malformed, too large, not JSON) is still a call of
+    its key: refused as any other when the key is not live, over its rate or without the
+    scope; else audited as `invalid_request` (naming no customer: none was read), after
+    which the caller answers with the body's refusal."""
+    token = well_formed_key(token, client_ip=client_ip)
+    now = ctx.clock.now()
+    async with ctx.db.autocommit() as session:
+        admission = await _admit(session, ctx, token, "", client_ip=client_ip, now=now)
+        caller = _caller(ctx, admission, now=now)
+        audit = _Audit(session, ctx, caller, purpose=None, client_ip=client_ip)
+        if refused := refusal(caller):
+            result, error = refused
+            await audit.record(result, None)
+            raise error
+        await audit.record("invalid_request", None)
+
+
+async def _admit(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    token: str,
+    customer: str,
+    *,
+    client_ip: str,
+    now: datetime,
+) -> repository.Admission:
+    """The live key of `token`, one more call counted on its rate, and the customer it
+    names; InvalidApiKey when no live key has that digest."""
+    admission = await repository.admit(
+        session, digest=token_digest(token), customer=logins.fold(customer) or "",
+        customer_id=_as_uuid(customer), now=now,
+        window_start=now - ctx.settings.support_key_rate_window,
+    )  # fmt: skip
+    if admission is None:
+        auth_event("support_key_refused", outcome="refused", ip=client_ip)
+        raise InvalidApiKey()
+    return admission
+
+
+def _caller(ctx: ServiceContext, admission: repository.Admission, *, now: datetime) -> Caller:
+    settings = ctx.settings
+    return Caller(
+        key=admission.key,
+        over_rate_for=over_rate_for(
+            admission.calls, admission.window_started_at, limit=settings.support_key_rate_limit,
+            window=settings.support_key_rate_window, now=now,
+        ),
+    )  # fmt: skip
 
 
 def _as_uuid(text: str) -> uuid.UUID | None:
@@ -192,6 +230,8 @@ class _Audit:
         self.log(result, account_id)
 
     def log(self, result: Outcome | str, account_id: uuid.UUID | None) -> None:
+        # By the key's name (operators create a handful): the alert on a key that guesses.
+        SUPPORT_VERIFICATIONS.labels(key=self.caller.key.name, result=result).inc()
         auth_event(
             "support_verification", outcome=result, ip=self.client_ip, account=account_id,
             support_key=self.caller.key.name,
