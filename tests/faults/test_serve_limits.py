@@ -60,7 +60,8 @@ async def test_a_chunked_endless_body_is_cut_off_at_the_limit(port: int) -> None
     sent = 0
     try:
         writer.write(
-            b"POST /auth-codes/verify HTTP/1.1\r\nHost: authsvc\r\n"
+            # /login reads a body from anyone (/auth-codes/verify checks the key first).
+            b"POST /login HTTP/1.1\r\nHost: authsvc\r\n"
             b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
         )
         chunk = f"{CHUNK:x}\r\n".encode() + b" " * CHUNK + b"\r\n"
