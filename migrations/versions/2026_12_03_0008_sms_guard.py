@@ -35,11 +35,11 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(64), nullable=False),
         sa.Column("used", sa.Integer(), nullable=False),
         sa.Column("allowed", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("hour", "budget", "subject", name="pk_sms_budget_counters"),
+        sa.PrimaryKeyConstraint("hour", "budget", "subject", name=op.f("pk_sms_budget_counters")),
         *(
             sa.CheckConstraint(
                 f"budget <> '{budget}' OR used <= allowed",
-                name=f"ck_sms_budget_counters_{budget}_within",
+                name=op.f(f"ck_sms_budget_counters_{budget}_within"),
             )
             for budget in BUDGETS
         ),

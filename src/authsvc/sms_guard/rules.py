@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from authsvc.accounts.phones import Textable
 from authsvc.config import Settings
@@ -33,8 +33,9 @@ class Budget:
 
 
 def hour_of(now: datetime) -> datetime:
-    """The start of the clock hour `now` falls in: the window every replica counts in."""
-    return now.replace(minute=0, second=0, microsecond=0)
+    """The start of the UTC clock hour `now` falls in: the window every replica counts in
+    (in UTC, as an offset of half an hour somewhere would move the window)."""
+    return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def limits(settings: Settings) -> dict[str, int]:
