@@ -17,7 +17,6 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import make_url
@@ -407,8 +406,7 @@ def cmd_sms_status(args: argparse.Namespace, settings: Settings) -> int:
             return await sms_guard.status(session, ctx, top=args.top)
 
     found = run_with_context(settings, fetch)
-    ends = found.hour + timedelta(hours=1)
-    print(f"SMS budgets of the hour {found.hour:%Y-%m-%dT%H:%MZ} to {ends:%H:%MZ}")
+    print(f"SMS budgets of the hour {found.hour:%Y-%m-%dT%H:%MZ} to {found.ends:%H:%MZ}")
     rows: list[tuple[str, ...]] = [
         (use.budget, use.subject, str(use.used), str(use.allowed),
          "spent" if use.used >= use.allowed else "")

@@ -4,6 +4,7 @@ by every instance of the service, nothing counted for a refused SMS, a new count
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -206,3 +207,43 @@ async def test_status_shows_each_budget_of_this_hour(ctx: ServiceContext) -> Non
     assert [(u.budget, u.subject) for u in top.uses if u.budget == "number"] == [
         ("number", busy.e164)
     ]
+
+
+async def test_a_phone_change_code_counts_against_the_new_numbers_budgets(
+    ctx: ServiceContext,
+) -> None:
+    """The contact change texts the number being added, not the one the account has."""
+    strict = with_settings(ctx, sms_budget_number=1)
+    new, account_id = number(OTHER_PREFIX, 9), uuid.uuid4()
+    first = await sms_guard.sms_to(
+        strict, phone=new, account_id=account_id, ip=IP, purpose="phone_change"
+    )
+    again = await sms_guard.sms_to(
+        strict, phone=new, account_id=account_id, ip=IP, purpose="phone_change"
+    )
+    assert (first.channel, again.channel, again.sms_unavailable) == ("sms", "email", "limited")
+    refused = await sms_guard.sms_to(
+        strict, phone="+48221234567", account_id=account_id, ip=IP, purpose="phone_change"
+    )
+    assert refused == sms_guard.Route("email", "number_not_accepted")
+    assert (await counters(ctx))[("number", new)] == 1
+
+
+async def test_purge_drops_the_counters_of_hours_past_the_retention(
+    ctx: ServiceContext, clock: MovableClock
+) -> None:
+    from authsvc.maintenance import purge
+
+    phone = textable(number(PREFIX, 1))
+    start = clock.now()
+    for _ in range(3):  # three hours, a day apart
+        assert await sms_guard.reserve(ctx, number=phone, ip=IP) is None
+        clock.advance(timedelta(days=1))
+    # Past the retention for the first hour only.
+    now = start + timedelta(hours=12) + ctx.settings.retention_expired
+    report = await purge.purge(
+        ctx.db, now=now, settings=ctx.settings, rules=[purge.past_sms_budget_hours], batch_size=2
+    )
+    # The oldest hour (five counters) went; the two later ones stay.
+    assert report == {"sms_budget_counters": 5}
+    assert (await counters(ctx))[("service", "*")] == 1

@@ -7,6 +7,7 @@ password reset and its resends, and the contact change of a phone number.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -51,11 +52,21 @@ async def channel_for(
     in a statement of its own); else e-mail, with the reason."""
     if channel != "sms" or account.phone is None:
         return EMAIL
-    number = phones.check(account.phone, ctx.settings.sms_countries)
+    return await sms_to(ctx, phone=account.phone, account_id=account.id, ip=ip, purpose=purpose)
+
+
+async def sms_to(
+    ctx: ServiceContext, *, phone: str, account_id: uuid.UUID, ip: str, purpose: Purpose
+) -> Route:
+    """SMS to `phone` when codes can be texted to it and every budget of the hour has room
+    (then counted); else e-mail with the reason. A code that must reach this very number
+    (a phone change's, sent to the new number) cannot go by e-mail: that caller refuses
+    when the route is not SMS."""
+    number = phones.check(phone, ctx.settings.sms_countries)
     if not isinstance(number, phones.Textable):
         # Stored before AUTHSVC_SMS_COUNTRIES changed: the migration cleared the others.
         auth_event(
-            "sms_number_refused", outcome="email", ip=ip, account=account.id, reason=number,
+            "sms_number_refused", outcome="email", ip=ip, account=account_id, reason=number,
             purpose=purpose,
         )  # fmt: skip
         return Route("email", "number_not_accepted")
@@ -63,7 +74,7 @@ async def channel_for(
     if spent is None:
         return SMS
     SMS_BUDGET_REFUSALS.labels(budget=spent).inc()
-    auth_event("sms_limited", outcome="email", ip=ip, account=account.id, budget=spent,
+    auth_event("sms_limited", outcome="email", ip=ip, account=account_id, budget=spent,
                purpose=purpose)  # fmt: skip
     return Route("email", "limited")
 
@@ -88,8 +99,12 @@ class BudgetUse:
 
 @dataclass(frozen=True)
 class Status:
-    hour: datetime
+    hour: datetime  # the window's start
     uses: list[BudgetUse]
+
+    @property
+    def ends(self) -> datetime:
+        return self.hour + rules.HOUR
 
 
 async def status(session: AsyncSession, ctx: ServiceContext, *, top: int) -> Status:
