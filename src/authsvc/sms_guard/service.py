@@ -1,8 +1,9 @@
 """Which channel a code goes by: SMS only to a number that can be texted and within every
 budget of the hour; otherwise e-mail, so the customer still gets the code.
 
-Every path that texts a code asks `channel_for` first: the login, its resends, the
-password reset and its resends, and the contact change of a phone number.
+Every path that texts a code asks first: the login, its resends, the password reset and
+its resends ask `channel_for` (the account's number); the phone change asks `sms_to` (the
+new number, which its code must reach).
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ async def sms_to(
     when the route is not SMS."""
     number = phones.check(phone, ctx.settings.sms_countries)
     if not isinstance(number, phones.Textable):
-        # Stored before AUTHSVC_SMS_COUNTRIES changed: the migration cleared the others.
+        # A stored number that AUTHSVC_SMS_COUNTRIES no longer takes (it changed since the
+        # number was accepted; migration 0008 moved the older ones aside).
         auth_event(
             "sms_number_refused", outcome="email", ip=ip, account=account_id, reason=number,
             purpose=purpose,
