@@ -33,6 +33,7 @@ async def make_account(
             locale=locale,
             password_hash=await ctx.hasher.hash(password),
             now=ctx.clock.now(),
+            sms_countries=ctx.settings.sms_countries,
         )
         account.disabled = disabled
     return account

@@ -54,13 +54,13 @@ def test_password_equal_to_login_is_refused() -> None:
 
 
 def test_phone_is_stored_in_e164() -> None:
-    assert normalise_phone("+48 601 234 567") == "+48601234567"
+    assert normalise_phone("+48 601 234 567", ["PL"]) == "+48601234567"
 
 
 @pytest.mark.parametrize("phone", ["601234567", "+48 12", "phone"])
 def test_phone_without_country_code_or_invalid_is_refused(phone: str) -> None:
     with pytest.raises(InvalidPhone):
-        normalise_phone(phone)
+        normalise_phone(phone, ["PL"])
 
 
 async def test_login_is_unique_regardless_of_case(ctx: ServiceContext) -> None:
@@ -90,6 +90,7 @@ async def test_bad_email_is_refused(ctx: ServiceContext) -> None:
                 email="not-an-email",
                 password_hash="x",
                 now=ctx.clock.now(),
+                sms_countries=["PL"],
             )
 
 

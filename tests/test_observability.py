@@ -130,6 +130,7 @@ async def test_the_alert_rules_load_and_name_metrics_that_exist(
         "AuthsvcShedding",
         "AuthsvcDatabaseUnavailable",
         "AuthsvcSupportKeyGuessing",
+        "AuthsvcSmsServiceBudgetSpent",
     }
     for rule in alerts:
         assert rule["expr"] and rule["labels"]["severity"] in {"page", "warn"}

@@ -15,6 +15,7 @@ from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 import platformdirs
 from pydantic import (
     BeforeValidator,
@@ -59,6 +60,24 @@ def _split_commas(value: object) -> object:
     if isinstance(value, str):
         return [item.strip() for item in value.split(",") if item.strip()]
     return value
+
+
+DEFAULT_SMS_COUNTRIES = "PL"
+
+
+def parse_countries(value: object) -> list[str]:
+    """ISO 3166 country codes (`PL`, `pl, de`), upper-cased, each one `phonenumbers` knows;
+    ValueError names the first unknown one. Also read by migration 0009."""
+    items = _split_commas(value)
+    if not isinstance(items, list):
+        raise ValueError("expected comma-separated country codes such as PL,DE")
+    countries = [str(item).strip().upper() for item in items]
+    for country in countries:
+        if country not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{country!r} is not a country code (use ISO 3166 codes such as PL)")
+    if not countries:
+        raise ValueError("name at least one (SMS is turned off by AUTHSVC_SMS_BUDGET_SERVICE=0)")
+    return list(dict.fromkeys(countries))
 
 
 class Settings(BaseSettings):
@@ -180,6 +199,17 @@ class Settings(BaseSettings):
     twilio_from: str | None = None
     twilio_base_url: str = "https://api.twilio.com"
     sms_timeout: Duration = timedelta(seconds=10)
+    # --- SMS pumping guard (issue 21) ---------------------------------------------
+    # Numbers are accepted only from these countries (and only mobiles); comma list.
+    sms_countries: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: parse_countries(DEFAULT_SMS_COUNTRIES)
+    )
+    # SMS per clock hour; a code over any budget goes by e-mail instead (0: never SMS).
+    sms_budget_number: int = Field(default=5, ge=0)
+    sms_budget_prefix: int = Field(default=20, ge=0)  # a number without its last 4 digits
+    sms_budget_country: int = Field(default=1000, ge=0)  # each country's own
+    sms_budget_service: int = Field(default=2000, ge=0)
+    sms_budget_ip: int = Field(default=10, ge=0)  # the client address that asked (IPv6: /64)
     delivery_max_attempts: int = Field(default=8, ge=1)
     delivery_ttl: Duration = timedelta(hours=1)
     delivery_backoff_base: Duration = timedelta(seconds=2)
@@ -196,6 +226,11 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_commas(value)
+
+    @field_validator("sms_countries", mode="before")
+    @classmethod
+    def _countries(cls, value: object) -> object:
+        return parse_countries(value)
 
     @field_validator("allowed_origins")
     @classmethod

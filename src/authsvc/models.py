@@ -8,6 +8,7 @@ from authsvc.links.models import ActionLink
 from authsvc.login.models import LoginChallenge
 from authsvc.protection.models import PasswordReset, SecurityEvent
 from authsvc.sessions.models import UserSession
+from authsvc.sms_guard.models import SmsBudgetCounter
 from authsvc.support.models import SupportKey, Verification
 from authsvc.throttling.models import ThrottleCounter
 
@@ -21,6 +22,7 @@ __all__ = [
     "OutboxMessage",
     "PasswordReset",
     "SecurityEvent",
+    "SmsBudgetCounter",
     "SupportKey",
     "ThrottleCounter",
     "UserSession",

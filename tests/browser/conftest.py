@@ -73,6 +73,7 @@ CUSTOMERS = {
         "fiona": {},
         "greta": {},
         "henryk": {},
+        "ida": {"phone": "+48601000009", "channel": "sms", "locale": "en"},
     }.items()
 }
 

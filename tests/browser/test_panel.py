@@ -142,6 +142,62 @@ def test_failed_sms_is_shown_and_the_code_comes_by_email_instead(
     expect(page.locator("#who")).to_have_text("Signed in as cezary")
 
 
+def test_sms_over_its_budget_is_explained_and_the_code_comes_by_email(
+    stack: Stack, browsing: Browsing
+) -> None:
+    ida = stack.customer("ida")
+    assert ida.phone is not None
+    spend_sms_budget(stack.env["AUTHSVC_DATABASE_URL"], ida.phone)
+    page = browsing.page(locale="en-US")
+    start_login(page, stack.api.origin, ida)
+
+    expect(page.locator("#sent-to")).to_have_text(re.compile(r"^We sent a code by e-mail to i\*+@"))
+    expect(page.locator("#sms-note")).to_have_text(
+        re.compile(r"^This time your code did not come by SMS: .* limited number of text messages")
+    )
+    # SMS would only be refused again this hour: it is not offered.
+    expect(page.locator("#switch-channel")).to_be_hidden()
+    page.locator("#lang-switch").click()
+    expect(page.locator("#sms-note")).to_have_text(
+        re.compile(r"^Tym razem kod nie przyszedł SMS-em")
+    )
+    page.locator("#lang-switch").click()
+    assert not any(sms["to"] == ida.phone for sms in stack.sms.received)
+    page.locator("#code").fill(stack.mailbox.next_code(ida.email))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("#who")).to_have_text("Signed in as ida")
+
+
+def spend_sms_budget(database_url: str, phone: str) -> None:
+    """Use up the number's SMS budget in this hour and the next (the server reads the real
+    clock, which may turn the hour meanwhile)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import timedelta
+
+    from authsvc.accounts.phones import textable
+    from authsvc.context import ServiceContext
+    from authsvc.core.clock import MovableClock
+    from authsvc.sms_guard import service as sms_guard
+    from tests.conftest import make_settings
+
+    async def spend() -> None:
+        clock = MovableClock()
+        ctx = ServiceContext.build(make_settings(), database_url, clock=clock)
+        number = textable(phone, ["PL"])
+        try:
+            for _ in range(2):
+                while await sms_guard.reserve(ctx, number=number, ip="192.0.2.1") is None:
+                    pass
+                clock.advance(timedelta(hours=1))
+        finally:
+            await ctx.close()
+
+    # Playwright's own event loop runs in this thread: the database work goes to another.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, spend()).result()
+
+
 def test_resend_is_offered_after_the_cooldown_and_only_the_new_code_works(
     stack: Stack, browsing: Browsing
 ) -> None:

@@ -314,6 +314,7 @@ async def test_the_purge_command_reports_what_it_deleted(
         "password_resets": "0",
         "action_links": "0",
         "security_events": "0",
+        "sms_budget_counters": "0",
     }
     refused = await asyncio.to_thread(run_cli, "purge", "--batch-size", "0", env=cli_env)
     assert refused.returncode == 1 and "batch-size" in refused.stderr

@@ -25,6 +25,10 @@ class Account(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     email: Mapped[str] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(16))
+    # A stored number that codes cannot be texted to (migration 0009: not a mobile, or of
+    # a country outside AUTHSVC_SMS_COUNTRIES): kept here for the operator to see, while
+    # `phone` is cleared and the account goes by e-mail.
+    phone_invalid: Mapped[str | None] = mapped_column(String(16))
     channel: Mapped[str] = mapped_column(String(8), default="email")
     locale: Mapped[str] = mapped_column(String(2), default="pl")
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from authsvc.accounts import logins, repository
+from authsvc.accounts import logins, phones, repository
 from authsvc.accounts.errors import (
     AccountNotFound,
     InvalidChannel,
     InvalidEmail,
     InvalidLocale,
     InvalidLogin,
-    InvalidPhone,
     LoginTaken,
 )
 from authsvc.accounts.models import Account
@@ -34,17 +32,10 @@ def normalise_email(email: str) -> str:
         raise InvalidEmail(f"{email!r} is not a valid e-mail address: {error}") from None
 
 
-def normalise_phone(phone: str) -> str:
-    """Return the number in E.164 (`+48601234567`); a leading + and country code are required."""
-    try:
-        parsed = phonenumbers.parse(phone, None)
-    except phonenumbers.NumberParseException:
-        raise InvalidPhone(
-            f"{phone!r} is not a phone number in international form (+48...)"
-        ) from None
-    if not phonenumbers.is_valid_number(parsed):
-        raise InvalidPhone(f"{phone!r} is not a valid phone number")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+def normalise_phone(phone: str, countries: Collection[str]) -> str:
+    """The number in E.164 (`+48601234567`) when codes can be texted to it (a mobile of
+    one of `countries`, `AUTHSVC_SMS_COUNTRIES`), else `422 invalid_phone` with a reason."""
+    return phones.textable(phone, countries).e164
 
 
 async def create_account(
@@ -54,6 +45,7 @@ async def create_account(
     email: str,
     password_hash: str,
     now: datetime,
+    sms_countries: Collection[str],
     phone: str | None = None,
     channel: str = "email",
     locale: str = "pl",
@@ -64,7 +56,7 @@ async def create_account(
         id=uuid.uuid4(),
         login=login,
         email=normalise_email(email),
-        phone=normalise_phone(phone) if phone else None,
+        phone=normalise_phone(phone, sms_countries) if phone else None,
         channel=channel,
         locale=locale,
         password_hash=password_hash,

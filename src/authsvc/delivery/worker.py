@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Literal, Self
 
+from authsvc.accounts.phones import country_of
 from authsvc.context import ServiceContext
 from authsvc.delivery import rendering, repository
 from authsvc.delivery.adapters import Adapter, Outgoing, build_adapters
@@ -28,7 +29,7 @@ from authsvc.delivery.listener import listen
 from authsvc.delivery.outbox import open_params
 from authsvc.delivery.rendering import Channel
 from authsvc.delivery.repository import Claimed
-from authsvc.ops.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY
+from authsvc.ops.metrics import DELIVERY_ATTEMPTS, DELIVERY_LATENCY, SMS_SENT
 
 log = logging.getLogger("authsvc.delivery")
 
@@ -294,6 +295,9 @@ class DeliveryWorker:
             DELIVERY_LATENCY.labels(message.channel).observe(
                 max(0.0, (now - message.send_after).total_seconds())
             )
+            if message.channel == "sms":
+                # On send, not at queue time: what the operator pays for.
+                SMS_SENT.labels(country_of(message.recipient) or "unknown").inc()
             log.info("delivery sent %s", where, extra=event)
         elif outcome.state == "retry":
             assert outcome.retry_at is not None

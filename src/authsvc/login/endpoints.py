@@ -53,6 +53,7 @@ def _challenge_out(view: service.ChallengeView) -> ChallengeOut:
         destination=view.destination,
         expires_at=view.expires_at,
         resend_after=view.resend_after,
+        sms_unavailable=view.sms_unavailable,
     )
 
 
@@ -61,6 +62,7 @@ def _challenge_out(view: service.ChallengeView) -> ChallengeOut:
     operation_id="startLogin",
     summary="Check login and password; send a one-time code",
     openapi_extra=PUBLIC,
+    response_model_exclude_none=True,
     responses=problems(
         InvalidCredentials,
         PasswordResetRequired,
@@ -126,6 +128,7 @@ async def verify(
     operation_id="resendLoginCode",
     summary="Send a new code (optionally on the other channel); the old one stops working",
     openapi_extra=PUBLIC,
+    response_model_exclude_none=True,
     responses=problems(
         ChallengeNotFound,
         ChallengeExpired,

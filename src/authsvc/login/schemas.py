@@ -36,6 +36,13 @@ class ChallengeOut(BaseModel):
     destination: str = Field(examples=["j***@example.com", "+48 *** *** 789"])
     expires_at: datetime
     resend_after: datetime
+    sms_unavailable: Literal["limited", "number_not_accepted"] | None = Field(
+        default=None,
+        description="Present when the code was meant for SMS but went by e-mail "
+        "(`channel` is then `email`): `limited`, an SMS budget of the hour is spent "
+        "(per number, number prefix, country, client address or service-wide); "
+        "`number_not_accepted`, the account's number is no longer one codes are texted to.",
+    )
 
 
 class ChallengeStatusOut(BaseModel):

@@ -36,6 +36,7 @@ from authsvc.ops.events import auth_event
 from authsvc.sessions.devices import describe as describe_device
 from authsvc.sessions.service import NewSession
 from authsvc.sessions.service import new_session as new_user_session
+from authsvc.sms_guard import service as sms_guard
 from authsvc.throttling import rules as throttle_rules
 from authsvc.throttling.errors import TooManyAttempts
 
@@ -59,6 +60,8 @@ class ChallengeView:
     expires_at: datetime
     resend_after: datetime
     attempts_left: int
+    # Why a code meant for SMS went by e-mail (`limited`: an SMS budget is spent).
+    sms_unavailable: sms_guard.SmsUnavailable | None = None
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,10 @@ async def start_login(
     new_hash = await _updated_hash(ctx, account, password)
 
     code = ctx.codes()
-    challenge = _new_challenge(ctx, account, client, code)  # its time: after the hashes
+    route = await sms_guard.channel_for(
+        ctx, account=account, channel=account.channel, ip=client.ip, purpose="login"
+    )
+    challenge = _new_challenge(ctx, account, client, code, route.channel)  # after the hashes
     code_message = _code_message(ctx, account, challenge, code)
     notice = _incomplete_notice(ctx, account, challenge)
     challenge.message_id, challenge.notice_id = code_message.id, notice.id
@@ -123,11 +129,11 @@ async def start_login(
         "password_succeeded", outcome="challenge", ip=client.ip, account=account.id,
         user_agent=client.user_agent, channel=challenge.channel,
     )  # fmt: skip
-    return _view(ctx, challenge, account)
+    return _view(ctx, challenge, account, route.sms_unavailable)
 
 
 def _new_challenge(
-    ctx: ServiceContext, account: Account, client: Client, code: str
+    ctx: ServiceContext, account: Account, client: Client, code: str, channel: str
 ) -> LoginChallenge:
     now = ctx.clock.now()
     challenge_id = uuid.uuid4()
@@ -135,7 +141,7 @@ def _new_challenge(
         id=challenge_id,
         account_id=account.id,
         code_hash=ctx.keyring.sign(OTP_PURPOSE, str(challenge_id), code),
-        channel=account.channel,
+        channel=channel,
         created_at=now,
         expires_at=now + ctx.settings.login_otp_ttl,
         last_sent_at=now,
@@ -370,7 +376,8 @@ async def resend_code(
     channel: str | None,
     client: Client,
 ) -> ChallengeView:
-    """A new code replaces the old one; the failure count carries over."""
+    """A new code replaces the old one, on `channel` when given, else on the last code's;
+    the failure count carries over. An SMS over its budgets goes by e-mail."""
     now = ctx.clock.now()
     challenge = await repository.get_for_update(session, challenge_id)
     if challenge is None:
@@ -382,12 +389,16 @@ async def resend_code(
         raise ChallengeExpired(ChallengeExpired.INVALIDATED)
     if refusal := rules.channel_refusal(account, channel):
         raise refusal
-    await _reissue(session, ctx, challenge, account, channel=channel, now=now)
+    route = await sms_guard.channel_for(
+        ctx, account=account, channel=channel or challenge.channel, ip=client.ip,
+        purpose="login_resend",
+    )  # fmt: skip
+    await _reissue(session, ctx, challenge, account, channel=route.channel, now=now)
     auth_event(
         "code_resent", outcome="challenge", ip=client.ip, account=account.id,
         channel=challenge.channel, resends=challenge.resends,
     )  # fmt: skip
-    return _view(ctx, challenge, account)
+    return _view(ctx, challenge, account, route.sms_unavailable)
 
 
 async def _reissue(
@@ -396,12 +407,12 @@ async def _reissue(
     challenge: LoginChallenge,
     account: Account,
     *,
-    channel: str | None,
+    channel: str,
     now: datetime,
 ) -> None:
-    """Replace the challenge's code, on `channel` when given, and queue it."""
+    """Replace the challenge's code, on `channel`, and queue it."""
     code = ctx.codes()
-    challenge.channel = channel or challenge.channel
+    challenge.channel = channel
     challenge.code_hash = ctx.keyring.sign(OTP_PURPOSE, str(challenge.id), code)
     challenge.resends += 1
     challenge.last_sent_at = now
@@ -435,7 +446,12 @@ async def describe_challenge(
 # --- messages -------------------------------------------------------------------------
 
 
-def _view(ctx: ServiceContext, challenge: LoginChallenge, account: Account) -> ChallengeView:
+def _view(
+    ctx: ServiceContext,
+    challenge: LoginChallenge,
+    account: Account,
+    sms_unavailable: sms_guard.SmsUnavailable | None = None,
+) -> ChallengeView:
     return ChallengeView(
         challenge_id=challenge.id,
         channel=challenge.channel,
@@ -445,6 +461,7 @@ def _view(ctx: ServiceContext, challenge: LoginChallenge, account: Account) -> C
         attempts_left=rules.attempts_left(
             challenge, max_attempts=ctx.settings.login_otp_max_attempts
         ),
+        sms_unavailable=sms_unavailable,
     )
 
 

@@ -25,6 +25,7 @@ from authsvc.links.models import ActionLink
 from authsvc.login.models import LoginChallenge
 from authsvc.protection.models import PasswordReset, SecurityEvent
 from authsvc.sessions.models import UserSession
+from authsvc.sms_guard.models import SmsBudgetCounter
 from authsvc.support.models import Verification
 from authsvc.throttling.models import ThrottleCounter
 
@@ -151,6 +152,17 @@ def old_security_events(now: datetime, settings: Settings) -> Target:
     )
 
 
+def past_sms_budget_hours(now: datetime, settings: Settings) -> Target:
+    # Only the current hour counts; past ones stay a while for an operator to look back.
+    # Rows of one hour go together (the hour is not unique): none of them is ever locked.
+    return Target(
+        "sms_budget_counters",
+        SmsBudgetCounter.hour,
+        SmsBudgetCounter.hour < now - settings.retention_expired,
+        SmsBudgetCounter.hour,
+    )
+
+
 RULES: tuple[Rule, ...] = (
     expired_login_challenges,
     dead_sessions,
@@ -161,6 +173,7 @@ RULES: tuple[Rule, ...] = (
     expired_password_resets,
     expired_action_links,
     old_security_events,
+    past_sms_budget_hours,
 )
 
 

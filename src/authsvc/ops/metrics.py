@@ -76,6 +76,18 @@ DELIVERY_LATENCY = Histogram(
     ["channel"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
 )
+SMS_SENT = Counter(
+    "authsvc_sms_sent_total",
+    "SMS handed to the gateway, by the number's country (ISO 3166; counted by the worker "
+    "when the gateway accepts it)",
+    ["country"],
+)
+SMS_BUDGET_REFUSALS = Counter(
+    "authsvc_sms_budget_refusals_total",
+    "Codes sent by e-mail because an SMS budget of the hour was spent, by the budget "
+    "(service, country, prefix, number, ip)",
+    ["budget"],
+)
 DB_POOL_IN_USE = Gauge(
     "authsvc_db_pool_connections_in_use",
     "Database connections checked out of the pool, read at scrape time",

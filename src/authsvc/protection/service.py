@@ -32,6 +32,7 @@ from authsvc.protection.errors import LinkUnusable, ResetExpired, ResetNotFound
 from authsvc.protection.models import PasswordReset, SecurityEvent
 from authsvc.sessions import repository as sessions
 from authsvc.sessions.models import UserSession
+from authsvc.sms_guard import service as sms_guard
 from authsvc.throttling import rules as throttle_rules
 from authsvc.throttling import service as throttling
 from authsvc.throttling.errors import TooManyAttempts
@@ -111,7 +112,8 @@ class ResetView:
 
 
 async def request_reset(ctx: ServiceContext, *, login: str, client: Client) -> ResetView:
-    """Open a reset and send its code by the account's channel.
+    """Open a reset and send its code by the account's channel (by e-mail when its SMS
+    is over budget; the answer does not say so, as it says nothing of the account).
 
     Whether or not `login` exists, the same statements run and the same answer comes
     back: a reset row is written either way (without an account when there is none), so
@@ -125,10 +127,16 @@ async def request_reset(ctx: ServiceContext, *, login: str, client: Client) -> R
         found = await accounts.get_by_login(session, login)
         account = found if found is not None and not found.disabled else None
         code = ctx.codes()
+        route = sms_guard.EMAIL
+        if account is not None:
+            route = await sms_guard.channel_for(
+                ctx, account=account, channel=account.channel, ip=client.ip,
+                purpose="password_reset",
+            )  # fmt: skip
         reset = PasswordReset(
             id=uuid.uuid4(),
             account_id=account.id if account else None,
-            channel=account.channel if account else "email",
+            channel=route.channel,
             created_at=now,
             last_sent_at=now,
             expires_at=now + ctx.settings.password_reset_ttl,
@@ -206,8 +214,9 @@ _STAND_IN = Account(
 async def resend_reset_code(
     session: AsyncSession, ctx: ServiceContext, *, reset_id: uuid.UUID, client: Client
 ) -> ResetView:
-    """A new code replaces the old one, under the login code's resend rules; each resend
-    counts against the reset rates of the typed login and of the client address."""
+    """A new code replaces the old one, under the login code's resend rules, on the last
+    code's channel (an SMS over budget goes by e-mail); each resend counts against the
+    reset rates of the typed login and of the client address."""
     now = ctx.clock.now()
     reset = await repository.get_reset_for_update(session, reset_id)
     if reset is None:
@@ -221,6 +230,12 @@ async def resend_reset_code(
     reset.last_sent_at = now
     # The same lookup and message for a reset of a login nobody has (see _queue_code).
     account = await accounts.get_by_id(session, reset.account_id or _STAND_IN.id)
+    if account is not None:
+        route = await sms_guard.channel_for(
+            ctx, account=account, channel=reset.channel, ip=client.ip,
+            purpose="password_reset_resend",
+        )  # fmt: skip
+        reset.channel = route.channel
     await _queue_code(session, ctx, account, reset, code)
     auth_event(
         "password_reset_resent", outcome="challenge", ip=client.ip,

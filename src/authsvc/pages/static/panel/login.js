@@ -21,7 +21,7 @@ const POLL_MS = 1000;
 const MAX_AUTO_RETRIES = 5;
 
 const state = {
-  challenge: null, // {challenge_id, channel, destination, expires_at, resend_after}
+  challenge: null, // {challenge_id, channel, destination, expires_at, resend_after, sms_unavailable?}
   attemptsLeft: null,
   delivery: "queued",
   otherChannelUnavailable: false,
@@ -143,6 +143,9 @@ function openCodeWindow(challenge) {
 /** Show a fresh challenge (after the login or a resend) and follow its delivery. */
 function applyChallenge(challenge) {
   state.challenge = challenge;
+  // The code meant for SMS went by e-mail (an SMS budget of the hour is spent, or the
+  // number is no longer accepted): asking for SMS again would only do the same.
+  if (challenge.sms_unavailable) state.otherChannelUnavailable = true;
   state.delivery = "queued";
   renderChallenge();
   startTimers();
@@ -154,8 +157,19 @@ function renderChallenge() {
   setText($("sent-to"), `verify.sent.${channel}`, { destination });
   setText($("switch-channel"), `verify.switch.${otherChannel()}`);
   $("switch-channel").hidden = state.otherChannelUnavailable;
+  renderSmsNote();
   renderDelivery();
   renderAttempts();
+}
+
+/** Why the code came by e-mail when the account's codes go by SMS, or nothing. */
+function renderSmsNote() {
+  const note = $("sms-note");
+  const reason = state.challenge.sms_unavailable;
+  if (reason === "number_not_accepted") setText(note, "verify.sms_unavailable.number_not_accepted");
+  else if (reason) setText(note, "verify.sms_unavailable.limited");
+  else clearText(note);
+  note.hidden = !reason;
 }
 
 function renderDelivery() {
