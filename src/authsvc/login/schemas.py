@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from authsvc.web.text import PasswordText, Text
 
@@ -15,14 +15,33 @@ class LoginRequest(BaseModel):
     password: PasswordText = Field(min_length=1, max_length=1024)
 
 
+Factor = Literal["email", "sms", "totp", "recovery_code"]
+
+
 class VerifyCodeRequest(BaseModel):
+    """Exactly one proof: a code (e-mail, SMS or the authenticator app) or a recovery code."""
+
     challenge_id: uuid.UUID
-    code: Text = Field(
+    code: Text | None = Field(
+        default=None,
         min_length=1,
         max_length=32,
         description="The code as typed: `042917`, `042 917` or `042-917`. "
         "Anything else is a wrong attempt (and counts as one).",
     )
+    recovery_code: Text | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="A recovery code as typed: any case, dashes and spaces ignored. "
+        "Anything else is a wrong attempt (and counts as one).",
+    )
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> VerifyCodeRequest:
+        if (self.code is None) == (self.recovery_code is None):
+            raise ValueError("give exactly one of code and recovery_code")
+        return self
 
 
 class ResendRequest(BaseModel):
@@ -32,7 +51,14 @@ class ResendRequest(BaseModel):
 
 class ChallengeOut(BaseModel):
     challenge_id: uuid.UUID
-    channel: Literal["email", "sms"]
+    factor: Factor = Field(
+        description="The second step asked for now; for `totp` nothing was sent."
+    )
+    factors: list[Factor] = Field(description="Every second step this challenge accepts.")
+    channel: Literal["email", "sms"] = Field(
+        description="Where a code goes: sent now when `factor` is a code, else on a resend "
+        "(when the challenge accepts codes)."
+    )
     destination: str = Field(examples=["j***@example.com", "+48 *** *** 789"])
     expires_at: datetime
     resend_after: datetime
@@ -45,3 +71,11 @@ class ChallengeStatusOut(BaseModel):
     resend_after: datetime
     attempts_left: int
     delivery: Literal["queued", "sent", "failed"]
+
+
+class ReauthenticateRequest(BaseModel):
+    password: PasswordText = Field(min_length=1, max_length=1024)
+
+
+class ReauthenticatedOut(BaseModel):
+    reauthenticated_until: datetime

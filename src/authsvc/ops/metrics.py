@@ -26,6 +26,11 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 AUTH_EVENTS = Counter(
     "authsvc_auth_events_total", "Authentication events by name and outcome", ["event", "outcome"]
 )
+SIGN_INS = Counter(
+    "authsvc_sign_ins_total",
+    "Completed sign-ins by the second step that finished them (email, sms, totp, recovery_code)",
+    ["factor"],
+)
 HTTP_DURATION = Histogram(
     "authsvc_http_request_duration_seconds",
     "HTTP requests by route template, method and status class",
