@@ -8,6 +8,7 @@ import asyncio
 import base64
 import dataclasses
 import logging
+import re
 import uuid
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -328,6 +329,24 @@ async def test_with_the_fallback_kept_an_email_code_still_finishes_a_login(
     assert (await sent(ctx, "login_confirmation", account.id))[-1]["factor"] == "a code by e-mail"
 
 
+async def test_codes_cannot_be_preferred_beside_the_app_without_the_fallback(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    account = await make_account(ctx)
+    await enroll_app(ctx, client, account)
+    headers = await reauthenticated(ctx, client, account)
+    refused = await client.put("/factors/preferred", json={"factor": "email"}, headers=headers)
+    assert_problem(refused, 409, "factor_not_allowed")
+    assert (await second_step(client, account.login))["factor"] == "totp"
+    kept = {"factor": "email", "codes_fallback": True}
+    chosen = await client.put("/factors/preferred", json=kept, headers=headers)
+    assert chosen.status_code == 200, chosen.text
+    assert (chosen.json()["preferred"], chosen.json()["codes_fallback"]) == ("email", True)
+    started = await second_step(client, account.login)
+    assert started["factor"] == "email"
+    assert started["factors"] == ["email", "totp", "recovery_code"]
+
+
 async def test_choosing_a_factor_not_set_up_is_refused(
     ctx: ServiceContext, client: httpx.AsyncClient
 ) -> None:
@@ -378,3 +397,26 @@ async def test_no_secret_or_code_reaches_the_logs(
                     *(c.replace("-", "") for c in app.recovery_codes)]  # fmt: skip
     assert logged  # the events were logged...
     assert not [s for s in secrets_seen if s in logged]  # ...without any secret
+
+
+def _sign_ins(metrics: str, factor: str) -> float:
+    found = re.search(rf'^authsvc_sign_ins_total{{factor="{factor}"}} (\S+)$', metrics, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+async def test_metrics_count_sign_ins_by_factor(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    account = await make_account(ctx)
+    app = await enroll_app(ctx, client, account)
+    before = (await client.get("/metrics")).text
+    started = await second_step(client, account.login)
+    code = app_code(app.secret, ctx.clock.now())
+    assert (await verify(client, started["challenge_id"], code=code)).status_code == 200
+    other = await second_step(client, account.login)
+    used = await verify(client, other["challenge_id"], recovery_code=app.recovery_codes[0])
+    assert used.status_code == 200
+    after = (await client.get("/metrics")).text
+    assert _sign_ins(after, "totp") - _sign_ins(before, "totp") == 1
+    assert _sign_ins(after, "recovery_code") - _sign_ins(before, "recovery_code") == 1
+    assert _sign_ins(after, "email") == _sign_ins(before, "email")

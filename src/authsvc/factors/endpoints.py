@@ -10,6 +10,7 @@ from authsvc.factors import service
 from authsvc.factors.errors import (
     EnrollmentExpired,
     EnrollmentNotFound,
+    FactorNotAllowed,
     FactorNotEnrolled,
     InvalidFactorCode,
     StrongFactorRequired,
@@ -125,7 +126,9 @@ async def new_recovery_codes(
     "/preferred",
     operation_id="setPreferredFactor",
     summary="Choose the second step asked for first, and whether codes stay a fallback",
-    responses=problems(*REAUTH_REFUSALS, FactorNotEnrolled, *JSON_BODY, *DATABASE),
+    responses=problems(
+        *REAUTH_REFUSALS, FactorNotEnrolled, FactorNotAllowed, *JSON_BODY, *DATABASE
+    ),
 )
 async def choose_preferred(
     body: PreferredRequest,

@@ -11,6 +11,8 @@ from datetime import datetime
 import pyotp
 
 from authsvc.accounts.models import Account
+from authsvc.core.errors import AppError
+from authsvc.factors.errors import FactorNotAllowed, FactorNotEnrolled
 
 CODE_FACTORS = ("email", "sms")
 STRONG_FACTORS = ("totp",)  # passkeys join here
@@ -66,16 +68,18 @@ def asked_factor(account: Account, accepted: list[str]) -> str:
     return strong[0] if strong else account.channel
 
 
-def cannot_prefer(
+def preferred_refusal(
     factor: str, *, account: Account, enrolled: Enrolled, codes_fallback: bool
-) -> bool:
-    """Whether `factor` cannot be the preferred step: not set up, SMS without a phone,
-    or a code while a strong factor is set up and the fallback is off."""
+) -> AppError | None:
+    """Why `factor` cannot be the preferred step: not set up (SMS without a phone), or a
+    code while a strong factor is set up and the fallback is off. None when it can."""
     if factor in STRONG_FACTORS:
-        return factor not in enrolled.strong()
+        return None if factor in enrolled.strong() else FactorNotEnrolled()
     if factor == "sms" and not account.phone:
-        return True
-    return bool(enrolled.strong()) and not codes_fallback
+        return FactorNotEnrolled()
+    if enrolled.strong() and not codes_fallback:
+        return FactorNotAllowed()
+    return None
 
 
 # --- the authenticator app ------------------------------------------------------------

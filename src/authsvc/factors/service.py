@@ -229,8 +229,11 @@ async def choose_preferred(
     now = ctx.clock.now()
     fallback = account.codes_fallback if codes_fallback is None else codes_fallback
     enrolled = await repository.enrolled(session, account.id)
-    if rules.cannot_prefer(factor, account=account, enrolled=enrolled, codes_fallback=fallback):
-        raise FactorNotEnrolled()
+    refusal = rules.preferred_refusal(
+        factor, account=account, enrolled=enrolled, codes_fallback=fallback
+    )
+    if refusal is not None:
+        raise refusal
     await accounts.set_second_step(
         session, account.id, preferred_factor=factor, codes_fallback=fallback,
         channel=factor if factor in rules.CODE_FACTORS else None, now=now,

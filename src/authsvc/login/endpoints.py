@@ -9,7 +9,6 @@ from fastapi import APIRouter, Request, Response
 from authsvc.context import ServiceContext
 from authsvc.core.errors import Overloaded
 from authsvc.factors.errors import FactorNotAllowed
-from authsvc.factors.strategy import Proof
 from authsvc.login import service
 from authsvc.login.errors import (
     ChallengeExhausted,
@@ -29,7 +28,7 @@ from authsvc.login.schemas import (
     ReauthenticatedOut,
     ReauthenticateRequest,
     ResendRequest,
-    VerifyCodeRequest,
+    VerifyRequest,
 )
 from authsvc.sessions.dependencies import SESSION_REFUSALS_UNSAFE, CurrentSession
 from authsvc.sessions.schemas import SignedInOut
@@ -107,7 +106,7 @@ async def login(body: LoginRequest, request: Request, ctx: Context, ip: ClientIP
     },
 )
 async def verify(
-    body: VerifyCodeRequest,
+    body: VerifyRequest,
     request: Request,
     response: Response,
     ctx: Context,
@@ -118,7 +117,7 @@ async def verify(
         session,
         ctx,
         challenge_id=body.challenge_id,
-        proof=Proof(code=body.code, recovery_code=body.recovery_code),
+        proof=body.proof(),
         client=client_of(request, ip, ctx),
     )
     record = signed_in.session.record

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from authsvc.factors.strategy import Proof
 from authsvc.web.text import PasswordText, Text
 
 
@@ -18,30 +19,48 @@ class LoginRequest(BaseModel):
 Factor = Literal["email", "sms", "totp", "recovery_code"]
 
 
-class VerifyCodeRequest(BaseModel):
-    """Exactly one proof: a code (e-mail, SMS or the authenticator app) or a recovery code."""
+# The bounds on the text itself: on the optional field they would meet a null too.
+TypedCode = Annotated[Text, Field(min_length=1, max_length=32)]
+TypedRecoveryCode = Annotated[Text, Field(min_length=1, max_length=64)]
+
+
+def _one_proof_schema(schema: dict[str, Any]) -> None:
+    """The document says what the validator checks: exactly one of the proofs, each a
+    string (null is only how an absent one is held)."""
+    for name in ("code", "recovery_code"):
+        field = schema["properties"][name]
+        text = next(part for part in field.pop("anyOf") if part.get("type") != "null")
+        field.update(text)
+        field.pop("default", None)
+    schema["oneOf"] = [{"required": ["code"]}, {"required": ["recovery_code"]}]
+
+
+class VerifyRequest(BaseModel):
+    """Exactly one proof: a code (sent by e-mail or SMS, or shown by the authenticator
+    app) or a recovery code, when the challenge accepts them (`factors`)."""
+
+    model_config = ConfigDict(json_schema_extra=_one_proof_schema)
 
     challenge_id: uuid.UUID
-    code: Text | None = Field(
+    code: TypedCode | None = Field(
         default=None,
-        min_length=1,
-        max_length=32,
         description="The code as typed: `042917`, `042 917` or `042-917`. "
         "Anything else is a wrong attempt (and counts as one).",
     )
-    recovery_code: Text | None = Field(
+    recovery_code: TypedRecoveryCode | None = Field(
         default=None,
-        min_length=1,
-        max_length=64,
         description="A recovery code as typed: any case, dashes and spaces ignored. "
         "Anything else is a wrong attempt (and counts as one).",
     )
 
     @model_validator(mode="after")
-    def _one_proof(self) -> VerifyCodeRequest:
+    def _one_proof(self) -> Self:
         if (self.code is None) == (self.recovery_code is None):
             raise ValueError("give exactly one of code and recovery_code")
         return self
+
+    def proof(self) -> Proof:
+        return Proof(code=self.code, recovery_code=self.recovery_code)
 
 
 class ResendRequest(BaseModel):
