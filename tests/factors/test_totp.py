@@ -420,3 +420,22 @@ async def test_metrics_count_sign_ins_by_factor(
     assert _sign_ins(after, "totp") - _sign_ins(before, "totp") == 1
     assert _sign_ins(after, "recovery_code") - _sign_ins(before, "recovery_code") == 1
     assert _sign_ins(after, "email") == _sign_ins(before, "email")
+
+
+async def test_wrong_passwords_at_reauthentication_meet_the_back_off(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    account = await make_account(ctx)
+    headers = await bearer_session(ctx, account)
+    wrong = {"password": "not the password"}
+    statuses = [
+        (await client.post("/session/reauthenticate", json=wrong, headers=headers)).status_code
+        for _ in range(ctx.settings.throttle_free_failures + 2)
+    ]
+    free = ctx.settings.throttle_free_failures + 1  # the free ones and the one that starts it
+    assert statuses == [401] * free + [429]
+    right = await client.post("/session/reauthenticate", json={"password": PASSWORD},
+                              headers=headers)  # fmt: skip
+    assert_problem(right, 429, "too_many_attempts")  # no window opens during the back-off
+    assert_problem(await client.post("/factors/totp", headers=headers), 403,
+                   "reauthentication_required")  # fmt: skip
