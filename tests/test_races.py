@@ -49,6 +49,8 @@ async def _challenge(ctx: ServiceContext) -> uuid.UUID:
         account_id=account.id,
         code_hash=b"\0" * 32,
         channel="email",
+        factor="email",
+        factors=["email"],
         created_at=now,
         expires_at=now + timedelta(minutes=10),
         last_sent_at=now,

@@ -15,6 +15,7 @@ from authsvc.config import Settings
 from authsvc.context import ServiceContext
 from authsvc.core.clock import Clock
 from authsvc.delivery.worker import delivery_worker
+from authsvc.factors.endpoints import router as factors_router
 from authsvc.health.endpoints import router as health_router
 from authsvc.login.endpoints import router as login_router
 from authsvc.ops.metrics import process_exited
@@ -121,6 +122,7 @@ def create_app(
     app.include_router(login_router)
     app.include_router(session_router)
     app.include_router(auth_codes_router)
+    app.include_router(factors_router)
     app.include_router(support_history_router)
     app.include_router(support_router)
     app.include_router(password_router)

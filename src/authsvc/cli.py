@@ -37,6 +37,7 @@ from authsvc.ops.embedded import EmbeddedPostgres
 from authsvc.ops.logs import configure_logging, logging_config
 from authsvc.ops.metrics import MULTIPROC_ENV
 from authsvc.ops.migrations import current_revision, head_revision, upgrade
+from authsvc.protection import service as protection
 from authsvc.startup import startup_settings
 from authsvc.support import keys
 
@@ -329,6 +330,15 @@ def _cmd_set_disabled(disabled: bool) -> Callable[[argparse.Namespace, Settings]
     return command
 
 
+def cmd_accounts_reset_factors(args: argparse.Namespace, settings: Settings) -> int:
+    async def reset(ctx: ServiceContext) -> None:
+        await protection.reset_factors(ctx, login=args.login, reason=args.reason)
+
+    run_with_context(settings, reset)
+    print(f"account {args.login}: authenticator app and recovery codes cleared; customer told")
+    return 0
+
+
 def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
@@ -526,6 +536,15 @@ def build_parser() -> argparse.ArgumentParser:
         sub = acc_commands.add_parser(action, help=f"{action} an account")
         sub.add_argument("login")
         sub.set_defaults(handler=_cmd_set_disabled(disabled))
+
+    reset = acc_commands.add_parser(
+        "reset-factors",
+        help="clear a customer's authenticator app and recovery codes (audited, the "
+        "customer is told)",
+    )
+    reset.add_argument("login")
+    reset.add_argument("--reason", required=True, help="why, for the security event")
+    reset.set_defaults(handler=cmd_accounts_reset_factors)
 
     sk = commands.add_parser("support-keys", help="manage support tools' API keys")
     sk_commands = sk.add_subparsers(dest="support_keys_command", required=True, metavar="ACTION")

@@ -168,6 +168,14 @@ class Settings(BaseSettings):
     password_reset_ip_limit: int = Field(default=30, ge=1)
     password_reset_window: Duration = timedelta(hours=1)
 
+    # --- second factors (issue 19) -------------------------------------------------
+    # "Sudo mode": how long a password re-entry lets the session change how it signs in.
+    reauth_window: Duration = timedelta(minutes=5)
+    # The name authenticator apps show; unset: the host of AUTHSVC_PUBLIC_URL.
+    totp_issuer: str | None = Field(default=None, max_length=64, pattern=r"^[^:]+$")
+    # How long a new authenticator app waits for its first code.
+    totp_enrollment_ttl: Duration = timedelta(minutes=10)
+
     # --- authorization codes ---------------------------------------------------
     auth_code_ttl: Duration = timedelta(hours=1)
     auth_code_max_mismatches: int = Field(default=5, ge=1)

@@ -4,6 +4,7 @@ from authsvc.accounts.models import Account
 from authsvc.auth_codes.models import AuthCode
 from authsvc.core.db import Base
 from authsvc.delivery.models import OutboxMessage
+from authsvc.factors.models import RecoveryCode, TotpFactor
 from authsvc.links.models import ActionLink
 from authsvc.login.models import LoginChallenge
 from authsvc.protection.models import PasswordReset, SecurityEvent
@@ -21,10 +22,12 @@ __all__ = [
     "LoginChallenge",
     "OutboxMessage",
     "PasswordReset",
+    "RecoveryCode",
     "SecurityEvent",
     "SmsBudgetCounter",
     "SupportKey",
     "ThrottleCounter",
+    "TotpFactor",
     "UserSession",
     "Verification",
     "metadata",

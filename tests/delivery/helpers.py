@@ -24,6 +24,7 @@ CONFIRMATION_PARAMS = {
     "ip": "203.0.113.7",
     "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
     "not_me_url": "http://127.0.0.1:8000/not-me/t0ken",
+    "factor": "a code by e-mail",
 }
 
 

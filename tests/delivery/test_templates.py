@@ -14,7 +14,15 @@ GSM7 = set(
 )
 CONTRACT = {
     "login_otp": {"code", "expires_minutes"},
-    "login_confirmation": {"login", "time_utc", "time_local", "ip", "user_agent", "not_me_url"},
+    "login_confirmation": {
+        "login",
+        "time_utc",
+        "time_local",
+        "ip",
+        "user_agent",
+        "not_me_url",
+        "factor",
+    },
     "login_incomplete": {"login", "time_utc", "time_local", "ip"},
     "auth_code_generated": {
         "login",
@@ -31,6 +39,9 @@ CONTRACT = {
     "password_changed": {"login", "time_utc", "time_local", "ip"},
     "password_reset_code": {"code", "expires_minutes"},
     "password_reset_done": {"login", "time_utc", "time_local", "ip"},
+    "factor_changed": {"login", "change", "time_utc", "time_local", "ip"},
+    "recovery_code_used": {"login", "time_utc", "time_local", "remaining"},
+    "recovery_code_used_low": {"login", "time_utc", "time_local", "remaining"},
 }
 
 
@@ -38,6 +49,8 @@ def sample(template: str) -> dict[str, str]:
     values = {**OTP_PARAMS, **CONFIRMATION_PARAMS}
     values |= {"expires_utc": "2026-11-24 14:05", "expires_local": "2026-11-24 15:05 CET"}
     values |= {"ips": "198.51.100.7, 2001:db8::1", "tool": "helpdesk", "purpose": "ticket #1"}
+    values |= {"factor": "aplikacja uwierzytelniająca", "remaining": "10"}
+    values |= {"change": "Usunięto aplikację uwierzytelniającą z logowania dwuetapowego."}
     # The longest realistic values, so the length checks hold for real messages.
     values |= {"login": "l" * 64, "ip": "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"}
     return {key: values[key] for key in CONTRACT[template]}

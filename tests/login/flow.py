@@ -28,6 +28,7 @@ async def challenge_row(ctx: ServiceContext, challenge_id: str | uuid.UUID) -> L
 async def read_otp(ctx: ServiceContext, challenge_id: str | uuid.UUID) -> str:
     """The code as the customer would read it from the message in the outbox."""
     challenge = await challenge_row(ctx, challenge_id)
+    assert challenge.message_id is not None, "no code was sent"
     async with ctx.db.transaction() as session:
         params = await outbox.read_params(session, ctx.keyring, challenge.message_id)
     assert params is not None

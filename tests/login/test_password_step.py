@@ -26,7 +26,11 @@ async def test_correct_password_opens_a_challenge_and_queues_the_code(
     response = await start_login(client, "JAN")
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"challenge_id", "channel", "destination", "expires_at", "resend_after"}
+    assert set(body) == {
+        "challenge_id", "factor", "factors", "channel", "destination", "expires_at",
+        "resend_after",
+    }  # fmt: skip
+    assert (body["factor"], body["factors"]) == ("email", ["email"])
     assert body["channel"] == "email"
     assert body["destination"] == "j***@example.com"
     assert response.headers["cache-control"] == "no-store"

@@ -18,6 +18,10 @@ class Account(Base):
         CheckConstraint("channel IN ('email', 'sms')", name="channel_known"),
         CheckConstraint("channel <> 'sms' OR phone IS NOT NULL", name="sms_needs_phone"),
         CheckConstraint("locale IN ('pl', 'en')", name="locale_known"),
+        CheckConstraint(
+            "preferred_factor IN ('email', 'sms', 'totp', 'passkey')",
+            name="preferred_factor_known",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -39,5 +43,10 @@ class Account(Base):
     # Raised when the password changes or is reset, or on "this wasn't me": device
     # cookies issued before it stop counting as the customer's browser.
     credential_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The second step the customer chose; NULL: never chose, the code channel. Confirming
+    # a strong factor sets it, so a login looks for strong factors only when it is set.
+    preferred_factor: Mapped[str | None] = mapped_column(String(16))
+    # With a strong factor: whether e-mail and SMS codes still finish a login.
+    codes_fallback: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

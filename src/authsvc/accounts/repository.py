@@ -84,3 +84,22 @@ async def require_password_reset(
             updated_at=now,
         )
     )
+
+
+async def set_second_step(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    *,
+    preferred_factor: str | None,
+    now: datetime,
+    codes_fallback: bool | None = None,
+    channel: str | None = None,
+) -> None:
+    """The second step asked first (None: the code channel), and when given, whether
+    codes stay a fallback and the channel codes go to."""
+    values: dict[str, object] = {"preferred_factor": preferred_factor, "updated_at": now}
+    if codes_fallback is not None:
+        values["codes_fallback"] = codes_fallback
+    if channel is not None:
+        values["channel"] = channel
+    await session.execute(update(Account).where(Account.id == account_id).values(**values))

@@ -12,6 +12,9 @@ import hmac
 import secrets
 from collections.abc import Sequence
 
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 
 class Keyring:
     def __init__(self, keys: Sequence[bytes]) -> None:
@@ -28,6 +31,11 @@ class Keyring:
         labelled = f"authsvc:{label}".encode()
         return [hmac.new(key, labelled, hashlib.sha256).digest() for key in self._keys]
 
+    def hkdf_all(self, label: str) -> list[bytes]:
+        """A 256-bit HKDF-SHA256 key for one use from every configured key, signing key
+        first: the first encrypts, all of them decrypt (rotation)."""
+        return [_hkdf(key, label) for key in self._keys]
+
     def sign(self, purpose: str, subject: str, secret: str) -> bytes:
         return _mac(self._keys[0], purpose, subject, secret)
 
@@ -43,6 +51,11 @@ class Keyring:
             # No early exit: the time taken does not reveal which key matched.
             matched |= hmac.compare_digest(_mac(key, purpose, subject, secret), stored)
         return matched
+
+
+def _hkdf(key: bytes, label: str) -> bytes:
+    derive = HKDF(algorithm=SHA256(), length=32, salt=None, info=f"authsvc:{label}".encode())
+    return derive.derive(key)
 
 
 def _mac(key: bytes, purpose: str, subject: str, secret: str) -> bytes:

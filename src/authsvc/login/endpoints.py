@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from authsvc.context import ServiceContext
 from authsvc.core.errors import Overloaded
+from authsvc.factors.errors import FactorNotAllowed
 from authsvc.login import service
 from authsvc.login.errors import (
     ChallengeExhausted,
@@ -24,9 +25,12 @@ from authsvc.login.schemas import (
     ChallengeOut,
     ChallengeStatusOut,
     LoginRequest,
+    ReauthenticatedOut,
+    ReauthenticateRequest,
     ResendRequest,
-    VerifyCodeRequest,
+    VerifyRequest,
 )
+from authsvc.sessions.dependencies import SESSION_REFUSALS_UNSAFE, CurrentSession
 from authsvc.sessions.schemas import SignedInOut
 from authsvc.throttling.errors import TooManyAttempts
 from authsvc.web.client_ip import ClientIP
@@ -49,6 +53,8 @@ def client_of(request: Request, ip: str, ctx: ServiceContext) -> service.Client:
 def _challenge_out(view: service.ChallengeView) -> ChallengeOut:
     return ChallengeOut(
         challenge_id=view.challenge_id,
+        factor=view.factor,
+        factors=view.factors,
         channel=view.channel,
         destination=view.destination,
         expires_at=view.expires_at,
@@ -60,7 +66,7 @@ def _challenge_out(view: service.ChallengeView) -> ChallengeOut:
 @router.post(
     "/login",
     operation_id="startLogin",
-    summary="Check login and password; send a one-time code",
+    summary="Check login and password; begin the second step (a code is sent, or the app asked)",
     openapi_extra=PUBLIC,
     response_model_exclude_none=True,
     responses=problems(
@@ -83,7 +89,7 @@ async def login(body: LoginRequest, request: Request, ctx: Context, ip: ClientIP
 @router.post(
     "/login/verify",
     operation_id="verifyLoginCode",
-    summary="Finish the login with the one-time code; starts a session",
+    summary="Finish the login with a code (e-mail, SMS, app) or a recovery code; starts a session",
     openapi_extra=PUBLIC,
     responses={
         200: {
@@ -102,18 +108,18 @@ async def login(body: LoginRequest, request: Request, ctx: Context, ip: ClientIP
     },
 )
 async def verify(
-    body: VerifyCodeRequest,
+    body: VerifyRequest,
     request: Request,
     response: Response,
     ctx: Context,
     session: Session,
     ip: ClientIP,
 ) -> SignedInOut:
-    signed_in = await service.verify_code(
+    signed_in = await service.verify_second_step(
         session,
         ctx,
         challenge_id=body.challenge_id,
-        code=body.code,
+        proof=body.proof(),
         client=client_of(request, ip, ctx),
     )
     record = signed_in.session.record
@@ -134,6 +140,7 @@ async def verify(
         ChallengeExpired,
         ChallengeExhausted,
         ChannelUnavailable,
+        FactorNotAllowed,
         ResendTooSoon,
         ResendLimitReached,
         *JSON_BODY,
@@ -173,3 +180,33 @@ async def challenge_status(
         attempts_left=view.attempts_left,
         delivery=status.delivery,
     )
+
+
+@router.post(
+    "/session/reauthenticate",
+    operation_id="reauthenticate",
+    tags=["session"],
+    summary="Re-enter the password: changes of how the account signs in are allowed for "
+    "AUTHSVC_REAUTH_WINDOW",
+    responses=problems(
+        *SESSION_REFUSALS_UNSAFE,
+        InvalidCredentials,
+        TooManyAttempts,
+        Overloaded,
+        *JSON_BODY,
+        *DATABASE,
+    ),
+)
+async def reauthenticate(
+    body: ReauthenticateRequest,
+    me: CurrentSession,
+    request: Request,
+    ctx: Context,
+    session: Session,
+    ip: ClientIP,
+) -> ReauthenticatedOut:
+    until = await service.reauthenticate_session(
+        session, ctx, account=me.account, user_session=me.session, password=body.password,
+        client=client_of(request, ip, ctx),
+    )  # fmt: skip
+    return ReauthenticatedOut(reauthenticated_until=until)

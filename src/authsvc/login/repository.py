@@ -201,7 +201,8 @@ class Attempt:
     account: Account
     attempts: int  # spent so far, this one included
     notice_id: uuid.UUID | None
-    matched: bool
+    matched: bool  # the typed code is the code sent (the challenge is then used)
+    factors: list[str]  # the second steps the challenge accepts
 
 
 def _spend_attempt_statement() -> ReturningUpdate[Any]:
@@ -230,7 +231,13 @@ def _spend_attempt_statement() -> ReturningUpdate[Any]:
             attempts=challenges.c.attempts + 1,
             consumed_at=case((matched, now), else_=challenges.c.consumed_at),
         )
-        .returning(challenges.c.attempts, challenges.c.notice_id, matched, *accounts.c)
+        .returning(
+            challenges.c.attempts,
+            challenges.c.notice_id,
+            matched,
+            challenges.c.factors,
+            *accounts.c,
+        )
     )
 
 
@@ -253,10 +260,23 @@ async def spend_attempt(
     row = (await connection.execute(_SPEND_ATTEMPT, params)).one_or_none()
     if row is None:
         return None
-    attempts, notice_id, matched, *account = row
+    attempts, notice_id, matched, factors, *account = row
     found = account_from_row(account)
     assert found is not None  # joined on the challenge's foreign key
-    return Attempt(found, attempts, notice_id, matched)
+    return Attempt(found, attempts, notice_id, matched, list(factors))
+
+
+async def use(session: AsyncSession, challenge_id: uuid.UUID, *, now: datetime) -> None:
+    """Mark the challenge used after a proof its attempt statement did not compare (the
+    app, a recovery code): that statement's row lock is still held, so no one else can
+    have used it meanwhile."""
+    challenges = table_of(LoginChallenge)
+    statement = (
+        update(challenges)
+        .where(challenges.c.id == challenge_id, challenges.c.consumed_at.is_(None))
+        .values(consumed_at=now)
+    )
+    await (await session.connection()).execute(statement)
 
 
 def _finish_login_statement() -> Insert:

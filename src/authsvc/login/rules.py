@@ -10,6 +10,8 @@ from authsvc.accounts.models import Account
 from authsvc.config import Settings
 from authsvc.core.errors import AppError
 from authsvc.delivery.outbox import MessageStatus
+from authsvc.factors.errors import FactorNotAllowed
+from authsvc.factors.rules import CODE_FACTORS
 from authsvc.login.errors import (
     ChallengeExhausted,
     ChallengeExpired,
@@ -50,6 +52,14 @@ def resend_refusal(
     wait = resend_after(challenge, settings) - now
     if wait.total_seconds() > 0:
         return ResendTooSoon(retry_after=math.ceil(wait.total_seconds()))
+    return None
+
+
+def factor_refusal(challenge: LoginChallenge) -> AppError | None:
+    """A challenge that accepts no e-mail or SMS code (a strong factor without the
+    fallback) never sends one."""
+    if not set(CODE_FACTORS) & set(challenge.factors):
+        return FactorNotAllowed()
     return None
 
 

@@ -14,12 +14,15 @@ from authsvc.accounts import logins
 from authsvc.accounts import repository as accounts
 from authsvc.accounts.models import Account
 from authsvc.context import ServiceContext
-from authsvc.core.codes import typed_code_candidates
 from authsvc.core.db import keep, keep_and_refuse
 from authsvc.core.errors import Overloaded
 from authsvc.delivery import outbox
 from authsvc.delivery.models import OutboxMessage
-from authsvc.delivery.notify import account_message, code_message, time_params
+from authsvc.delivery.notify import account_message, time_params
+from authsvc.factors import codes as code_factors
+from authsvc.factors import labels
+from authsvc.factors import service as factors
+from authsvc.factors.strategy import Attempted, Proof
 from authsvc.links import service as links
 from authsvc.login import devices, repository, rules
 from authsvc.login.errors import (
@@ -33,14 +36,14 @@ from authsvc.login.errors import (
 from authsvc.login.masking import mask_destination
 from authsvc.login.models import LoginChallenge
 from authsvc.ops.events import auth_event
+from authsvc.ops.metrics import SIGN_INS
 from authsvc.sessions.devices import describe as describe_device
-from authsvc.sessions.service import NewSession
+from authsvc.sessions.models import UserSession
+from authsvc.sessions.service import NewSession, mark_reauthenticated
 from authsvc.sessions.service import new_session as new_user_session
 from authsvc.sms_guard import service as sms_guard
 from authsvc.throttling import rules as throttle_rules
 from authsvc.throttling.errors import TooManyAttempts
-
-OTP_PURPOSE = "login-otp"
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ class Client:
 @dataclass(frozen=True)
 class ChallengeView:
     challenge_id: uuid.UUID
+    factor: str
+    factors: list[str]
     channel: str
     destination: str
     expires_at: datetime
@@ -111,37 +116,54 @@ async def start_login(
     await _refuse_if_reset_required(ctx, reservation, keys, client.ip)
     new_hash = await _updated_hash(ctx, account, password)
 
-    code = ctx.codes()
+    plan = await factors.plan(ctx, account)
+    # A code asked for by SMS passes the SMS budgets first, or goes by e-mail.
     route = await sms_guard.channel_for(
-        ctx, account=account, channel=account.channel, ip=client.ip, purpose="login"
+        ctx, account=account, channel=plan.factor, ip=client.ip, purpose="login"
     )
-    challenge = _new_challenge(ctx, account, client, code, route.channel)  # after the hashes
-    code_message = _code_message(ctx, account, challenge, code)
+    challenge = _new_challenge(ctx, account, client, plan, route)  # after the hashes
+    begun = factors.begin(
+        ctx, challenge.factor, account, challenge_id=challenge.id, channel=challenge.channel,
+        now=challenge.created_at,
+    )  # fmt: skip
+    challenge.code_hash = begun.code_hash
     notice = _incomplete_notice(ctx, account, challenge)
-    challenge.message_id, challenge.notice_id = code_message.id, notice.id
+    messages = [begun.message] if begun.message is not None else []
+    challenge.message_id = begun.message.id if begun.message is not None else None
+    challenge.notice_id = notice.id
     async with ctx.db.autocommit() as session:
         await repository.open_challenge(
-            session, challenge, [code_message, notice], reservation=reservation, keys=keys
+            session, challenge, [*messages, notice], reservation=reservation, keys=keys
         )
         if new_hash is not None:
             await accounts.set_password_hash(session, account.id, new_hash)
     auth_event(
         "password_succeeded", outcome="challenge", ip=client.ip, account=account.id,
-        user_agent=client.user_agent, channel=challenge.channel,
+        user_agent=client.user_agent, channel=challenge.channel, factor=challenge.factor,
     )  # fmt: skip
     return _view(ctx, challenge, account, route.sms_unavailable)
 
 
 def _new_challenge(
-    ctx: ServiceContext, account: Account, client: Client, code: str, channel: str
+    ctx: ServiceContext,
+    account: Account,
+    client: Client,
+    plan: factors.Plan,
+    route: sms_guard.Route,
 ) -> LoginChallenge:
+    """The challenge's row; its code hash is set by the step it begins. A code asked for by
+    SMS goes by the route's channel (e-mail when the SMS budgets refused it)."""
     now = ctx.clock.now()
-    challenge_id = uuid.uuid4()
+    texted = plan.factor == "sms"
+    channel = route.channel if texted else account.channel
+    factor = route.channel if texted else plan.factor
     return LoginChallenge(
-        id=challenge_id,
+        id=uuid.uuid4(),
         account_id=account.id,
-        code_hash=ctx.keyring.sign(OTP_PURPOSE, str(challenge_id), code),
+        code_hash=b"",
         channel=channel,
+        factor=factor,
+        factors=plan.factors,
         created_at=now,
         expires_at=now + ctx.settings.login_otp_ttl,
         last_sent_at=now,
@@ -183,6 +205,24 @@ async def reauthenticate(
     new_hash = await _updated_hash(ctx, account, password)
     if new_hash is not None:
         await accounts.set_password_hash(session, account.id, new_hash)
+
+
+async def reauthenticate_session(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    account: Account,
+    user_session: UserSession,
+    password: str,
+    client: Client,
+) -> datetime:
+    """Confirm the password (`reauthenticate`), then open the session's re-authentication
+    window; until when it is open."""
+    await reauthenticate(session, ctx, account=account, password=password, client=client)
+    now = ctx.clock.now()
+    await mark_reauthenticated(session, user_session, now=now)
+    auth_event("reauthenticated", outcome="success", ip=client.ip, account=account.id)
+    return now + ctx.settings.reauth_window
 
 
 def _throttle_keys(ctx: ServiceContext, folded: str, client: Client) -> repository.ThrottleKeys:
@@ -296,28 +336,34 @@ def _id(account: Account | None) -> object:
 # --- step two: the code ---------------------------------------------------------------
 
 
-async def verify_code(
+async def verify_second_step(
     session: AsyncSession,
     ctx: ServiceContext,
     *,
     challenge_id: uuid.UUID,
-    code: str,
+    proof: Proof,
     client: Client,
 ) -> SignedIn:
+    """Spend one of the challenge's attempts (comparing a sent code in the same
+    statement), then ask the strategies it accepts whether `proof` completes one."""
     now = ctx.clock.now()
     max_attempts = ctx.settings.login_otp_max_attempts
-    candidates = typed_code_candidates(ctx.keyring, OTP_PURPOSE, str(challenge_id), code)
+    candidates = code_factors.candidates(ctx.keyring, challenge_id, proof)
     attempt = await repository.spend_attempt(
         session, challenge_id, candidates=candidates, now=now, max_attempts=max_attempts
     )
     if attempt is None:
         raise await _why_unusable(session, challenge_id, now=now, max_attempts=max_attempts)
     account = attempt.account
-    if not attempt.matched:
+    attempted = Attempted(challenge_id, account, attempt.matched)
+    factor = await factors.verify(session, ctx, attempted, proof, factors=attempt.factors, now=now)
+    if factor is None:
         attempts_left = max_attempts - attempt.attempts
         _log_wrong_code(client, account.id, attempts_left)
         # The spent attempt stays spent.
         raise await keep_and_refuse(session, InvalidCode(attempts_left=attempts_left))
+    if not attempt.matched:  # a proof the statement did not compare: use the challenge now
+        await repository.use(session, challenge_id, now=now)
     # Refusals from here roll back: the challenge stays unused and the attempt unspent.
     if account.disabled:
         raise ChallengeExpired(ChallengeExpired.INVALIDATED)
@@ -332,13 +378,14 @@ async def verify_code(
     )  # fmt: skip
     await repository.finish_login(
         session, user_session=new_session.record, link=not_me.record,
-        confirmation=_confirmation(ctx, account, client, now, not_me.url),
+        confirmation=_confirmation(ctx, account, client, now, not_me.url, factor),
         own_notice=attempt.notice_id, now=now,
     )  # fmt: skip
     auth_event(
         "login_succeeded", outcome="success", ip=client.ip, account=account.id,
-        user_agent=client.user_agent,
+        user_agent=client.user_agent, factor=factor,
     )  # fmt: skip
+    SIGN_INS.labels(factor=factor).inc()
     return SignedIn(
         account=account,
         session=new_session,
@@ -382,6 +429,8 @@ async def resend_code(
     challenge = await repository.get_for_update(session, challenge_id)
     if challenge is None:
         raise ChallengeNotFound()
+    if refusal := rules.factor_refusal(challenge):  # before any cooldown is considered
+        raise refusal
     if refusal := rules.resend_refusal(challenge, now=now, settings=ctx.settings):
         raise refusal
     account = await accounts.get_by_id(session, challenge.account_id)
@@ -411,18 +460,20 @@ async def _reissue(
     now: datetime,
 ) -> None:
     """Replace the challenge's code, on `channel`, and queue it."""
-    code = ctx.codes()
     challenge.channel = channel
-    challenge.code_hash = ctx.keyring.sign(OTP_PURPOSE, str(challenge.id), code)
+    challenge.factor = channel
+    begun = factors.begin(
+        ctx, channel, account, challenge_id=challenge.id, channel=channel, now=now
+    )
+    assert begun.message is not None  # a code step sends its code
+    challenge.code_hash = begun.code_hash
     challenge.resends += 1
     challenge.last_sent_at = now
     # Each code gets its full lifetime; the "not completed" notice moves with it.
     challenge.expires_at = now + ctx.settings.login_otp_ttl
     if challenge.notice_id is not None:
         await outbox.cancel(session, challenge.notice_id, now=now)
-    challenge.message_id = await outbox.enqueue(
-        session, _code_message(ctx, account, challenge, code)
-    )
+    challenge.message_id = await outbox.enqueue(session, begun.message)
     challenge.notice_id = await outbox.enqueue(session, _incomplete_notice(ctx, account, challenge))
     await session.flush()
 
@@ -437,7 +488,8 @@ async def describe_challenge(
     account = await accounts.get_by_id(session, challenge.account_id)
     if account is None:
         raise ChallengeNotFound()
-    status = await outbox.message_status(session, challenge.message_id)
+    message_id = challenge.message_id
+    status = await outbox.message_status(session, message_id) if message_id else None
     return ChallengeStatus(
         view=_view(ctx, challenge, account), delivery=rules.delivery_state(status)
     )
@@ -454,6 +506,8 @@ def _view(
 ) -> ChallengeView:
     return ChallengeView(
         challenge_id=challenge.id,
+        factor=challenge.factor,
+        factors=list(challenge.factors),
         channel=challenge.channel,
         destination=mask_destination(challenge.channel, email=account.email, phone=account.phone),
         expires_at=challenge.expires_at,
@@ -462,20 +516,6 @@ def _view(
             challenge, max_attempts=ctx.settings.login_otp_max_attempts
         ),
         sms_unavailable=sms_unavailable,
-    )
-
-
-def _code_message(
-    ctx: ServiceContext, account: Account, challenge: LoginChallenge, code: str
-) -> OutboxMessage:
-    return code_message(
-        keyring=ctx.keyring,
-        account=account,
-        template="login_otp",
-        code=code,
-        valid_for=ctx.settings.login_otp_ttl,
-        now=challenge.last_sent_at,
-        channel=challenge.channel,
     )
 
 
@@ -498,7 +538,12 @@ def _incomplete_notice(
 
 
 def _confirmation(
-    ctx: ServiceContext, account: Account, client: Client, now: datetime, not_me_url: str
+    ctx: ServiceContext,
+    account: Account,
+    client: Client,
+    now: datetime,
+    not_me_url: str,
+    factor: str,
 ) -> OutboxMessage:
     return account_message(
         keyring=ctx.keyring,
@@ -510,6 +555,7 @@ def _confirmation(
             "ip": client.ip,
             "user_agent": describe_device(client.user_agent),  # never the signer's own words
             "not_me_url": not_me_url,
+            "factor": labels.factor_name(account.locale, factor),
         },
         now=now,
         secret_params=("not_me_url",),  # the link acts on the account: sealed like a code

@@ -34,6 +34,11 @@ SUPPORT_VERIFICATIONS = Counter(
     "Support verifications by key name and result (valid, mismatch, ..., invalid_request)",
     ["key", "result"],
 )
+SIGN_INS = Counter(
+    "authsvc_sign_ins_total",
+    "Completed sign-ins by the second step that finished them (email, sms, totp, recovery_code)",
+    ["factor"],
+)
 HTTP_DURATION = Histogram(
     "authsvc_http_request_duration_seconds",
     "HTTP requests by route template, method and status class",

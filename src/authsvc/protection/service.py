@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.accounts import repository as accounts
-from authsvc.accounts.errors import WeakPassword
+from authsvc.accounts.errors import AccountNotFound, WeakPassword
 from authsvc.accounts.models import Account
 from authsvc.accounts.policy import check_new_password
 from authsvc.auth_codes import service as auth_codes
@@ -23,6 +23,7 @@ from authsvc.core.db import keep_and_refuse
 from authsvc.delivery import outbox
 from authsvc.delivery.models import OutboxMessage
 from authsvc.delivery.notify import account_message, code_message, time_params
+from authsvc.factors import service as factors
 from authsvc.links import service as links
 from authsvc.login.errors import InvalidCode
 from authsvc.login.service import Client, reauthenticate
@@ -332,6 +333,26 @@ def _reset_view(ctx: ServiceContext, reset: PasswordReset) -> ResetView:
 
 
 # --- records and notices --------------------------------------------------------------------
+
+
+async def reset_factors(ctx: ServiceContext, *, login: str, reason: str) -> Account:
+    """The operator's recovery for a customer who lost the app: clear the app and the
+    recovery codes (the customer signs in with codes again), audit it with the reason,
+    and tell the customer."""
+    async with ctx.db.transaction() as session:
+        account = await accounts.get_by_login(session, login)
+        if account is None:
+            raise AccountNotFound()
+        now = ctx.clock.now()
+        await factors.reset_factors(session, ctx, account)
+        event = SecurityEvent(
+            id=uuid.uuid4(), account_id=account.id, kind="factors_reset", created_at=now,
+            ip="-", user_agent="authsvc accounts reset-factors", detail=reason[:1000],
+        )  # fmt: skip
+        await repository.record_event(session, event)
+    auth_event("factors_reset", outcome="success", account=account.id, operator=True)
+    return account
+
 
 # What each kind of security event tells the customer (templates/<locale>.toml).
 NOTICES = {

@@ -10,8 +10,9 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 
 from authsvc.accounts.models import Account
 from authsvc.sessions import service
-from authsvc.sessions.errors import CsrfRejected, NotAuthenticated
+from authsvc.sessions.errors import CsrfRejected, NotAuthenticated, ReauthenticationRequired
 from authsvc.sessions.models import UserSession
+from authsvc.sessions.rules import reauthenticated_recently
 from authsvc.web.client_ip import ClientIP
 from authsvc.web.cookies import DEV_COOKIE, SECURE_COOKIE, read_session_cookie
 from authsvc.web.dependencies import Context, Session
@@ -75,3 +76,21 @@ async def require_session(
 
 
 CurrentSession = Annotated[Authenticated, Depends(require_session)]
+
+
+# What a route behind RecentlyReauthenticated may be refused with (unsafe methods only).
+REAUTH_REFUSALS = (*SESSION_REFUSALS_UNSAFE, ReauthenticationRequired)
+
+
+async def require_recent_reauthentication(current: CurrentSession, ctx: Context) -> Authenticated:
+    """The signed-in session, when its password was re-entered within AUTHSVC_REAUTH_WINDOW:
+    every change of how the account signs in (factors, contacts) needs it."""
+    recent = reauthenticated_recently(
+        current.session.reauthenticated_at, now=ctx.clock.now(), window=ctx.settings.reauth_window
+    )
+    if not recent:
+        raise ReauthenticationRequired()
+    return current
+
+
+RecentlyReauthenticated = Annotated[Authenticated, Depends(require_recent_reauthentication)]

@@ -22,6 +22,16 @@ class CsrfRejected(AppError):
     default_detail = "Cookie-authenticated requests must come from an allowed origin."
 
 
+class ReauthenticationRequired(AppError):
+    status = 403
+    code = "reauthentication_required"
+    title = "Confirm your password first"
+    default_detail = (
+        "Changing how the account signs in needs a recent password re-entry: "
+        "POST /session/reauthenticate, then try again."
+    )
+
+
 class SessionNotFound(NotFound):
     code = "session_not_found"
     title = "Session not found"

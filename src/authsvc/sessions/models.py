@@ -26,5 +26,7 @@ class UserSession(Base):
     idle_expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last password re-entry ("sudo mode"): factor and contact changes need it recent.
+    reauthenticated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ip: Mapped[str] = mapped_column(String(45))
     user_agent: Mapped[str] = mapped_column(Text)

@@ -117,3 +117,11 @@ async def revoke_all(
         update(UserSession).where(*conditions).values(revoked_at=now).returning(UserSession.id)
     )
     return len((await session.execute(statement)).all())
+
+
+async def mark_reauthenticated(
+    session: AsyncSession, session_id: uuid.UUID, *, now: datetime
+) -> None:
+    await session.execute(
+        update(UserSession).where(UserSession.id == session_id).values(reauthenticated_at=now)
+    )

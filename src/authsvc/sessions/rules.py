@@ -32,3 +32,10 @@ def idle_expiry(
     if isinstance(expires_at, datetime):
         return min(slid, expires_at)
     return func.least(slid, expires_at)
+
+
+def reauthenticated_recently(
+    reauthenticated_at: datetime | None, *, now: datetime, window: timedelta
+) -> bool:
+    """Whether the session's last password re-entry is within the window ("sudo mode")."""
+    return reauthenticated_at is not None and now - reauthenticated_at < window

@@ -112,3 +112,10 @@ async def revoke_other_sessions(
         "sessions_revoked", outcome="success", ip=ip, account=current.account_id, count=ended
     )
     return ended
+
+
+async def mark_reauthenticated(
+    session: AsyncSession, user_session: UserSession, *, now: datetime
+) -> None:
+    """Open the re-authentication window of this session (the password was just confirmed)."""
+    await repository.mark_reauthenticated(session, user_session.id, now=now)

@@ -1,0 +1,78 @@
+"""The one interface every second step implements (Kratos's selfservice/strategy model).
+
+A login asks the strategy of the step it wants to *begin* (what `/login` answers and
+sends), and every strategy its challenge accepts to *verify* a proof. The login spends
+the challenge's attempt first, in the statement that also compares a sent code, so every
+proof, whatever its kind, costs one of the challenge's attempts. Adding a factor adds a
+module and an entry in `STRATEGIES`, never a branch in the login.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authsvc.accounts.models import Account
+from authsvc.context import ServiceContext
+from authsvc.delivery.models import OutboxMessage
+
+
+@dataclass(frozen=True)
+class Proof:
+    """What `/login/verify` was given; each strategy reads the part that is its own."""
+
+    code: str | None = None  # an e-mail or SMS code, or the app's
+    recovery_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Begun:
+    """What beginning a step produced: the secret the challenge row keeps (an HMAC of the
+    code sent; random when nothing is sent), the message to queue, extra answer fields."""
+
+    code_hash: bytes
+    message: OutboxMessage | None = None
+    answer: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Attempted:
+    """A login challenge whose attempt was just spent (login.repository.spend_attempt)."""
+
+    challenge_id: uuid.UUID
+    account: Account
+    code_matched: bool  # the typed code is the one sent, compared by that statement
+
+
+class Strategy(Protocol):
+    name: str  # the factor's name in the API (`factor`, `factors`)
+
+    def begin(
+        self,
+        ctx: ServiceContext,
+        account: Account,
+        *,
+        challenge_id: uuid.UUID,
+        channel: str,
+        now: datetime,
+    ) -> Begun:
+        """Start this step for a new challenge (or a resend)."""
+        ...  # pragma: no cover
+
+    async def verify(
+        self,
+        session: AsyncSession,
+        ctx: ServiceContext,
+        attempted: Attempted,
+        proof: Proof,
+        *,
+        now: datetime,
+    ) -> bool:
+        """Whether `proof` completes this step; what it uses up (a time step, a recovery
+        code) is used up by the statement that accepts it."""
+        ...  # pragma: no cover
