@@ -47,6 +47,8 @@ async def _challenge(ctx: ServiceContext, account: Account, expires_at: datetime
             account_id=account.id,
             code_hash=b"\0" * 32,
             channel="email",
+            factor="email",
+            factors=["email"],
             created_at=expires_at - timedelta(minutes=10),
             expires_at=expires_at,
             last_sent_at=expires_at - timedelta(minutes=10),
