@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -117,6 +118,10 @@ class Settings(BaseSettings):
     # --- sessions ------------------------------------------------------------
     session_idle_timeout: Duration = timedelta(minutes=30)
     session_absolute_lifetime: Duration = timedelta(hours=12)
+    # A check writes the session's last use (and slides its idle expiry) only when the
+    # stored one is older than this: the hottest call stays a read. The idle timeout then
+    # ends a session up to this much early, never late.
+    session_touch_interval: Duration = timedelta(seconds=60)
 
     # --- throttling ----------------------------------------------------------
     # Per login name (and per device cookie): a person mistypes a few times, then waits.
@@ -228,6 +233,17 @@ class Settings(BaseSettings):
             host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
             object.__setattr__(self, "public_url", f"http://{host}:{self.port}")
         return self
+
+    @field_validator("session_touch_interval")
+    @classmethod
+    def _touch_inside_idle_timeout(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        # Touched less often than it idles out, an active session would be ended.
+        idle = info.data.get("session_idle_timeout")
+        if value < timedelta(0):
+            raise ValueError("must not be negative (0 writes at every check)")
+        if idle is not None and value >= idle:
+            raise ValueError("must be shorter than AUTHSVC_SESSION_IDLE_TIMEOUT")
+        return value
 
     @property
     def is_dev(self) -> bool:

@@ -9,8 +9,8 @@ Three ways to open a session, each for one kind of work:
 - **`Database.transaction()`**: a unit of work outside a request (CLI, delivery worker,
   purge), or a few writes a use case commits on its own before it goes on.
 - **`Database.autocommit()`**: statements that are each atomic by themselves, on the hot
-  paths (the password step around argon2, the support key check): no BEGIN/COMMIT trips
-  and no row lock held past the statement.
+  paths (the password step around argon2, the support key check, the session check): no
+  BEGIN/COMMIT trips and no row lock held past the statement.
 """
 
 from __future__ import annotations
