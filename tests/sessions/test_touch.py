@@ -8,6 +8,8 @@ it changes exactly when a check writes the row.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from datetime import datetime, timedelta
 
 import httpx
@@ -210,9 +212,9 @@ async def test_of_concurrent_due_checks_only_one_writes(
         blocker_xid = (await blocker.execute(text("SELECT txid_current()::text"))).scalar_one()
 
         async def check() -> object:
-            async with ctx.db.autocommit() as session:
+            async with ctx.db.autocommit_connection() as connection:
                 return await repository.find_live(
-                    session, digest, now=now, idle_timeout=IDLE, touch_interval=INTERVAL
+                    connection, digest, now=now, idle_timeout=IDLE, touch_interval=INTERVAL
                 )
 
         waiting = [asyncio.create_task(check()) for _ in range(checkers)]
@@ -255,3 +257,16 @@ async def test_a_zero_interval_writes_at_every_check(
             await _check(client, token)
             versions.add((await _row_version(ctx, token))[0])
     assert len(versions) == 3
+
+
+def test_a_checked_session_reads_in_a_fresh_process_before_any_orm_query() -> None:
+    """The check builds its rows without the ORM's queries, which are what configure the
+    mappers; the first request of a new process may be a check."""
+    script = (
+        "import authsvc.models\n"
+        "from authsvc.accounts.models import Account\n"
+        "from authsvc.core.db import loaded\n"
+        "print(loaded(Account, {'login': 'sam'}).login)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.stdout.strip() == "sam", done.stderr

@@ -10,12 +10,13 @@ Three ways to open a session, each for one kind of work:
   purge), or a few writes a use case commits on its own before it goes on.
 - **`Database.autocommit()`**: statements that are each atomic by themselves, on the hot
   paths (the password step around argon2, the support key check, the session check): no
-  BEGIN/COMMIT trips and no row lock held past the statement.
+  BEGIN/COMMIT trips and no row lock held past the statement. `autocommit_connection()`
+  is the same without the ORM session, for the session check's one Core statement.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
@@ -23,12 +24,13 @@ from sqlalchemy import Insert, MetaData, Table, bindparam, event, insert
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, configure_mappers
 
 # Explicit constraint names, so migrations can refer to them by name.
 NAMING_CONVENTION = {
@@ -46,6 +48,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+B = TypeVar("B", bound=Base)
+
+
 def table_of(model: type[Base]) -> Table:
     """The model's table, typed as one (SQLAlchemy types `__table__` as any FromClause)."""
     return cast(Table, model.__table__)
@@ -55,6 +60,18 @@ def column_values(row: Base) -> dict[str, Any]:
     """An ORM-built row as column values, for Core statements that write several rows
     of different tables in one go."""
     return {column.key: getattr(row, column.key) for column in row.__table__.columns}
+
+
+def loaded(model: type[B], values: Mapping[str, Any]) -> B:
+    """A `model` holding `values` (a row of a Core statement), built as the ORM's own
+    loader builds one: no `__init__`, no change events, attached to no session. For rows
+    that are only read; writes go by id through a repository."""
+    # Attribute access needs configured mappers; the ORM's own queries see to it, and a
+    # first request may have made none yet. Once configured, this returns at once.
+    configure_mappers()
+    instance: B = model.__mapper__.class_manager.new_instance()
+    instance.__dict__.update(values)
+    return instance
 
 
 def insert_statement(model: type[Base], prefix: str) -> Insert:
@@ -195,6 +212,14 @@ class Database:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             async with AsyncSession(bind=connection) as session:
                 yield session
+
+    @asynccontextmanager
+    async def autocommit_connection(self) -> AsyncIterator[AsyncConnection]:
+        """`autocommit()` without the ORM session around it, for the Core statement of the
+        hottest call (the session check), where the session cost more than the statement."""
+        async with self.engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
 
     def connections_in_use(self) -> int:
         checked_out: int = self.engine.pool.checkedout()  # type: ignore[attr-defined]

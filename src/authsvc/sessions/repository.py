@@ -8,11 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, DateTime, Select, bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from authsvc.accounts.models import Account
-from authsvc.accounts.repository import account_from_row
-from authsvc.core.db import table_of
+from authsvc.core.db import loaded, table_of
 from authsvc.sessions.models import UserSession
 from authsvc.sessions.rules import idle_expiry_sql, touch_before
 
@@ -68,11 +67,12 @@ def _check_statement() -> Select[Any]:
 
 
 _CHECK = _check_statement()  # built once, so compiled once
-SESSION_COLUMNS = [column.key for column in UserSession.__table__.columns]
+_SESSION_COLUMNS = [column.key for column in table_of(UserSession).c]
+_ACCOUNT_COLUMNS = [column.key for column in table_of(Account).c]
 
 
 async def find_live(
-    session: AsyncSession,
+    connection: AsyncConnection,
     token_hash: bytes,
     *,
     now: datetime,
@@ -81,23 +81,20 @@ async def find_live(
 ) -> tuple[UserSession, Account] | None:
     """The live session for a token digest and its account; see `_check_statement`.
 
-    Both come back attached to no session: the callers read them, and write only by id.
+    Both come back attached to no session: the callers read them, and write by id.
     """
-    connection = await session.connection()  # Core: no ORM work on the hot path
     params = {"digest": token_hash, "now": now, "touch_before": touch_before(now, touch_interval),
               "idle_until": now + idle_timeout}  # fmt: skip
     row = (await connection.execute(_CHECK, params)).one_or_none()
     if row is None:
         return None
-    values = list(row)
-    touched_last_seen, touched_idle = values[-2:]
-    user_session = UserSession(**dict(zip(SESSION_COLUMNS, values, strict=False)))
+    sessions = len(_SESSION_COLUMNS)
+    session_values = dict(zip(_SESSION_COLUMNS, row[:sessions], strict=True))
+    touched_last_seen, touched_idle = row[-2:]
     if touched_last_seen is not None:  # the row as this check left it
-        user_session.last_seen_at = touched_last_seen
-        user_session.idle_expires_at = touched_idle
-    account = account_from_row(values[len(SESSION_COLUMNS) : -2])
-    assert account is not None  # an inner join found it
-    return user_session, account
+        session_values.update(last_seen_at=touched_last_seen, idle_expires_at=touched_idle)
+    account_values = dict(zip(_ACCOUNT_COLUMNS, row[sessions:-2], strict=True))
+    return loaded(UserSession, session_values), loaded(Account, account_values)
 
 
 async def revoke(session: AsyncSession, session_id: uuid.UUID, *, now: datetime) -> None:

@@ -72,9 +72,9 @@ async def authenticate(
     stays whatever the request does next, as the use it records happened.
     """
     settings = ctx.settings
-    async with ctx.db.autocommit() as session:
+    async with ctx.db.autocommit_connection() as connection:
         found = await repository.find_live(
-            session, token_digest(token), now=ctx.clock.now(),
+            connection, token_digest(token), now=ctx.clock.now(),
             idle_timeout=settings.session_idle_timeout,
             touch_interval=settings.session_touch_interval,
         )  # fmt: skip
