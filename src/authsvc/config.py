@@ -84,6 +84,14 @@ class Settings(BaseSettings):
     # Bearer token /metrics asks for; unset: open in dev mode, refused in production.
     metrics_token: SecretStr | None = None
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # What AUTHSVC_DATABASE_URL points at: PostgreSQL itself or a session-pooling proxy
+    # ("none", "session": every feature works), or PgBouncer in transaction pooling,
+    # where a connection is another server's at each transaction: no prepared statement
+    # outlives its statement, and LISTEN goes to AUTHSVC_DATABASE_DIRECT_URL.
+    database_pooler: Literal["none", "session", "transaction"] = "none"
+    # PostgreSQL itself, past the pooler: the delivery worker LISTENs there (without it,
+    # behind a transaction pooler, the worker polls) and `authsvc migrate` migrates there.
+    database_direct_url: SecretStr | None = None
 
     # --- secrets -------------------------------------------------------------
     secret_key: SecretStr | None = None
@@ -266,6 +274,11 @@ class Settings(BaseSettings):
         if self.is_dev and parts.hostname in twins:
             origins.append(f"{parts.scheme}://{twins[parts.hostname]}:{parts.port or 80}")
         return origins
+
+    @property
+    def transaction_pooled(self) -> bool:
+        """Whether each transaction may run on another server connection (PgBouncer)."""
+        return self.database_pooler == "transaction"
 
     @property
     def uses_embedded_database(self) -> bool:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from authsvc.accounts.service import set_disabled
 from authsvc.context import ServiceContext
@@ -201,7 +202,7 @@ async def test_of_concurrent_due_checks_only_one_writes(
     clock.advance(INTERVAL + timedelta(seconds=1))
     now = clock.now()
     digest = token_digest(token)
-    checkers = 8
+    checkers = 3  # with the blocker, within a test PgBouncer's 4 server connections
     async with ctx.db.engine.connect() as blocker:
         # A touch that holds the row lock until the checks below wait for it.
         touched = await blocker.execute(
@@ -218,23 +219,24 @@ async def test_of_concurrent_due_checks_only_one_writes(
                 )
 
         waiting = [asyncio.create_task(check()) for _ in range(checkers)]
-        await _until_waiting_on_locks(ctx, checkers)
+        await _until_waiting_on_locks(blocker, checkers)
         await blocker.commit()
         found = await asyncio.gather(*waiting)
     assert all(result is not None for result in found)
     assert (await _row_version(ctx, token))[0] == blocker_xid
 
 
-async def _until_waiting_on_locks(ctx: ServiceContext, count: int) -> None:
-    """Until `count` backends of this database wait for a lock (a condition, not a time)."""
+async def _until_waiting_on_locks(connection: AsyncConnection, count: int) -> None:
+    """Until `count` backends of this database wait for a lock (a condition, not a time),
+    asked on `connection` (its transaction's statistics snapshot cleared each time)."""
     query = text(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
         " AND wait_event_type = 'Lock'"
     )
     for _ in range(1000):
-        async with ctx.db.autocommit() as session:
-            if (await session.execute(query)).scalar_one() >= count:
-                return
+        await connection.execute(text("SELECT pg_stat_clear_snapshot()"))
+        if (await connection.execute(query)).scalar_one() >= count:
+            return
         await asyncio.sleep(0.01)
     raise AssertionError(f"{count} checks never waited for the row lock")
 

@@ -164,8 +164,28 @@ def _classify_connection_failures(engine: AsyncEngine) -> None:
 POOL_RECYCLE_SECONDS = 1800
 
 
+def _unnamed() -> str:
+    return ""
+
+
+# Behind PgBouncer in transaction pooling (1.18, Debian's, keeps no prepared statements),
+# consecutive statements of one client may run on different server connections: a named
+# prepared statement would be missing there, or clash with another client's of the same
+# name. So nothing is cached and every statement is the unnamed one, which asyncpg
+# (its cache off) parses again in the very message sequence that runs it.
+TRANSACTION_POOLER_ARGS: dict[str, Any] = {
+    "statement_cache_size": 0,  # asyncpg's own cache
+    "prepared_statement_cache_size": 0,  # SQLAlchemy's asyncpg dialect's
+    "prepared_statement_name_func": _unnamed,
+}
+
+
 def create_engine(
-    url: str, *, pool_size: int = 10, application_name: str = "authsvc"
+    url: str,
+    *,
+    pool_size: int = 10,
+    application_name: str = "authsvc",
+    transaction_pooled: bool = False,
 ) -> AsyncEngine:
     # hide_parameters: SQL errors must never carry hashes, codes or e-mail addresses into logs.
     # No pool_pre_ping: with asyncpg it costs three round trips (BEGIN, ping, ROLLBACK) on
@@ -174,9 +194,12 @@ def create_engine(
     # pooled connection as old as it; pool_recycle retires idle connections before a
     # firewall or server idle timeout can cut them. The application name tells the API's
     # backends from the worker's in pg_stat_activity (and to the CPU benchmark).
+    connect_args: dict[str, Any] = {"server_settings": {"application_name": application_name}}
+    if transaction_pooled:
+        connect_args.update(TRANSACTION_POOLER_ARGS)
     engine = create_async_engine(
         url,
-        connect_args={"server_settings": {"application_name": application_name}},
+        connect_args=connect_args,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=POOL_RECYCLE_SECONDS,
@@ -195,9 +218,15 @@ class Database:
 
     @classmethod
     def from_url(
-        cls, url: str, *, pool_size: int = 10, application_name: str = "authsvc"
+        cls,
+        url: str,
+        *,
+        pool_size: int = 10,
+        application_name: str = "authsvc",
+        transaction_pooled: bool = False,
     ) -> Database:
-        return cls(create_engine(url, pool_size=pool_size, application_name=application_name))
+        return cls(create_engine(url, pool_size=pool_size, application_name=application_name,
+                                 transaction_pooled=transaction_pooled))  # fmt: skip
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
