@@ -39,7 +39,8 @@ from common import (
     http_loop,
     percentile,
     post,
-    postgres_seconds,
+    postgres_roles,
+    process_seconds,
     scratch_database,
     spawn,
     tree_seconds,
@@ -135,25 +136,21 @@ async def respread(url: str, tokens: list[str]) -> None:
         await connection.close()
 
 
-async def session_updates(url: str) -> int:
-    """Rows updated in the sessions table so far, from pg_stat_user_tables.
+# An idle backend holding counts it could not report (it reported less than a second
+# before) reports them ten seconds later (PostgreSQL's PGSTAT_IDLE_INTERVAL).
+STATS_SETTLE_SECONDS = 11
 
-    Backends report their counts when idle, at most once a second (or ten seconds after
-    the last report), so this waits until two reads a second apart agree.
-    """
+
+async def session_updates(url: str) -> int:
+    """Rows updated in the sessions table so far, from pg_stat_user_tables, once every
+    backend has reported what it did."""
+    await asyncio.sleep(STATS_SETTLE_SECONDS)
     connection = await connect(url)
     try:
-        last = -1
-        for _ in range(30):
-            await connection.execute("SELECT pg_stat_clear_snapshot()")
-            now = await connection.fetchval(
-                "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'sessions'"
-            )
-            if now == last:
-                return int(now)
-            last = now
-            await asyncio.sleep(1.5)
-        return int(last)
+        found = await connection.fetchval(
+            "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'sessions'"
+        )
+        return int(found)
     finally:
         await connection.close()
 
@@ -194,13 +191,25 @@ def child(args: list[str]) -> None:
     print(json.dumps(result))
 
 
-def cpu_now(server_pid: int, url: str) -> dict[str, float]:
-    """CPU seconds so far of the server, its PostgreSQL backends and PostgreSQL's own
-    background processes (the WAL writer and checkpointer write what checks write)."""
+def cpu_now(server_pid: int, url: str) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of the server (all its processes), each of its PostgreSQL
+    backends and PostgreSQL's own background processes (the WAL writer and checkpointer
+    write what checks write), by process id."""
+    roles = asyncio.run(postgres_roles(url))
+    found: dict[str, dict[int, float]] = {"server": {server_pid: tree_seconds(server_pid)}}
+    for role in ("postgres: API", "postgres: background"):
+        found[role] = {pid: process_seconds(pid) for pid, what in roles.items() if what == role}
+    return found
+
+
+def cpu_spent(
+    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
+) -> dict[str, float]:
+    """CPU seconds each component spent between two `cpu_now`s: a process that started in
+    between counts in full, one that ended (a pooled connection replaced) is left out."""
     return {
-        "server": tree_seconds(server_pid),
-        "postgres: API": postgres_seconds(url, "postgres: API"),
-        "postgres: background": postgres_seconds(url, "postgres: background"),
+        role: sum(seconds - before[role].get(pid, 0.0) for pid, seconds in pids.items())
+        for role, pids in after.items()
     }
 
 
@@ -277,8 +286,7 @@ def main() -> None:
                 checking = spawn(__file__, kind, server.url, str(concurrency),
                                  str(seconds), str(pace), str(tokens_file))  # fmt: skip
                 result = collect(checking)
-                cpu = {name: after - before[name]
-                       for name, after in cpu_now(server.process.pid, url).items()}  # fmt: skip
+                cpu = cpu_spent(before, cpu_now(server.process.pid, url))
                 cpu["load generator"] = result["cpu_seconds"]
                 figures = report(label, result, seconds, cpu)
                 if kind == "check":
