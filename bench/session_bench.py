@@ -117,6 +117,15 @@ async def load_sessions(url: str, sessions: int) -> None:
         await connection.close()
 
 
+async def table_megabytes(url: str) -> float:
+    connection = await connect(url)
+    try:
+        size = await connection.fetchval("SELECT pg_total_relation_size('sessions')")
+        return int(size) / 1e6
+    finally:
+        await connection.close()
+
+
 async def respread(url: str, tokens: list[str]) -> None:
     """Last written uses of the active sessions spread over the past interval again, so
     each measurement starts from the steady state (earlier windows wrote some of them)."""
@@ -268,7 +277,8 @@ def main() -> None:
             started = time.monotonic()
             print(f"loading {args.sessions:,} live sessions ...", flush=True)
             asyncio.run(load_sessions(url, args.sessions))
-            print(f"  loaded in {time.monotonic() - started:.0f} s", flush=True)
+            print(f"  loaded in {time.monotonic() - started:.0f} s; the sessions table and its "
+                  f"indexes take {asyncio.run(table_megabytes(url)):.0f} MB", flush=True)  # fmt: skip
             picked = random.sample(range(1, args.sessions + 1), min(args.active, args.sessions))
             tokens = [f"{TOKEN_PREFIX}{n}" for n in picked]
             tokens_file.write_text("\n".join(tokens))
