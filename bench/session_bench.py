@@ -277,8 +277,9 @@ def main() -> None:
             started = time.monotonic()
             print(f"loading {args.sessions:,} live sessions ...", flush=True)
             asyncio.run(load_sessions(url, args.sessions))
+            size = asyncio.run(table_megabytes(url))
             print(f"  loaded in {time.monotonic() - started:.0f} s; the sessions table and its "
-                  f"indexes take {asyncio.run(table_megabytes(url)):.0f} MB", flush=True)  # fmt: skip
+                  f"indexes take {size:.0f} MB", flush=True)  # fmt: skip
             picked = random.sample(range(1, args.sessions + 1), min(args.active, args.sessions))
             tokens = [f"{TOKEN_PREFIX}{n}" for n in picked]
             tokens_file.write_text("\n".join(tokens))

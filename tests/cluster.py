@@ -12,6 +12,7 @@ same `Cluster`.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shutil
 import signal
@@ -180,15 +181,18 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    # The benchmarks' scratch database: on AUTHSVC_TEST_DATABASE_URL's server, or embedded.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-    from common import scratch_database  # type: ignore[import-not-found]
+    common = importlib.import_module("common")
 
-    with scratch_database() as url:
+    with common.scratch_database() as url:
         cluster = Cluster(url, replicas=args.replicas, workers=args.workers)
         try:
             cluster.start()
             print(f"HAProxy: {cluster.url} (replicas on {cluster.ports}); Ctrl-C stops")
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            stop = {signal.SIGINT, signal.SIGTERM}
+            signal.pthread_sigmask(signal.SIG_BLOCK, stop)  # taken by sigwait, not raised
+            signal.sigwait(stop)
         finally:
             cluster.stop()
 

@@ -55,8 +55,8 @@ async def _session(database_url: str, login: str) -> str:
             """
             INSERT INTO accounts (id, login, password_hash, email, channel, locale, disabled,
                                   created_at, updated_at)
-            VALUES (gen_random_uuid(), $1::text, 'x', $1::text || '@example.com', 'email', 'en', false,
-                    now(), now())
+            VALUES (gen_random_uuid(), $1::text, 'x', $1::text || '@example.com', 'email',
+                    'en', false, now(), now())
             RETURNING id
             """,
             login,
