@@ -253,10 +253,11 @@ class HttpConnection:
         self.writer.close()
 
 
-def get(url: str, path: str) -> bytes:
+def get(url: str, path: str, headers: dict[str, str] | None = None) -> bytes:
     """The bytes of an HTTP/1.1 GET of `url` + `path`."""
     host = url.removeprefix("http://")
-    return f"GET {path} HTTP/1.1\r\nhost: {host}\r\n\r\n".encode()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    return f"GET {path} HTTP/1.1\r\nhost: {host}\r\n{extra}\r\n".encode()
 
 
 async def http_loop(

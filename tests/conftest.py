@@ -98,9 +98,37 @@ def clock() -> MovableClock:
     return MovableClock()
 
 
+@pytest.fixture(scope="session")
+def service_database(database_url: str) -> Iterator[tuple[str, dict[str, object]]]:
+    """The URL the service context uses and the settings that go with it: the scratch
+    database itself, or with AUTHSVC_TEST_POOLER=pgbouncer, the same through a real
+    PgBouncer in transaction pooling mode (tests/pooler.py)."""
+    if os.environ.get("AUTHSVC_TEST_POOLER", "") != "pgbouncer":
+        yield database_url, {}
+        return
+    from tests.pooler import BINARY, MISSING, PgBouncer
+
+    if BINARY is None:
+        pytest.fail(f"AUTHSVC_TEST_POOLER=pgbouncer, but {MISSING}")
+    bouncer = PgBouncer(database_url)
+    bouncer.start()
+    try:
+        yield bouncer.url(database_url), pooled_settings(database_url)
+    finally:
+        bouncer.close()
+
+
+def pooled_settings(direct_url: str) -> dict[str, object]:
+    """Settings of a service behind a transaction pooler, `direct_url` past it."""
+    return {"database_pooler": "transaction", "database_direct_url": SecretStr(direct_url)}
+
+
 @pytest_asyncio.fixture(scope="session")
-async def base_ctx(database_url: str, clock: MovableClock) -> AsyncIterator[ServiceContext]:
-    ctx = ServiceContext.build(make_settings(), database_url, clock=clock)
+async def base_ctx(
+    service_database: tuple[str, dict[str, object]], clock: MovableClock
+) -> AsyncIterator[ServiceContext]:
+    url, settings = service_database
+    ctx = ServiceContext.build(make_settings(**settings), url, clock=clock)
     yield ctx
     await ctx.close()
 

@@ -91,7 +91,7 @@ def run_with_context(
     async def runner() -> T:
         # The embedded database is ours to migrate; a configured one must already be at
         # head, or the command would fail on a missing table with a confusing message.
-        await _prepare_schema(url, migrate=settings.uses_embedded_database)
+        await _prepare_schema(url, settings, migrate=settings.uses_embedded_database)
         ctx = ServiceContext.build(settings, url, application_name=application_name)
         try:
             return await work(ctx)
@@ -148,7 +148,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     with database_url(settings) as url:
         # The embedded database is ours: bring it to head. Elsewhere only when asked to.
         migrate = settings.uses_embedded_database or args.migrate or settings.migrate_on_start
-        asyncio.run(_prepare_schema(url, migrate=migrate))
+        asyncio.run(_prepare_schema(url, settings, migrate=migrate))
         # The app (and each uvicorn worker process) reads its settings from the environment.
         os.environ["AUTHSVC_DATABASE_URL"] = url
         os.environ["AUTHSVC_ENV"] = str(settings.env)
@@ -190,10 +190,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _prepare_schema(url: str, *, migrate: bool) -> None:
+async def _prepare_schema(url: str, settings: Settings, *, migrate: bool) -> None:
     from authsvc.core.db import create_engine
 
-    engine = create_engine(url, pool_size=1)
+    # Past the pooler when PostgreSQL's own address is given (DDL wants no proxy between).
+    direct = settings.database_direct_url
+    if direct is not None and not settings.uses_embedded_database:
+        engine = create_engine(direct.get_secret_value(), pool_size=1)
+    else:
+        engine = create_engine(url, pool_size=1, transaction_pooled=settings.transaction_pooled)
     try:
         if migrate:
             await upgrade(engine)
@@ -210,7 +215,7 @@ async def _prepare_schema(url: str, *, migrate: bool) -> None:
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     with database_url(settings) as url:
-        asyncio.run(_prepare_schema(url, migrate=True))
+        asyncio.run(_prepare_schema(url, settings, migrate=True))
     print(f"database schema is at {head_revision()}")
     return 0
 

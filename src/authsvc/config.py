@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -102,6 +103,14 @@ class Settings(BaseSettings):
     # Bearer token /metrics asks for; unset: open in dev mode, refused in production.
     metrics_token: SecretStr | None = None
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # What AUTHSVC_DATABASE_URL points at: PostgreSQL itself or a session-pooling proxy
+    # ("none", "session": every feature works), or PgBouncer in transaction pooling,
+    # where a connection is another server's at each transaction: no prepared statement
+    # outlives its statement, and LISTEN goes to AUTHSVC_DATABASE_DIRECT_URL.
+    database_pooler: Literal["none", "session", "transaction"] = "none"
+    # PostgreSQL itself, past the pooler: the delivery worker LISTENs there (without it,
+    # behind a transaction pooler, the worker polls) and `authsvc migrate` migrates there.
+    database_direct_url: SecretStr | None = None
 
     # --- secrets -------------------------------------------------------------
     secret_key: SecretStr | None = None
@@ -141,6 +150,10 @@ class Settings(BaseSettings):
     # --- sessions ------------------------------------------------------------
     session_idle_timeout: Duration = timedelta(minutes=30)
     session_absolute_lifetime: Duration = timedelta(hours=12)
+    # A check writes the session's last use (and slides its idle expiry) only when the
+    # stored one is older than this: the hottest call stays a read. The idle timeout then
+    # ends a session up to this much early, never late.
+    session_touch_interval: Duration = timedelta(seconds=60)
 
     # --- throttling ----------------------------------------------------------
     # Per login name (and per device cookie): a person mistypes a few times, then waits.
@@ -277,6 +290,17 @@ class Settings(BaseSettings):
             object.__setattr__(self, "public_url", f"http://{host}:{self.port}")
         return self
 
+    @field_validator("session_touch_interval")
+    @classmethod
+    def _touch_inside_idle_timeout(cls, value: timedelta, info: ValidationInfo) -> timedelta:
+        # Touched less often than it idles out, an active session would be ended.
+        idle = info.data.get("session_idle_timeout")
+        if value < timedelta(0):
+            raise ValueError("must not be negative (0 writes at every check)")
+        if idle is not None and value >= idle:
+            raise ValueError("must be shorter than AUTHSVC_SESSION_IDLE_TIMEOUT")
+        return value
+
     @property
     def is_dev(self) -> bool:
         return self.env == "dev"
@@ -298,6 +322,11 @@ class Settings(BaseSettings):
         if self.is_dev and parts.hostname in twins:
             origins.append(f"{parts.scheme}://{twins[parts.hostname]}:{parts.port or 80}")
         return origins
+
+    @property
+    def transaction_pooled(self) -> bool:
+        """Whether each transaction may run on another server connection (PgBouncer)."""
+        return self.database_pooler == "transaction"
 
     @property
     def uses_embedded_database(self) -> bool:

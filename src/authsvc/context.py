@@ -32,8 +32,9 @@ class ServiceContext:
         application_name: str = "authsvc",
     ) -> ServiceContext:
         db = Database.from_url(
-            database_url, pool_size=settings.db_pool_size, application_name=application_name
-        )
+            database_url, pool_size=settings.db_pool_size, application_name=application_name,
+            transaction_pooled=settings.transaction_pooled,
+        )  # fmt: skip
         return cls(
             settings=settings,
             db=db,

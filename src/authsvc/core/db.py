@@ -9,13 +9,14 @@ Three ways to open a session, each for one kind of work:
 - **`Database.transaction()`**: a unit of work outside a request (CLI, delivery worker,
   purge), or a few writes a use case commits on its own before it goes on.
 - **`Database.autocommit()`**: statements that are each atomic by themselves, on the hot
-  paths (the password step around argon2, the support key check): no BEGIN/COMMIT trips
-  and no row lock held past the statement.
+  paths (the password step around argon2, the support key check, the session check): no
+  BEGIN/COMMIT trips and no row lock held past the statement. `autocommit_connection()`
+  is the same without the ORM session, for the session check's one Core statement.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
@@ -23,12 +24,13 @@ from sqlalchemy import Insert, MetaData, Table, bindparam, event, insert
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, configure_mappers
 
 # Explicit constraint names, so migrations can refer to them by name.
 NAMING_CONVENTION = {
@@ -46,6 +48,9 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+B = TypeVar("B", bound=Base)
+
+
 def table_of(model: type[Base]) -> Table:
     """The model's table, typed as one (SQLAlchemy types `__table__` as any FromClause)."""
     return cast(Table, model.__table__)
@@ -55,6 +60,18 @@ def column_values(row: Base) -> dict[str, Any]:
     """An ORM-built row as column values, for Core statements that write several rows
     of different tables in one go."""
     return {column.key: getattr(row, column.key) for column in row.__table__.columns}
+
+
+def loaded(model: type[B], values: Mapping[str, Any]) -> B:
+    """A `model` holding `values` (a row of a Core statement), built as the ORM's own
+    loader builds one: no `__init__`, no change events, attached to no session. For rows
+    that are only read; writes go by id through a repository."""
+    # Attribute access needs configured mappers; the ORM's own queries see to it, and a
+    # first request may have made none yet. Once configured, this returns at once.
+    configure_mappers()
+    instance: B = model.__mapper__.class_manager.new_instance()
+    instance.__dict__.update(values)
+    return instance
 
 
 def insert_statement(model: type[Base], prefix: str) -> Insert:
@@ -154,8 +171,28 @@ def _classify_connection_failures(engine: AsyncEngine) -> None:
 POOL_RECYCLE_SECONDS = 1800
 
 
+def _unnamed() -> str:
+    return ""
+
+
+# Behind PgBouncer in transaction pooling (1.18, Debian's, keeps no prepared statements),
+# consecutive statements of one client may run on different server connections: a named
+# prepared statement would be missing there, or clash with another client's of the same
+# name. So nothing is cached and every statement is the unnamed one, which asyncpg
+# (its cache off) parses again in the very message sequence that runs it.
+TRANSACTION_POOLER_ARGS: dict[str, Any] = {
+    "statement_cache_size": 0,  # asyncpg's own cache
+    "prepared_statement_cache_size": 0,  # SQLAlchemy's asyncpg dialect's
+    "prepared_statement_name_func": _unnamed,
+}
+
+
 def create_engine(
-    url: str, *, pool_size: int = 10, application_name: str = "authsvc"
+    url: str,
+    *,
+    pool_size: int = 10,
+    application_name: str = "authsvc",
+    transaction_pooled: bool = False,
 ) -> AsyncEngine:
     # hide_parameters: SQL errors must never carry hashes, codes or e-mail addresses into logs.
     # No pool_pre_ping: with asyncpg it costs three round trips (BEGIN, ping, ROLLBACK) on
@@ -164,9 +201,12 @@ def create_engine(
     # pooled connection as old as it; pool_recycle retires idle connections before a
     # firewall or server idle timeout can cut them. The application name tells the API's
     # backends from the worker's in pg_stat_activity (and to the CPU benchmark).
+    connect_args: dict[str, Any] = {"server_settings": {"application_name": application_name}}
+    if transaction_pooled:
+        connect_args.update(TRANSACTION_POOLER_ARGS)
     engine = create_async_engine(
         url,
-        connect_args={"server_settings": {"application_name": application_name}},
+        connect_args=connect_args,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=POOL_RECYCLE_SECONDS,
@@ -185,9 +225,15 @@ class Database:
 
     @classmethod
     def from_url(
-        cls, url: str, *, pool_size: int = 10, application_name: str = "authsvc"
+        cls,
+        url: str,
+        *,
+        pool_size: int = 10,
+        application_name: str = "authsvc",
+        transaction_pooled: bool = False,
     ) -> Database:
-        return cls(create_engine(url, pool_size=pool_size, application_name=application_name))
+        return cls(create_engine(url, pool_size=pool_size, application_name=application_name,
+                                 transaction_pooled=transaction_pooled))  # fmt: skip
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -202,6 +248,14 @@ class Database:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             async with AsyncSession(bind=connection) as session:
                 yield session
+
+    @asynccontextmanager
+    async def autocommit_connection(self) -> AsyncIterator[AsyncConnection]:
+        """`autocommit()` without the ORM session around it, for the Core statement of the
+        hottest call (the session check), where the session cost more than the statement."""
+        async with self.engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
 
     def connections_in_use(self) -> int:
         checked_out: int = self.engine.pool.checkedout()  # type: ignore[attr-defined]

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 
+from authsvc.config import Settings
 from authsvc.delivery.outbox import NOTIFY_CHANNEL
 
 log = logging.getLogger("authsvc.delivery")
@@ -39,6 +40,28 @@ def connect_args(url: URL) -> dict[str, Any]:
         "server_settings": {"application_name": "authsvc-delivery-listener"},
     }
     return {key: value for key, value in args.items() if value is not None}
+
+
+def listen_url(settings: Settings, database: URL) -> URL | None:
+    """Where the worker LISTENs: the database it works on, or, behind a transaction
+    pooler (which hands the session to another client after each transaction, LISTEN
+    and all), PostgreSQL's own address; None: there is none, and the worker polls."""
+    if not settings.transaction_pooled:
+        return database
+    if settings.database_direct_url is None:
+        return None
+    return make_url(settings.database_direct_url.get_secret_value())
+
+
+def describe_wake(settings: Settings, url: URL | None) -> str:
+    """How the worker learns of new messages, for its startup line."""
+    if url is None:
+        return (
+            f"poll every {settings.delivery_poll_interval.total_seconds():g}s"
+            " (transaction pooler and no AUTHSVC_DATABASE_DIRECT_URL: no LISTEN)"
+        )
+    where = "direct URL, past the pooler" if settings.transaction_pooled else "database URL"
+    return f"LISTEN on {url.host or url.query.get('host')} ({where})"
 
 
 async def listen(

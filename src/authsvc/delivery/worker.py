@@ -25,7 +25,7 @@ from authsvc.context import ServiceContext
 from authsvc.delivery import rendering, repository
 from authsvc.delivery.adapters import Adapter, Outgoing, build_adapters
 from authsvc.delivery.errors import DeliveryError, SealError
-from authsvc.delivery.listener import listen
+from authsvc.delivery.listener import describe_wake, listen, listen_url
 from authsvc.delivery.outbox import open_params
 from authsvc.delivery.rendering import Channel
 from authsvc.delivery.repository import Claimed
@@ -112,17 +112,19 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         listener = None
-        if self._listen:
+        url = listen_url(self._ctx.settings, self._ctx.db.engine.url) if self._listen else None
+        if url is not None:
             listener = asyncio.create_task(
                 listen(
-                    self._ctx.db.engine.url,
+                    url,
                     self._wake.set,
                     check_every=self._poll,
                     on_listening=self._set_listening,
                 ),
                 name="authsvc-delivery-listener",
             )
-        log.info("delivery worker started concurrency=%d", self._concurrency)
+        wake = describe_wake(self._ctx.settings, url) if self._listen else "poll (LISTEN off)"
+        log.info("delivery worker started concurrency=%d wake=%s", self._concurrency, wake)
         try:
             while not self._stopping:
                 self._wake.clear()

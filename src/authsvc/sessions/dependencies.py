@@ -15,7 +15,7 @@ from authsvc.sessions.models import UserSession
 from authsvc.sessions.rules import reauthenticated_recently
 from authsvc.web.client_ip import ClientIP
 from authsvc.web.cookies import DEV_COOKIE, SECURE_COOKIE, read_session_cookie
-from authsvc.web.dependencies import Context, Session
+from authsvc.web.dependencies import Context
 from authsvc.web.headers import bearer_token, request_origin
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -50,7 +50,6 @@ class Authenticated:
 async def require_session(
     request: Request,
     ctx: Context,
-    session: Session,
     ip: ClientIP,
     # For the document only: the token is read below, the dev cookie name included.
     _cookie: Annotated[str | None, Security(_COOKIE)],
@@ -67,8 +66,7 @@ async def require_session(
     # The service's own pages (public_url's origin) pass too; CORS stays allowed_origins.
     if cross_site_risk and request_origin(request) not in ctx.settings.csrf_origins:
         raise CsrfRejected()
-    now = ctx.clock.now()
-    found = await service.authenticate(session, token, now=now, settings=ctx.settings, ip=ip)
+    found = await service.authenticate(ctx, token, ip=ip)
     if found is None:
         raise NotAuthenticated(NotAuthenticated.ENDED)
     user_session, account = found

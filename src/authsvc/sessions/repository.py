@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import ColumnElement, DateTime, Select, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from authsvc.accounts.models import Account
+from authsvc.core.db import loaded, table_of
 from authsvc.sessions.models import UserSession
-from authsvc.sessions.rules import idle_expiry
+from authsvc.sessions.rules import idle_expiry_sql, touch_before
 
 
 async def insert(session: AsyncSession, user_session: UserSession) -> None:
@@ -20,47 +21,80 @@ async def insert(session: AsyncSession, user_session: UserSession) -> None:
     await session.flush()
 
 
-async def touch_live(
-    session: AsyncSession, token_hash: bytes, *, now: datetime, idle_timeout: timedelta
-) -> tuple[UserSession, Account] | None:
-    """Find a live session by token and slide its idle expiry, in one round trip.
+def _check_statement() -> Select[Any]:
+    """The live session with this token digest and its enabled account, in one round
+    trip; the session's last use is written (and its idle expiry slid) only when the
+    stored one is older than the touch interval, so most checks write nothing.
 
-    Revoked, idle-expired and absolutely-expired sessions, and sessions of disabled
-    accounts, are not found.
+    Bound: `digest`, `now`, `touch_before` (now minus the touch interval),
+    `idle_until` (now plus the idle timeout). No row: no live session (revoked, idle or
+    absolutely expired, unknown, or its account disabled). The last two columns are the
+    touch's new values, NULL when the check did not write.
     """
+    sessions = table_of(UserSession)
+    accounts = table_of(Account)
+    now = bindparam("now", type_=DateTime(timezone=True))
+    live = [
+        sessions.c.revoked_at.is_(None),
+        sessions.c.expires_at > now,
+        sessions.c.idle_expires_at > now,
+    ]
+    found = (
+        select(*sessions.c, *accounts.c)
+        .join_from(sessions, accounts, accounts.c.id == sessions.c.account_id)
+        .where(sessions.c.token_hash == bindparam("digest"), *live, accounts.c.disabled.is_(False))
+        .cte("found")
+    )
+    # Due only when the stored last use is older than the interval. Said twice: in the
+    # subquery, so a check that is not due does not even look the row up again; on the
+    # row itself, so that PostgreSQL repeats it under the row lock and of concurrent due
+    # checks only the first writes. A session revoked meanwhile is not touched.
+    stale = sessions.c.last_seen_at < bindparam("touch_before")  # rules.touch_before
+    due = select(found.c.id).where(found.c.last_seen_at < bindparam("touch_before"))
     touched = (
-        update(UserSession)
-        .where(
-            UserSession.token_hash == token_hash,
-            UserSession.revoked_at.is_(None),
-            UserSession.expires_at > now,
-            UserSession.idle_expires_at > now,
-        )
+        update(sessions)
+        .where(sessions.c.id == due.scalar_subquery(), stale, *live)
         .values(
             last_seen_at=now,
-            idle_expires_at=idle_expiry(now, idle_timeout, UserSession.expires_at),
+            idle_expires_at=idle_expiry_sql(bindparam("idle_until"), sessions.c.expires_at),
         )
-        .returning(UserSession.id)
+        .returning(sessions.c.id, sessions.c.last_seen_at, sessions.c.idle_expires_at)
         .cte("touched")
     )
-    query = (
-        select(UserSession, Account)
-        .join(touched, UserSession.id == touched.c.id)
-        .join(Account, Account.id == UserSession.account_id)
-        .where(Account.disabled.is_(False))
-        .execution_options(populate_existing=True)
+    return select(*found.c, touched.c.last_seen_at, touched.c.idle_expires_at).select_from(
+        found.outerjoin(touched, touched.c.id == found.c.id)
     )
-    row = (await session.execute(query)).one_or_none()
+
+
+_CHECK = _check_statement()  # built once, so compiled once
+_SESSION_COLUMNS = [column.key for column in table_of(UserSession).c]
+_ACCOUNT_COLUMNS = [column.key for column in table_of(Account).c]
+
+
+async def find_live(
+    connection: AsyncConnection,
+    token_hash: bytes,
+    *,
+    now: datetime,
+    idle_timeout: timedelta,
+    touch_interval: timedelta,
+) -> tuple[UserSession, Account] | None:
+    """The live session for a token digest and its account; see `_check_statement`.
+
+    Both come back attached to no session: the callers read them, and write by id.
+    """
+    params = {"digest": token_hash, "now": now, "touch_before": touch_before(now, touch_interval),
+              "idle_until": now + idle_timeout}  # fmt: skip
+    row = (await connection.execute(_CHECK, params)).one_or_none()
     if row is None:
         return None
-    user_session, account = row
-    # The outer SELECT sees the row as it was before the CTE's update; mirror the update
-    # without marking the object dirty (which would cost another UPDATE at commit).
-    set_committed_value(user_session, "last_seen_at", now)
-    set_committed_value(
-        user_session, "idle_expires_at", idle_expiry(now, idle_timeout, user_session.expires_at)
-    )
-    return user_session, account
+    sessions = len(_SESSION_COLUMNS)
+    session_values = dict(zip(_SESSION_COLUMNS, row[:sessions], strict=True))
+    touched_last_seen, touched_idle = row[-2:]
+    if touched_last_seen is not None:  # the row as this check left it
+        session_values.update(last_seen_at=touched_last_seen, idle_expires_at=touched_idle)
+    account_values = dict(zip(_ACCOUNT_COLUMNS, row[sessions:-2], strict=True))
+    return loaded(UserSession, session_values), loaded(Account, account_values)
 
 
 async def revoke(session: AsyncSession, session_id: uuid.UUID, *, now: datetime) -> None:

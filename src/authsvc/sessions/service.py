@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.accounts.models import Account
 from authsvc.config import Settings
+from authsvc.context import ServiceContext
 from authsvc.core.crypto import random_token, token_digest
 from authsvc.ops.events import auth_event
 from authsvc.sessions import repository
@@ -62,12 +63,21 @@ def new_session(
 
 
 async def authenticate(
-    session: AsyncSession, token: str, *, now: datetime, settings: Settings, ip: str
+    ctx: ServiceContext, token: str, *, ip: str
 ) -> tuple[UserSession, Account] | None:
-    """The live session for `token` (its idle expiry slides forward), or None."""
-    found = await repository.touch_live(
-        session, token_digest(token), now=now, idle_timeout=settings.session_idle_timeout
-    )
+    """The live session for `token` and its account, or None.
+
+    One statement, atomic alone, so it runs in autocommit: a check costs one round trip
+    and writes only when the session's use is due (once per touch interval); that write
+    stays whatever the request does next, as the use it records happened.
+    """
+    settings = ctx.settings
+    async with ctx.db.autocommit_connection() as connection:
+        found = await repository.find_live(
+            connection, token_digest(token), now=ctx.clock.now(),
+            idle_timeout=settings.session_idle_timeout,
+            touch_interval=settings.session_touch_interval,
+        )  # fmt: skip
     if found is None:
         # Expired, ended or unknown: which, the token's hash alone cannot say cheaply.
         auth_event("session_rejected", outcome="refused", ip=ip)

@@ -1,0 +1,173 @@
+"""Replicas behind a real load balancer (tests/cluster.py: PgBouncer, three `authsvc
+serve`, two `authsvc worker`, HAProxy checking /readyz), under a steady session-check
+load: a replica killed loses at most its in-flight requests and leaves the rotation
+within HAProxy's check interval; a replica stopped with SIGTERM finishes its requests
+(0 failures); a limit holds across the replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+
+import asyncpg
+import httpx
+import pytest
+
+from authsvc.core.crypto import random_token, token_digest
+from tests.cluster import CHECK_INTERVAL_MS, HAPROXY, Cluster
+from tests.conftest import plain_dsn
+from tests.pooler import BINARY
+
+NEEDS = "pgbouncer or haproxy is not installed (Debian: apt-get install pgbouncer haproxy)"
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        BINARY is None or HAPROXY is None,
+        reason=NEEDS,
+    ),
+]
+
+LOAD_CONNECTIONS = 8
+RATE_LIMIT = 10
+
+
+@pytest.fixture(scope="module")
+def cluster(database_url: str) -> Iterator[Cluster]:
+    running = Cluster(database_url)
+    running.extra_env = {"AUTHSVC_SUPPORT_KEY_RATE_LIMIT": str(RATE_LIMIT)}
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+async def _session(database_url: str, login: str) -> str:
+    """An account and a live session for it, written directly; the token."""
+    token = random_token(32)
+    connection = await asyncpg.connect(plain_dsn(database_url))
+    try:
+        account_id = await connection.fetchval(
+            """
+            INSERT INTO accounts (id, login, password_hash, email, channel, locale, disabled,
+                                  created_at, updated_at)
+            VALUES (gen_random_uuid(), $1::text, 'x', $1::text || '@example.com', 'email',
+                    'en', false, now(), now())
+            RETURNING id
+            """,
+            login,
+        )
+        await connection.execute(
+            """
+            INSERT INTO sessions (id, token_hash, account_id, created_at, last_seen_at,
+                                  idle_expires_at, expires_at, ip, user_agent)
+            VALUES ($1, $2, $3, now(), now(), now() + interval '30 minutes',
+                    now() + interval '12 hours', '127.0.0.1', 'cluster test')
+            """,
+            uuid.uuid4(),
+            token_digest(token),
+            account_id,
+        )
+    finally:
+        await connection.close()
+    return token
+
+
+class Load:
+    """GET /session through HAProxy from LOAD_CONNECTIONS clients until stopped; every
+    answer (or transport error) with the time it came."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url, self.token = url, token
+        self.answers: list[tuple[float, str]] = []
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def _client(self) -> None:
+        headers = {"authorization": f"Bearer {self.token}"}
+        async with httpx.AsyncClient(base_url=self.url, timeout=10) as http:
+            while not self._stop.is_set():
+                try:
+                    status = str((await http.get("/session", headers=headers)).status_code)
+                except httpx.TransportError as error:
+                    status = type(error).__name__
+                self.answers.append((time.monotonic(), status))
+
+    def __enter__(self) -> Load:
+        self._tasks = [asyncio.create_task(self._client()) for _ in range(LOAD_CONNECTIONS)]
+        return self
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks)
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+
+    def failures(self, after: float = 0.0) -> list[tuple[float, str]]:
+        return [(at, status) for at, status in self.answers if at >= after and status != "200"]
+
+
+def _restart(cluster: Cluster, index: int) -> None:
+    cluster.replicas[index] = cluster._serve(cluster.ports[index])
+    cluster._until_ready(f"http://127.0.0.1:{cluster.ports[index]}")
+    time.sleep(2 * CHECK_INTERVAL_MS / 1000 + 0.5)  # HAProxy's `rise 2`
+
+
+async def test_a_killed_replica_loses_only_its_in_flight_requests(
+    cluster: Cluster, database_url: str
+) -> None:
+    token = await _session(database_url, "kill-load")
+    with Load(cluster.url, token) as load:
+        await asyncio.sleep(1.5)
+        killed_at = time.monotonic()
+        cluster.replicas[0].send_signal(signal.SIGKILL)
+        await asyncio.sleep(3)
+        await load.stop()
+    assert len(load.answers) > 200  # the load really ran
+    # At most what was in flight on the killed replica fails...
+    assert len(load.failures()) <= LOAD_CONNECTIONS, load.failures()
+    # ...and once HAProxy's checks have seen it gone (2 × interval), nothing fails.
+    out_of_rotation = killed_at + 2 * CHECK_INTERVAL_MS / 1000 + 0.5
+    assert not load.failures(after=out_of_rotation)
+    await asyncio.to_thread(_restart, cluster, 0)
+
+
+async def test_a_replica_stopped_with_sigterm_finishes_its_requests(
+    cluster: Cluster, database_url: str
+) -> None:
+    token = await _session(database_url, "drain-load")
+    with Load(cluster.url, token) as load:
+        await asyncio.sleep(1.5)
+        stopping = cluster.replicas[1]
+        stopping.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(stopping.wait, 30)
+        await asyncio.sleep(1.5)
+        await load.stop()
+    assert stopping.returncode is not None
+    assert len(load.answers) > 200
+    assert load.failures() == []
+    await asyncio.to_thread(_restart, cluster, 1)
+
+
+async def test_a_support_key_rate_holds_across_the_replicas(cluster: Cluster) -> None:
+    key = cluster.cli("support-keys", "create", "--name", f"desk-{uuid.uuid4().hex[:6]}").strip()
+    headers = {"authorization": f"Bearer {key}"}
+    body = {"customer": "nobody-here", "code": "123456"}
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as http:
+        answers = await asyncio.gather(
+            *(http.post("/auth-codes/verify", json=body, headers=headers) for _ in range(30))
+        )
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(200) == RATE_LIMIT, statuses  # round robin over 3 replicas
+    assert statuses.count(429) == 30 - RATE_LIMIT
+
+
+def test_every_replica_served_through_haproxy(cluster: Cluster) -> None:
+    assert all(process.poll() is None for process in cluster.replicas)
+    assert all(process.poll() is None for process in cluster.workers)
+    assert isinstance(cluster.haproxy, subprocess.Popen) and cluster.haproxy.poll() is None
