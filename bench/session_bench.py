@@ -2,7 +2,7 @@
 `/healthz` on the same server, alone and while logins saturate the CPU, with the writes
 per check from PostgreSQL's own statistics and the CPU per check by component.
 
-    .venv/bin/python bench/session_bench.py [--seconds 15] [--sessions 1000000]
+    python3 dev.py python bench/session_bench.py [--seconds 15] [--sessions 1000000]
                                             [--active 1000] [--workers 1]
 
 Runs `authsvc serve` as a real subprocess on 127.0.0.1 against a scratch database of its
