@@ -22,12 +22,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import random
 import secrets
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from common import (
     PASSWORD,
@@ -200,7 +205,23 @@ def child(args: list[str]) -> None:
     print(json.dumps(result))
 
 
-def cpu_now(server_pid: int, url: str) -> dict[str, dict[int, float]]:
+@contextmanager
+def pooled(url: str, pooler: str) -> Iterator[tuple[str, Any]]:
+    """The URL the server uses: the database itself, or through a PgBouncer started for
+    this run (tests/pooler.py, 4 server connections); and that PgBouncer."""
+    if pooler == "none":
+        yield url, None
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests package
+    bouncer = importlib.import_module("tests.pooler").PgBouncer(url)
+    bouncer.start()
+    try:
+        yield bouncer.url(url), bouncer
+    finally:
+        bouncer.close()
+
+
+def cpu_now(server_pid: int, url: str, pgbouncer: int | None) -> dict[str, dict[int, float]]:
     """CPU seconds so far of the server (all its processes), each of its PostgreSQL
     backends and PostgreSQL's own background processes (the WAL writer and checkpointer
     write what checks write), by process id."""
@@ -208,6 +229,8 @@ def cpu_now(server_pid: int, url: str) -> dict[str, dict[int, float]]:
     found: dict[str, dict[int, float]] = {"server": {server_pid: tree_seconds(server_pid)}}
     for role in ("postgres: API", "postgres: background"):
         found[role] = {pid: process_seconds(pid) for pid, what in roles.items() if what == role}
+    if pgbouncer is not None:  # its process id
+        found["pgbouncer"] = {pgbouncer: process_seconds(pgbouncer)}
     return found
 
 
@@ -255,6 +278,13 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=1_000_000, help="live sessions loaded")
     parser.add_argument("--active", type=int, default=1000, help="sessions the load checks")
     parser.add_argument("--workers", type=int, default=1, help="server processes")
+    parser.add_argument(
+        "--pooler",
+        choices=("none", "pgbouncer"),
+        default="none",
+        help="pgbouncer: the server reaches PostgreSQL through a real PgBouncer in "
+        "transaction pooling mode (AUTHSVC_DATABASE_POOLER=transaction)",
+    )
     parser.add_argument("--child", nargs="*")
     args = parser.parse_args()
     if args.child:
@@ -265,9 +295,15 @@ def main() -> None:
 
     seconds = args.seconds
     cores = os.cpu_count() or 1
-    with scratch_database() as url:
-        server = Server(url, {"AUTHSVC_SECRET_KEY": SECRET_KEY,
-                              "AUTHSVC_WORKERS": str(args.workers)})  # fmt: skip
+    with scratch_database() as url, pooled(url, args.pooler) as (server_url, pooler):
+        settings = {"AUTHSVC_SECRET_KEY": SECRET_KEY, "AUTHSVC_WORKERS": str(args.workers)}
+        if pooler is not None:
+            settings.update(AUTHSVC_DATABASE_POOLER="transaction",
+                            AUTHSVC_DATABASE_DIRECT_URL=url)  # fmt: skip
+        server = Server(server_url, settings)
+        bouncer_pid = pooler.process.pid if pooler is not None else None
+        if pooler is not None:
+            print(f"through PgBouncer (transaction pooling) on port {pooler.port}")
         tokens_file = server.data_dir / "tokens.txt"
         try:
             server.start()
@@ -292,12 +328,12 @@ def main() -> None:
                 if kind == "check":
                     asyncio.run(respread(url, tokens))
                 updates_before = asyncio.run(session_updates(url))
-                before = cpu_now(server.process.pid, url)
+                before = cpu_now(server.process.pid, url, bouncer_pid)
                 window_start = time.time()
                 checking = spawn(__file__, kind, server.url, str(concurrency),
                                  str(seconds), str(pace), str(tokens_file))  # fmt: skip
                 result = collect(checking)
-                cpu = cpu_spent(before, cpu_now(server.process.pid, url))
+                cpu = cpu_spent(before, cpu_now(server.process.pid, url, bouncer_pid))
                 cpu["load generator"] = result["cpu_seconds"]
                 figures = report(label, result, seconds, cpu)
                 if kind == "check":

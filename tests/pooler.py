@@ -47,7 +47,11 @@ class PgBouncer:
         port = server.query.get("port") or server.port or 5432
         self.port = _free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="authsvc-pgbouncer-"))
-        self.dir.chmod(0o755)  # run as root, pgbouncer drops to `nobody`, who reads these
+        self.dir.chmod(0o755)  # run as root, pgbouncer drops to another user, who reads these
+        # As root it must drop to a user: `nobody`, or for a server on a Unix socket (the
+        # embedded one) the socket directory's owner, the one user sure to reach it.
+        socket_dir = Path(str(host))
+        self.user = socket_dir.owner() if socket_dir.is_dir() else "nobody"
         user = server.username or "postgres"
         target = f"host={host} port={port} user={user}"
         if server.password:
@@ -86,7 +90,7 @@ logfile = {self.log}
     def start(self) -> None:
         command = [BINARY or "pgbouncer", str(self.dir / "pgbouncer.ini")]
         if os.geteuid() == 0:
-            command[1:1] = ["-u", "nobody"]  # it refuses to run as root
+            command[1:1] = ["-u", self.user]  # it refuses to run as root
         self.process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -17,10 +17,15 @@ from collections.abc import Iterator
 import asyncpg
 import httpx
 import pytest
+from pydantic import SecretStr
 
+from authsvc.context import ServiceContext
 from authsvc.core.crypto import random_token, token_digest
-from tests.cluster import CHECK_INTERVAL_MS, HAPROXY, Cluster
-from tests.conftest import plain_dsn
+from authsvc.models import metadata
+from tests.cluster import CHECK_INTERVAL_MS, HAPROXY, SECRET_KEY, Cluster
+from tests.conftest import make_settings, plain_dsn
+from tests.delivery.fakes import SmtpSink, start_smtp
+from tests.delivery.helpers import eventually, queue, states
 from tests.pooler import BINARY
 
 NEEDS = "pgbouncer or haproxy is not installed (Debian: apt-get install pgbouncer haproxy)"
@@ -39,17 +44,47 @@ pytestmark = [
 
 LOAD_CONNECTIONS = 8
 RATE_LIMIT = 10
+LEASED_AT_ONCE = 32  # AUTHSVC_DELIVERY_CONCURRENCY: what one worker has in hand at most
 
 
 @pytest.fixture(scope="module")
-def cluster(database_url: str) -> Iterator[Cluster]:
+def smtp() -> Iterator[tuple[SmtpSink, int]]:
+    """The mail server the workers send to; each message takes it a while to accept, so
+    a worker killed mid-batch has messages in hand."""
+    sink = SmtpSink(delay=0.2)
+    controller = start_smtp(sink)
+    yield sink, controller.port
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(database_url: str, smtp: tuple[SmtpSink, int]) -> Iterator[Cluster]:
     running = Cluster(database_url)
-    running.extra_env = {"AUTHSVC_SUPPORT_KEY_RATE_LIMIT": str(RATE_LIMIT)}
+    running.extra_env = {
+        "AUTHSVC_EMAIL_PROVIDER": "smtp",
+        "AUTHSVC_SMTP_URL": f"smtp://127.0.0.1:{smtp[1]}",
+        "AUTHSVC_SUPPORT_KEY_RATE_LIMIT": str(RATE_LIMIT),
+        # A killed worker's messages go to the other one this soon (a send is cut off at
+        # half the lease).
+        "AUTHSVC_DELIVERY_LEASE": "6",
+        "AUTHSVC_SMS_TIMEOUT": "2",
+        "AUTHSVC_DELIVERY_CONCURRENCY": str(LEASED_AT_ONCE),
+    }
     try:
         running.start()
         yield running
     finally:
         running.stop()
+        asyncio.run(_empty_tables(database_url))  # as the `ctx` fixture leaves them
+
+
+async def _empty_tables(database_url: str) -> None:
+    tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+    connection = await asyncpg.connect(plain_dsn(database_url))
+    try:
+        await connection.execute(f"TRUNCATE {tables} CASCADE")
+    finally:
+        await connection.close()
 
 
 async def _session(database_url: str, login: str) -> str:
@@ -177,3 +212,36 @@ def test_every_replica_served_through_haproxy(cluster: Cluster) -> None:
     assert all(process.poll() is None for process in cluster.replicas)
     assert all(process.poll() is None for process in cluster.workers)
     assert isinstance(cluster.haproxy, subprocess.Popen) and cluster.haproxy.poll() is None
+
+
+async def test_a_killed_worker_loses_no_message(
+    cluster: Cluster, database_url: str, smtp: tuple[SmtpSink, int]
+) -> None:
+    """Messages a worker held when it was killed go out from the other one once their
+    lease ends. Delivery is at least once: a message the mail server took from the killed
+    worker before that worker could record it goes out again, so duplicates are bounded
+    by what the worker held (its concurrency), and each carries the same Message-ID for
+    the receiving side to drop."""
+    sink, _ = smtp
+    settings = make_settings(secret_key=SecretStr(SECRET_KEY))
+    ctx = ServiceContext.build(settings, database_url)
+    try:
+        ids = {str(await queue(ctx)) for _ in range(300)}
+        await eventually(lambda: _received(sink, 40), within=20)  # both workers mid-batch
+        cluster.workers[0].send_signal(signal.SIGKILL)
+        await eventually(lambda: _all_sent(ctx, len(ids)), within=60)
+    finally:
+        await ctx.close()
+    sent = sink.by_message_id()
+    assert set(sent) == ids  # none lost
+    twice = [message_id for message_id, count in sent.items() if count > 1]
+    assert len(twice) <= LEASED_AT_ONCE, twice
+    cluster.workers[0] = cluster._worker()
+
+
+async def _received(sink: SmtpSink, count: int) -> bool:
+    return len(sink.messages) >= count
+
+
+async def _all_sent(ctx: ServiceContext, count: int) -> bool:
+    return await states(ctx) == {"sent": count}
