@@ -7,7 +7,6 @@ within HAProxy's check interval; a replica stopped with SIGTERM finishes its req
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import time
@@ -34,11 +33,6 @@ pytestmark = [
     pytest.mark.skipif(
         BINARY is None or HAPROXY is None,
         reason=NEEDS,
-    ),
-    # PgBouncer in the cluster reaches PostgreSQL by host and port (see test_pgbouncer).
-    pytest.mark.skipif(
-        not os.environ.get("AUTHSVC_TEST_DATABASE_URL"),
-        reason="needs AUTHSVC_TEST_DATABASE_URL (a PostgreSQL that PgBouncer reaches by TCP)",
     ),
 ]
 

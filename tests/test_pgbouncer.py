@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -36,15 +35,7 @@ from tests.factories import make_account
 from tests.login.flow import sign_in
 from tests.pooler import BINARY, MISSING, PgBouncer
 
-pytestmark = [
-    pytest.mark.skipif(BINARY is None, reason=MISSING),
-    # PgBouncer reaches PostgreSQL by host and port; the embedded server of the default
-    # run is not set up for that, so these run in the run against a TCP server (CI's second).
-    pytest.mark.skipif(
-        not os.environ.get("AUTHSVC_TEST_DATABASE_URL"),
-        reason="needs AUTHSVC_TEST_DATABASE_URL (a PostgreSQL that PgBouncer reaches by TCP)",
-    ),
-]
+pytestmark = pytest.mark.skipif(BINARY is None, reason=MISSING)
 
 TOKEN = "gateway-token-123"
 
