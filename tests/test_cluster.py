@@ -203,8 +203,8 @@ async def test_a_support_key_rate_holds_across_the_replicas(cluster: Cluster) ->
 
 
 def test_every_replica_served_through_haproxy(cluster: Cluster) -> None:
-    assert all(process.poll() is None for process in cluster.replicas)
-    assert all(process.poll() is None for process in cluster.workers)
+    assert [process.poll() for process in cluster.replicas] == [None] * len(cluster.replicas)
+    assert [process.poll() for process in cluster.workers] == [None] * len(cluster.workers)
     assert isinstance(cluster.haproxy, subprocess.Popen) and cluster.haproxy.poll() is None
 
 
