@@ -2,7 +2,7 @@
 `authsvc serve` replicas and `authsvc worker`s behind it, and HAProxy (Debian's
 `haproxy`) in front of the replicas, checking `/readyz`.
 
-    .venv/bin/python -m tests.cluster [--replicas 3] [--workers 2]
+    python3 dev.py python -m tests.cluster [--replicas 3] [--workers 2]
 
 prints where HAProxy listens and runs until Ctrl-C, on a scratch database of the server
 AUTHSVC_TEST_DATABASE_URL names (dropped afterwards). tests/test_cluster.py uses the
