@@ -237,7 +237,7 @@ def rows() -> list[tuple[str, list[Panel]]]:
             "SMS handed to the gateway per hour, by the number's country: the bill. A country "
             "you do not serve, or one that jumps, is the mark of SMS pumping; `authsvc sms "
             "status` shows this hour's use by country, prefix, number and address, and the "
-            "budgets (README, \"Choosing the SMS budgets\") cap it.",
+            'budgets (README, "Choosing the SMS budgets") cap it.',
             ("AuthsvcSmsCountryBudgetSpent",),
             [(f"sum by (country) (rate(authsvc_sms_sent_total{RATE})) * 3600", "{{country}}")],
             unit="short",
@@ -272,8 +272,7 @@ def rows() -> list[tuple[str, list[Panel]]]:
             ("AuthsvcSupportKeyGuessing",),
             [
                 (
-                    "sum by (key, result) (rate("
-                    f"authsvc_support_verifications_total{RATE}))",
+                    f"sum by (key, result) (rate(authsvc_support_verifications_total{RATE}))",
                     "{{key}} {{result}}/s",
                 ),
                 (
@@ -315,8 +314,7 @@ def rows() -> list[tuple[str, list[Panel]]]:
             ("AuthsvcServerErrors", "AuthsvcDatabaseUnavailable", "AuthsvcShedding"),
             [
                 (
-                    "sum(rate(authsvc_http_request_duration_seconds_count"
-                    f'{{status="5xx"}}{RATE}))',
+                    f'sum(rate(authsvc_http_request_duration_seconds_count{{status="5xx"}}{RATE}))',
                     "5xx",
                 ),
                 (
