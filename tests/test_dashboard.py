@@ -7,6 +7,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -195,6 +197,23 @@ async def test_every_query_names_metrics_and_labels_on_a_live_metrics(
         assert unknown_names(expr, series) == [], f"{where}: {expr}"
         checked += 1
     assert checked >= len(_panels()) + len(_alerts())
+
+
+@pytest.mark.skipif(not shutil.which("promtool"), reason="no promtool (Debian: prometheus)")
+def test_every_query_is_promql_that_prometheus_parses(tmp_path: Path) -> None:
+    """Prometheus's own parser (promtool) reads each query as a recording rule: a typo in
+    the syntax, which the name checks above do not see, fails here."""
+    rules = [
+        {"record": f"authsvc:query_{index}", "expr": expr.replace("$__rate_interval", "5m")}
+        for index, (_, expr) in enumerate(_expressions())
+    ]
+    path = tmp_path / "queries.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    checked = subprocess.run(
+        ["promtool", "check", "rules", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in checked.stdout
 
 
 @pytest.mark.parametrize(
