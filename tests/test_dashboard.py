@@ -156,7 +156,7 @@ def test_the_dashboard_shows_what_operators_ask() -> None:
         'event="password_failed"',
         "login_throttled|attack_notice",
         "authsvc_delivery_latency_seconds_bucket",
-        "authsvc_outbox_messages",
+        "sum by (channel, state) (authsvc_outbox_messages)",
         "sum by (country) (rate(authsvc_sms_sent_total",
         "sum by (budget) (increase(authsvc_sms_budget_refusals_total",
         "sum by (key, result) (rate(authsvc_support_verifications_total",

@@ -193,16 +193,15 @@ def rows() -> list[tuple[str, list[Panel]]]:
             unit="s",
         ),
         timeseries(
-            "Outbox backlog",
-            "Messages in the outbox by state (due: to send now; waiting: a retry, a lease or "
-            "a scheduled notice), all channels together (the gauge has no channel label; the "
-            "attempts panel splits by channel), and the age of the oldest due message. A "
+            "Outbox backlog by channel",
+            "Messages in the outbox by channel and state (due: to send now; waiting: a retry, "
+            "a lease or a scheduled notice), and the age of the oldest due message. A "
             "growing due count or an age over two minutes means messages are not leaving: "
             "start or restart the delivery worker, check the provider's reachability and "
             "the message_failed log lines.",
             ("AuthsvcOutboxBacklog",),
             [
-                ("sum by (state) (authsvc_outbox_messages)", "{{state}} messages"),
+                ("sum by (channel, state) (authsvc_outbox_messages)", "{{channel}} {{state}}"),
                 ("max(authsvc_outbox_oldest_queued_age_seconds)", "oldest due (s)"),
             ],
             threshold=120,
