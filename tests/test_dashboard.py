@@ -1,6 +1,8 @@
 """The Grafana dashboard (deploy/grafana/authsvc.json) imports as it is and cannot rot: every
 metric its queries and the alert rules name is on a live /metrics with the labels they use,
-every alert rule has a panel that names it, and the JSON is what its script writes."""
+the label values they match on are ones the service writes (events, routes, problem codes,
+the README's vocabularies), Prometheus parses them, every alert rule has a panel that names
+it, and the JSON is what its script writes."""
 
 from __future__ import annotations
 
@@ -18,7 +20,11 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
+from authsvc.app import create_app
+from authsvc.core.errors import AppError
 from authsvc.ops import metrics
+from tests.conftest import make_settings
+from tests.test_events_documented import _documented
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAFANA = ROOT / "deploy" / "grafana"
@@ -28,6 +34,7 @@ TARGET_LABELS = {"instance", "job"}
 SELECTOR = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)\s*\{")
 METRIC = re.compile(r"\bauthsvc_[a-z0-9_]+")
 MATCHER = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)\s*\"")
+VALUES = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)\s*\"([^\"]*)\"")
 GROUPING = re.compile(r"\b(?:by|without)\s*\(([^)]*)\)")
 ALERT_NAME = re.compile(r"\bAuthsvc[A-Z][A-Za-z]+")
 
@@ -93,6 +100,36 @@ def unknown_names(expr: str, series: dict[str, set[str]]) -> list[str]:
     for group in GROUPING.findall(expr):
         named |= {label.strip() for label in group.split(",") if label.strip()}
     wrong += [f"label {label}" for label in sorted(named - known)]
+    return wrong
+
+
+def _codes(error: type[AppError]) -> set[str]:
+    return {error.code}.union(*(_codes(sub) for sub in error.__subclasses__()))
+
+
+def known_values() -> dict[str, set[str]]:
+    """What a label's values may be where the code says (events, routes, problem codes);
+    the other labels' values are the README's (its metrics and events tables)."""
+    app = create_app(settings=make_settings())
+    return {
+        "event": _documented(),
+        "route": set(app.openapi()["paths"]),
+        "code": _codes(AppError),
+        "method": {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"},
+        "status": {f"{hundred}xx" for hundred in range(1, 6)}
+        | {str(status) for status in range(100, 600)},
+    }
+
+
+def unknown_values(expr: str, known: dict[str, set[str]], readme: str) -> list[str]:
+    """Label values `expr` matches on that the service never writes: each alternative of a
+    regular expression made of plain words (a|b) counts as a value."""
+    wrong = []
+    for label, pattern in VALUES.findall(expr):
+        for value in pattern.split("|"):
+            found = value in known[label] if label in known else f"`{value}`" in readme
+            if not found:
+                wrong.append(f"{label}={value}")
     return wrong
 
 
@@ -191,10 +228,14 @@ async def test_every_query_names_metrics_and_labels_on_a_live_metrics(
 ) -> None:
     series = exposed_series((await client.get("/metrics")).text)
     assert "authsvc_http_request_duration_seconds_bucket" in series  # the exposition was read
+    known = known_values()
+    readme = (ROOT / "README.md").read_text()
+    readme = readme[readme.index("### Logs and metrics") :]
     checked = 0
     for where, expr in _expressions():
         assert METRIC.search(expr), f"{where} reads no authsvc metric"
         assert unknown_names(expr, series) == [], f"{where}: {expr}"
+        assert unknown_values(expr, known, readme) == [], f"{where}: {expr}"
         checked += 1
     assert checked >= len(_panels()) + len(_alerts())
 
@@ -232,3 +273,21 @@ async def test_the_check_refuses_what_metrics_lacks(
 ) -> None:
     series = exposed_series((await client.get("/metrics")).text)
     assert unknown_names(expr, series) == wrong
+
+
+@pytest.mark.parametrize(
+    ("expr", "wrong"),
+    [
+        ('authsvc_auth_events_total{event=~"password_failed|pasword_succeeded"}',
+         ["event=pasword_succeeded"]),
+        ('authsvc_http_request_duration_seconds_count{route="/sessions/current"}',
+         ["route=/sessions/current"]),
+        ('authsvc_http_problems_total{code="db_unavailable"}', ["code=db_unavailable"]),
+        ('authsvc_http_problems_total{status="5XX"}', ["status=5XX"]),
+        ('authsvc_support_verifications_total{result=~"mismatch|mistmatch"}', ["result=mistmatch"]),
+        ('authsvc_sms_budget_refusals_total{budget="service"}', []),
+    ],
+)  # fmt: skip
+def test_the_check_refuses_values_the_service_never_writes(expr: str, wrong: list[str]) -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert unknown_values(expr, known_values(), readme) == wrong
