@@ -47,9 +47,11 @@ def timeseries(
     unit: str = "short",
     threshold: float | None = None,
     stack: bool = False,
+    right: tuple[str, str] | None = None,
 ) -> Panel:
     """A time series panel; `alerts` are the rules of alerts.yml it is the place to look for
-    (its description names them, its links open them in Grafana's alert list)."""
+    (its description names them, its links open them in Grafana's alert list). `right` is
+    (refId, unit) of a query drawn on a right-hand axis of its own (another unit)."""
     said = (
         "Alert: " + ", ".join(f"{name} (deploy/prometheus/alerts.yml)" for name in alerts) + "."
         if alerts
@@ -86,7 +88,18 @@ def timeseries(
                 },
                 "thresholds": {"mode": "absolute", "steps": steps},
             },
-            "overrides": [],
+            "overrides": [
+                {
+                    "matcher": {"id": "byFrameRefID", "options": right[0]},
+                    "properties": [
+                        {"id": "unit", "value": right[1]},
+                        {"id": "custom.axisPlacement", "value": "right"},
+                        {"id": "custom.stacking", "value": {"mode": "none", "group": "A"}},
+                    ],
+                }
+            ]
+            if right
+            else [],
         },
         "options": {
             "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
@@ -202,9 +215,9 @@ def rows() -> list[tuple[str, list[Panel]]]:
             ("AuthsvcOutboxBacklog",),
             [
                 ("sum by (channel, state) (authsvc_outbox_messages)", "{{channel}} {{state}}"),
-                ("max(authsvc_outbox_oldest_queued_age_seconds)", "oldest due (s)"),
+                ("max(authsvc_outbox_oldest_queued_age_seconds)", "oldest due"),
             ],
-            threshold=120,
+            right=("B", "s"),
         ),
         timeseries(
             "Delivery attempts and failure ratio by channel and provider",
@@ -227,7 +240,7 @@ def rows() -> list[tuple[str, list[Panel]]]:
                     "{{channel}} {{provider}} failure ratio",
                 ),
             ],
-            threshold=0.2,
+            right=("B", "percentunit"),
         ),
     ]
     sms = [
@@ -280,6 +293,7 @@ def rows() -> list[tuple[str, list[Panel]]]:
                     "{{key}} mismatches in 15 min",
                 ),
             ],
+            right=("B", "short"),
         ),
     ]
     http = [
@@ -339,9 +353,11 @@ def rows() -> list[tuple[str, list[Panel]]]:
                     "histogram_quantile(0.99, sum by (le) (rate("
                     "authsvc_http_request_duration_seconds_bucket"
                     f'{{route="/session", method="GET"}}{RATE})))',
-                    "p99 (s)",
+                    "p99",
                 ),
             ],
+            unit="reqps",
+            right=("B", "s"),
         ),
     ]
     capacity = [
@@ -357,6 +373,7 @@ def rows() -> list[tuple[str, list[Panel]]]:
                 ("sum(authsvc_argon2_waiting)", "waiting"),
                 (f"sum(rate(authsvc_argon2_shed_total{RATE}))", "shed/s"),
             ],
+            right=("C", "reqps"),
         ),
         timeseries(
             "Database pool in use",
@@ -396,7 +413,7 @@ def build() -> dict[str, Any]:
         )
         next_id += 1
         y += 1
-        per_line = min(len(members), 3)
+        per_line = 2 if len(members) == 4 else min(len(members), 3)
         width = WIDTH // per_line
         for index, panel in enumerate(members):
             column, line = index % per_line, index // per_line
