@@ -7,6 +7,7 @@ is on `sys.path` and they import this module as `common`.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -22,6 +23,7 @@ import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -432,11 +434,53 @@ def postgres_seconds(url: str, role: str) -> float:
 
 def machine_description() -> str:
     """Cores, CPU model and load, to print beside every result."""
-    model = "unknown CPU"
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return f"{os.cpu_count()} cores, {cpu_model()}, load average {load}"
+
+
+# --- results as data (bench/charts.py draws them) ------------------------------------------
+
+
+def cpu_model() -> str:
+    """The CPU's model name, as the README's figures name the machine."""
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
         for line in cpuinfo:
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return f"{os.cpu_count()} cores, {model}, load average {load}"
+                return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def add_result_arguments(parser: argparse.ArgumentParser, label: str) -> None:
+    """--json FILE and --label TEXT, for `save_run`."""
+    parser.add_argument(
+        "--json",
+        type=Path,
+        metavar="FILE",
+        help="also add this run's figures to FILE (JSON; bench/charts.py draws from it)",
+    )
+    parser.add_argument("--label", default=label, help=f"the run's name in FILE ({label!r})")
+
+
+def save_run(path: Path | None, benchmark: str, label: str, figures: Mapping[str, Any]) -> None:
+    """Add a run's figures to the results file `path` (nothing without one), with the
+    machine, the UTC date and the load: a run of the same label replaces the old one, so
+    runs with other settings (another argon2 cost, a pooler) can share one file."""
+    if path is None:
+        return
+    results: dict[str, Any] = {"benchmark": benchmark, "runs": []}
+    if path.exists():
+        results = json.loads(path.read_text())
+        if results.get("benchmark") != benchmark:
+            raise SystemExit(f"{path} holds results of {results.get('benchmark')!r}")
+    run = {
+        "label": label,
+        "machine": f"{cpu_model()}, {os.cpu_count()} vCPUs",
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "load_average": [round(value, 2) for value in os.getloadavg()],
+        "source": "bench/" + Path(sys.argv[0]).name + " " + " ".join(sys.argv[1:]),
+        **figures,
+    }
+    results["runs"] = [old for old in results["runs"] if old.get("label") != label] + [run]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"results added to {path}")

@@ -1,7 +1,7 @@
 """Delivery benchmark (issue 3): commit-to-SMTP-accept latency with the worker idle, and
 sustained throughput to a local SMTP sink and to a local HTTP SMS gateway.
 
-    python3 dev.py python bench/delivery_bench.py [--samples 200] [--backlog 3000]
+    python3 dev.py python bench/delivery_bench.py [--samples 200] [--backlog 3000] [--json FILE]
 
 The worker is a real `authsvc worker` subprocess with default delivery settings (so an
 idle worker is woken by NOTIFY; its poll is 5 s). The SMTP sink (aiosmtpd) and the HTTP
@@ -31,7 +31,15 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from common import SECRET_KEY, free_port, percentile, scratch_database, service_env
+from common import (
+    SECRET_KEY,
+    add_result_arguments,
+    free_port,
+    percentile,
+    save_run,
+    scratch_database,
+    service_env,
+)
 from pydantic import SecretStr
 
 from authsvc.config import Settings
@@ -280,6 +288,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=200, help="latency samples (200)")
     parser.add_argument("--backlog", type=int, default=3000, help="messages per drain (3000)")
+    add_result_arguments(parser, "delivery")
     args = parser.parse_args()
     log = Path(tempfile.mkstemp(prefix="authsvc-delivery-bench-", suffix=".log")[1])
     with scratch_database(migrate=True) as url:
@@ -292,6 +301,7 @@ def main() -> int:
     print(f"  HTTP gateway  {result['http_msgs_per_s']} msg/s")
     print(json.dumps(result))
     print(f"worker log: {log}")
+    save_run(args.json, "delivery", args.label, result)
     ok = result["latency_p99_ms"] < 250
     ok = ok and min(result["smtp_msgs_per_s"], result["http_msgs_per_s"]) >= 200
     return 0 if ok else 1

@@ -6,7 +6,7 @@ The script also prints what argon2 alone reaches with every core verifying at on
 the cores share caches and memory bandwidth, so that is the real ceiling, a little
 below the bound.
 
-    python3 dev.py python bench/login_bench.py [--rounds 5] [--seconds 10]
+    python3 dev.py python bench/login_bench.py [--rounds 5] [--seconds 10] [--json FILE]
 
 Runs `authsvc serve` as a real subprocess on 127.0.0.1 (embedded PostgreSQL in a temporary
 folder unless AUTHSVC_TEST_DATABASE_URL is set) and drives it from separate processes,
@@ -29,11 +29,13 @@ from common import (
     PASSWORD,
     Argon2Probe,
     Server,
+    add_result_arguments,
     collect,
     configured_database_url,
     http_loop,
     percentile,
     post,
+    save_run,
     spawn,
 )
 
@@ -70,6 +72,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="length of each window")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--child", nargs="*")
+    settings = Settings()
+    add_result_arguments(
+        parser, f"m={settings.argon2_memory_kib // 1024} MiB, t={settings.argon2_time_cost}"
+    )
     args = parser.parse_args()
     if args.child:
         kind, url, *rest = args.child
@@ -82,7 +88,6 @@ def main() -> None:
         return
 
     cores = os.cpu_count() or 1
-    settings = Settings()
     argon2 = Argon2Probe(
         memory_kib=settings.argon2_memory_kib,
         time_cost=settings.argon2_time_cost,
@@ -106,6 +111,7 @@ def main() -> None:
         # tens of percent.
         ratios: list[float] = []
         ceilings: list[float] = []
+        ones: list[float] = []
         answers: dict[str, int] = {}
         print(f"{args.rounds} rounds; a round: argon2 alone, then {seconds:.0f} s of logins")
         for round_number in range(1, args.rounds + 1):
@@ -118,6 +124,7 @@ def main() -> None:
             one = (before + argon2.one()) / 2  # timed on both sides of the login window
             for status, count in counts.items():
                 answers[status] = answers.get(status, 0) + count
+            ones.append(one)
             bound = cores / one
             rate = counts.get("200", 0) / seconds
             ratios.append(rate / bound)
@@ -156,6 +163,25 @@ def main() -> None:
         print(f"flood of {flood_concurrency} concurrent logins for {seconds:.0f} s: "
               f"answers {flood_counts}")  # fmt: skip
         print(f"server RSS: {baseline / 2**20:.0f} MiB idle, peak {peak / 2**20:.0f} MiB")
+        bounds = [cores / one for one in ones]
+        save_run(args.json, "login", args.label, {
+            "cores": cores,
+            "one_verification_ms": round(1000 * statistics.median(ones), 1),
+            "bound_per_s": round(statistics.median(bounds), 1),
+            "bound_per_s_min": round(min(bounds), 1),
+            "bound_per_s_max": round(max(bounds), 1),
+            "all_cores_ratio": round(statistics.median(ceilings), 3),
+            "throughput_ratio": round(statistics.median(ratios), 3),
+            "throughput_ratio_min": round(min(ratios), 3),
+            "throughput_ratio_max": round(max(ratios), 3),
+            "healthz_p50_ms": round(percentile(latencies, 0.5), 2),
+            "healthz_p99_ms": round(percentile(latencies, 0.99), 2),
+            "flood_concurrency": flood_concurrency,
+            "flood_served": flood_counts.get("200", 0),
+            "flood_shed": flood_counts.get("503", 0),
+            "rss_idle_mib": round(baseline / 2**20),
+            "rss_peak_mib": round(peak / 2**20),
+        })  # fmt: skip
     finally:
         server.stop()
         argon2.close()

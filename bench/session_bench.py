@@ -3,7 +3,7 @@
 per check from PostgreSQL's own statistics and the CPU per check by component.
 
     python3 dev.py python bench/session_bench.py [--seconds 15] [--sessions 1000000]
-                                            [--active 1000] [--workers 1]
+                                            [--active 1000] [--workers 1] [--json FILE]
 
 Runs `authsvc serve` as a real subprocess on 127.0.0.1 against a scratch database of its
 own (on the server named by AUTHSVC_TEST_DATABASE_URL, or on an embedded one in a temporary
@@ -38,6 +38,7 @@ from common import (
     PASSWORD,
     SECRET_KEY,
     Server,
+    add_result_arguments,
     collect,
     connect,
     get,
@@ -46,6 +47,7 @@ from common import (
     post,
     postgres_roles,
     process_seconds,
+    save_run,
     scratch_database,
     spawn,
     tree_seconds,
@@ -286,6 +288,7 @@ def main() -> None:
         "transaction pooling mode (AUTHSVC_DATABASE_POOLER=transaction)",
     )
     parser.add_argument("--child", nargs="*")
+    add_result_arguments(parser, "after")
     args = parser.parse_args()
     if args.child:
         child(args.child)
@@ -382,6 +385,19 @@ def main() -> None:
             per = checks["writes_per_check"]
             print(f"  writes per check at full rate: {per:.4f} (1 per {1 / max(per, 1e-9):.0f};"
                   " target at most 1 per 50)")  # fmt: skip
+            save_run(args.json, "session", args.label, {
+                "sessions": args.sessions,
+                "active": len(tokens),
+                "workers": args.workers,
+                "pooler": args.pooler,
+                "checks_per_s": round(checks["rate"]),
+                "healthz_per_s": round(floor["rate"]),
+                "alone_p50_ms": round(alone["p50"], 2),
+                "alone_p99_ms": round(alone["p99"], 2),
+                "loaded_p50_ms": round(loaded["p50"], 2),
+                "loaded_p99_ms": round(loaded["p99"], 2),
+                "writes_per_check": round(per, 4),
+            })  # fmt: skip
         finally:
             server.stop()
 

@@ -102,8 +102,10 @@ async def test_metrics_report_the_backlog_and_what_happened(
     assert (await start_login(client, "metered")).status_code == 200
     await client.get("/login/challenges/not-a-uuid")
     text = (await client.get("/metrics")).text
-    assert 'authsvc_outbox_messages{state="due"} 1.0' in text  # the code, not yet sent
-    assert 'authsvc_outbox_messages{state="waiting"} 1.0' in text  # the "not completed" notice
+    # the code, not yet sent, and the "not completed" notice; none by SMS
+    assert 'authsvc_outbox_messages{channel="email",state="due"} 1.0' in text
+    assert 'authsvc_outbox_messages{channel="email",state="waiting"} 1.0' in text
+    assert 'authsvc_outbox_messages{channel="sms",state="due"} 0.0' in text
     assert 'authsvc_auth_events_total{event="password_succeeded",outcome="challenge"}' in text
     assert 'route="/login",status="2xx"' in text
     assert 'authsvc_http_problems_total{code="invalid_request",status="422"}' in text

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 from sqlalchemy import (
     ARRAY,
@@ -124,20 +124,33 @@ async def stored_params(
 
 @dataclass(frozen=True)
 class Backlog:
-    due: int  # queued and due now: the worker's to send
-    waiting: int  # queued for later: a retry's backoff, a lease, a scheduled notice
+    # By channel, every channel present (0 when it has none), so a gauge falls back to 0.
+    due: dict[Channel, int]  # queued and due now: the worker's to send
+    waiting: dict[Channel, int]  # queued for later: a retry's backoff, a lease, a scheduled notice
     oldest_due_since: datetime | None
 
 
 async def backlog(session: AsyncSession, *, now: datetime) -> Backlog:
-    """The queue at a glance, along the partial index of queued rows only."""
+    """The queue at a glance by channel, along the partial index of queued rows only."""
     m = OutboxMessage
     due = m.next_attempt_at <= now
-    query = select(
-        func.count().filter(due), func.count().filter(~due), func.min(m.send_after).filter(due)
-    ).where(m.state == QUEUED)
-    counts = (await session.execute(query)).one()
-    return Backlog(due=counts[0], waiting=counts[1], oldest_due_since=counts[2])
+    query = (
+        select(
+            m.channel,
+            func.count().filter(due),
+            func.count().filter(~due),
+            func.min(m.send_after).filter(due),
+        )
+        .where(m.state == QUEUED)
+        .group_by(m.channel)
+    )
+    rows = {row[0]: row for row in (await session.execute(query)).all()}
+    channels: tuple[Channel, ...] = get_args(Channel)
+    return Backlog(
+        due={channel: rows[channel][1] if channel in rows else 0 for channel in channels},
+        waiting={channel: rows[channel][2] if channel in rows else 0 for channel in channels},
+        oldest_due_since=min((row[3] for row in rows.values() if row[3] is not None), default=None),
+    )
 
 
 # --- the worker ---------------------------------------------------------------------------

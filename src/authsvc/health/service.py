@@ -28,8 +28,10 @@ async def observe(ctx: ServiceContext) -> None:
     now = ctx.clock.now()
     async with ctx.db.autocommit() as session:
         backlog = await outbox_rows.backlog(session, now=now)
-    OUTBOX_MESSAGES.labels(state="due").set(backlog.due)
-    OUTBOX_MESSAGES.labels(state="waiting").set(backlog.waiting)
+    for channel, count in backlog.due.items():
+        OUTBOX_MESSAGES.labels(channel=channel, state="due").set(count)
+    for channel, count in backlog.waiting.items():
+        OUTBOX_MESSAGES.labels(channel=channel, state="waiting").set(count)
     oldest = backlog.oldest_due_since
     OUTBOX_OLDEST_QUEUED.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
     DB_POOL_IN_USE.set(ctx.db.connections_in_use())

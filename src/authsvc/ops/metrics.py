@@ -61,8 +61,8 @@ ARGON2_SHED = Counter(
 )
 OUTBOX_MESSAGES = Gauge(
     "authsvc_outbox_messages",
-    "Outbox messages by state, read at scrape time",
-    ["state"],
+    "Outbox messages by channel and state, read at scrape time",
+    ["channel", "state"],
     multiprocess_mode="mostrecent",
 )
 OUTBOX_OLDEST_QUEUED = Gauge(
