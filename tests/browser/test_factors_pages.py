@@ -55,6 +55,13 @@ def reauthenticate(page: Page, password: str) -> None:
     expect(dialog).to_be_hidden()
 
 
+def read_secret(page: Page) -> str:
+    """The key shown for typing into an app, once the enrolment is on the page."""
+    shown = page.locator("#totp-secret")
+    expect(shown).to_have_text(re.compile(r"^([A-Z2-7]{4} ){7}[A-Z2-7]{4}$"))
+    return shown.inner_text().replace(" ", "")
+
+
 def open_two_step_page(page: Page) -> None:
     page.get_by_role("link", name="Two-step login").click()
     expect(page.get_by_role("heading", name="Two-step login", level=1)).to_be_visible()
@@ -88,8 +95,7 @@ def test_enroll_the_app_then_sign_in_with_it_a_replay_refused_and_a_recovery_cod
     # The SVG from the API really rendered under the page's CSP (a blocked image has no size).
     assert qr.evaluate("image => image.complete && image.naturalWidth > 0")
     assert qr.get_attribute("src").startswith("data:image/svg+xml")  # type: ignore[union-attr]
-    secret = page.locator("#totp-secret").inner_text().replace(" ", "")
-    assert re.fullmatch(r"[A-Z2-7]{32}", secret), secret
+    secret = read_secret(page)
     totp = pyotp.TOTP(secret)
     shoot(page, screenshots, "two-step-login")
 
@@ -153,6 +159,8 @@ def test_enroll_the_app_then_sign_in_with_it_a_replay_refused_and_a_recovery_cod
     expect(page.get_by_role("heading", name="Enter the code from your app")).to_be_visible()
     expect(page.get_by_role("button", name="Send a new code")).to_be_hidden()
     expect(page.get_by_role("button", name="Use a recovery code")).to_be_visible()
+    # Codes by e-mail are not a fallback for this account, so none is offered.
+    expect(page.get_by_role("button", name="Send by e-mail instead")).to_be_hidden()
     assert stack.mailbox.count(ben.email) == mails_before
     # The enrolment spent its step; the next one is within the accepted skew of +1.
     login_step = enrolled_step + 1
@@ -205,9 +213,7 @@ def test_enroll_the_app_then_sign_in_with_it_a_replay_refused_and_a_recovery_cod
     )
 
 
-def test_polish_page_password_dialog_and_wrong_first_code(
-    stack: Stack, browsing: Browsing
-) -> None:
+def test_polish_page_password_dialog_and_wrong_first_code(stack: Stack, browsing: Browsing) -> None:
     anna = stack.customer("anna")
     page = browsing.page(locale="pl-PL")
     page.goto(f"{stack.api.origin}/panel/")
@@ -241,9 +247,7 @@ def test_polish_page_password_dialog_and_wrong_first_code(
     expect(dialog).to_be_hidden()
 
     expect(page.get_by_role("heading", name="Dodaj konto w aplikacji")).to_be_focused()
-    secret = page.locator("#totp-secret")
-    expect(secret).to_have_text(re.compile(r"^([A-Z2-7]{4} ){7}[A-Z2-7]{4}$"))
-    good = pyotp.TOTP(secret.inner_text().replace(" ", "")).now()
+    good = pyotp.TOTP(read_secret(page)).now()
     page.get_by_label("Kod z aplikacji (6 cyfr)").fill(f"{(int(good) + 1) % 1_000_000:06d}")
     page.get_by_role("button", name="Włącz aplikację").click()
     expect(page.locator("#app-alert")).to_have_text(re.compile(r"^Kod się nie zgadza\."))
@@ -255,3 +259,63 @@ def test_polish_page_password_dialog_and_wrong_first_code(
     page.get_by_role("button", name="Skonfiguruj aplikację").click()
     expect(page.get_by_role("heading", name="Dodaj konto w aplikacji")).to_be_focused()
     expect(page.get_by_role("dialog")).to_be_hidden()
+
+
+def test_fallback_on_sends_a_code_instead_of_the_app_then_the_app_is_removed(
+    stack: Stack, browsing: Browsing
+) -> None:
+    dora = stack.customer("dora")
+    page = browsing.page(locale="en-US")
+    sign_in(page, stack, dora)
+    open_two_step_page(page)
+    page.get_by_role("button", name="Set up the app").click()
+    reauthenticate(page, dora.password)
+    secret = read_secret(page)
+    page.get_by_label("Code from the app (6 digits)").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn on the app").click()
+    expect(page.locator("#codes-list li")).to_have_count(10)
+    page.get_by_role("button", name="I have saved the codes").click()
+    expect(page.get_by_role("heading", name="Recovery codes")).to_be_focused()
+
+    fallback = page.get_by_label("Keep codes by e-mail and SMS as a fallback")
+    expect(fallback).not_to_be_checked()
+    expect(fallback).to_be_enabled()
+    # E-mail first is refused while codes are not a fallback.
+    page.get_by_label("A code by e-mail").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#preferred-alert")).to_have_text(
+        re.compile(r"^Codes by e-mail and SMS are off because you have the app\.")
+    )
+    page.get_by_label("A code from the authenticator app").check()
+    fallback.check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#preferred-status")).to_have_text("Saved.")
+    page.reload()
+    expect(fallback).to_be_checked()
+    expect(page.get_by_label("A code from the authenticator app")).to_be_checked()
+    page.get_by_role("button", name="Log out").click()
+    expect(page.locator("#status")).to_have_text("You have been logged out.")
+
+    # The app is asked first; without the phone at hand a code by e-mail still finishes.
+    password_login(page, stack.api.origin, dora)
+    expect(page.get_by_label("Code from the app (6 digits)")).to_be_focused()
+    page.get_by_role("button", name="Send by e-mail instead").click()
+    code_field = page.get_by_label("One-time code (6 digits)")
+    expect(code_field).to_be_focused()
+    expect(page.locator("#sent-to")).to_have_text(re.compile(r"^We sent a code by e-mail to d"))
+    expect(page.get_by_role("button", name="Use the authenticator app")).to_be_visible()
+    code_field.fill(stack.mailbox.next_code(dora.email))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("#who")).to_have_text("Signed in as dora")
+
+    # A new session: removing the app asks for the password again.
+    open_two_step_page(page)
+    page.get_by_role("button", name="Remove the app").click()
+    reauthenticate(page, dora.password)
+    expect(page.locator("#app-status")).to_have_text("The authenticator app was removed.")
+    expect(page.locator("#totp-state")).to_have_text("No authenticator app is set up.")
+    expect(page.get_by_role("button", name="Set up the app")).to_be_focused()
+    page.get_by_role("button", name="Log out").click()
+    password_login(page, stack.api.origin, dora)
+    expect(page.get_by_label("One-time code (6 digits)")).to_be_focused()
+    expect(page.get_by_role("button", name="Use the authenticator app")).to_be_hidden()

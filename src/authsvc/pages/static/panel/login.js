@@ -184,6 +184,28 @@ function openProofStep(challenge, view, field) {
 function openAppStep(challenge) {
   openProofStep(challenge, "app-view", "app-code");
   startExpiry("app-expiry");
+  if (!$("app-use-code").hidden) waitBeforeCodeInstead(new Date(challenge.resend_after));
+}
+
+/** A code instead of the app obeys the resend cooldown: the button waits it out. */
+function waitBeforeCodeInstead(until) {
+  const button = $("app-use-code");
+  const wait = $("app-code-wait");
+  button.disabled = true;
+  state.stops.push(
+    countdown(
+      until,
+      (left) => {
+        wait.hidden = left <= 0;
+        if (left > 0) setText(wait, "verify.resend_wait", { time: formatDuration(left) });
+      },
+      () => {
+        clearText(wait);
+        wait.hidden = true;
+        button.disabled = false;
+      },
+    ),
+  );
 }
 
 function openRecoveryStep(challenge) {
@@ -273,6 +295,7 @@ async function sendCodeInstead() {
       $("app-code").focus();
     } else if (error.code === "resend_too_soon") {
       showError("err.resend_too_soon");
+      waitBeforeCodeInstead(Date.now() + (error.retryAfter ?? 5) * 1000);
     } else if (error.code === "resend_limit_reached") {
       $("app-use-code").hidden = true;
       showError("err.resend_limit_reached");
