@@ -8,7 +8,6 @@ the service under test also runs on.
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import shoot, sign_in
 
-DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 STEP = 30  # RFC 6238's time step, the service's too
 RECOVERY_CODE = re.compile(r"^[0-9a-z]{4}(-[0-9a-z]{4}){3}$")
 
@@ -207,11 +205,6 @@ def test_enroll_the_app_then_sign_in_with_it_a_replay_refused_and_a_recovery_cod
     )
     expect(recovery_field).to_be_focused()
 
-    DOCS_SCREENSHOTS.mkdir(exist_ok=True)
-    shutil.copyfile(
-        screenshots / "two-step-login-1280.png", DOCS_SCREENSHOTS / "two-step-login-1280.png"
-    )
-
 
 def test_polish_page_password_dialog_and_wrong_first_code(stack: Stack, browsing: Browsing) -> None:
     anna = stack.customer("anna")
@@ -316,6 +309,7 @@ def test_fallback_on_sends_a_code_instead_of_the_app_then_the_app_is_removed(
     expect(page.locator("#totp-state")).to_have_text("No authenticator app is set up.")
     expect(page.get_by_role("button", name="Set up the app")).to_be_focused()
     page.get_by_role("button", name="Log out").click()
+    expect(page.locator("#status")).to_have_text("You have been logged out.")
     password_login(page, stack.api.origin, dora)
     expect(page.get_by_label("One-time code (6 digits)")).to_be_focused()
     expect(page.get_by_role("button", name="Use the authenticator app")).to_be_hidden()
