@@ -12,7 +12,7 @@ from authsvc.config import Settings
 from authsvc.pages import STATIC_DIR
 from tests.conftest import make_settings
 
-PAGES = ["/panel/", "/panel/code.html", "/support/"]
+PAGES = ["/panel/", "/panel/code.html", "/panel/factors.html", "/support/"]
 ASSETS = ["/assets/api.js", "/assets/i18n.js", "/assets/ui.js", "/assets/style.css"]
 
 

@@ -1,4 +1,5 @@
-// Sign-in: login and password, then the one-time code window; and the password reset
+// Sign-in: login and password, then the second step the account asks for (a code sent by
+// e-mail or SMS, the authenticator app, or a recovery code); and the password reset
 // ("Forgot your password?"): login, then the code with the new password.
 
 import { ApiError, call } from "../assets/api.js";
@@ -14,14 +15,22 @@ import {
 } from "../assets/ui.js";
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ["login-view", "verify-view", "reset-view", "reset-code-view"];
+const VIEWS = [
+  "login-view",
+  "verify-view",
+  "app-view",
+  "recovery-view",
+  "reset-view",
+  "reset-code-view",
+];
 const ACCOUNT_PAGE = "./code.html";
 const POLL_MS = 1000;
 // Overload is brief by design (the service sheds load); give up retrying after this many.
 const MAX_AUTO_RETRIES = 5;
 
 const state = {
-  challenge: null, // {challenge_id, channel, destination, expires_at, resend_after, sms_unavailable?}
+  // {challenge_id, factor, factors, channel, destination, expires_at, resend_after, sms_unavailable?}
+  challenge: null,
   attemptsLeft: null,
   delivery: "queued",
   otherChannelUnavailable: false,
@@ -85,7 +94,7 @@ async function submitLogin() {
     const challenge = await call("POST", "/login", { body: { login, password } });
     state.autoRetries = 0;
     $("password").value = "";
-    openCodeWindow(challenge);
+    openSecondStep(challenge);
   } catch (error) {
     showStatus(null);
     loginFailed(error);
@@ -123,7 +132,182 @@ function reportOther(error) {
   else showError("err.generic", { status: error.status });
 }
 
-// --- step 2: the code window ------------------------------------------------------------
+// --- step 2: the second step the challenge asks for ---------------------------------------
+
+/** What `/login` (or a resend) asked for: the app and recovery codes send nothing. */
+function openSecondStep(challenge) {
+  if (challenge.factor === "totp") openAppStep(challenge);
+  else if (challenge.factor === "recovery_code") openRecoveryStep(challenge);
+  else openCodeWindow(challenge);
+}
+
+function accepts(factor) {
+  return Boolean(state.challenge && (state.challenge.factors || []).includes(factor));
+}
+
+/** The links to the other second steps this challenge accepts. */
+function renderOtherSteps() {
+  $("code-use-app").hidden = !accepts("totp");
+  $("code-use-recovery").hidden = !accepts("recovery_code");
+  $("app-use-recovery").hidden = !accepts("recovery_code");
+  $("recovery-use-app").hidden = !accepts("totp");
+  // Codes by e-mail or SMS are offered only when kept as a fallback.
+  const channel = state.challenge.channel;
+  const codeButton = $("app-use-code");
+  codeButton.hidden = !(channel && accepts(channel));
+  if (!codeButton.hidden) setText(codeButton, `verify.switch.${channel}`);
+}
+
+/** The challenge's expiry, shown in `element` of a step that sends nothing. */
+function startExpiry(elementId) {
+  stopTimers();
+  state.stops.push(
+    countdown(
+      new Date(state.challenge.expires_at),
+      (left) => setText($(elementId), "verify.expires_in", { time: formatDuration(left) }),
+      () => backToLogin("err.challenge_expired"),
+    ),
+  );
+}
+
+function openProofStep(challenge, view, field) {
+  stopPolling();
+  state.challenge = challenge;
+  showView(view);
+  $(field).value = "";
+  renderOtherSteps();
+  renderAttempts();
+  showStatus(null);
+  $(field).focus();
+}
+
+function openAppStep(challenge) {
+  openProofStep(challenge, "app-view", "app-code");
+  startExpiry("app-expiry");
+  if (!$("app-use-code").hidden) waitBeforeCodeInstead(new Date(challenge.resend_after));
+}
+
+/** A code instead of the app obeys the resend cooldown: the button waits it out. */
+function waitBeforeCodeInstead(until) {
+  const button = $("app-use-code");
+  const wait = $("app-code-wait");
+  button.disabled = true;
+  state.stops.push(
+    countdown(
+      until,
+      (left) => {
+        wait.hidden = left <= 0;
+        if (left > 0) setText(wait, "verify.resend_wait", { time: formatDuration(left) });
+      },
+      () => {
+        clearText(wait);
+        wait.hidden = true;
+        button.disabled = false;
+      },
+    ),
+  );
+}
+
+function openRecoveryStep(challenge) {
+  openProofStep(challenge, "recovery-view", "recovery-code");
+  startExpiry("recovery-expiry");
+}
+
+/** Leave the app or the recovery code for another step; attempts already made still count. */
+function switchStep(open) {
+  showError(null);
+  open(state.challenge);
+}
+
+/** Submit the app's code or a recovery code; a wrong one counts as an attempt. */
+async function submitProof(kind) {
+  if (state.busy) return;
+  const app = kind === "app";
+  const field = $(app ? "app-code" : "recovery-code");
+  const typed = app ? digitsOnly(field.value) : field.value.trim();
+  if (app && typed.length !== 6) {
+    showError("verify.need_six");
+    field.focus();
+    return;
+  }
+  if (!app && !typed) {
+    showError("recovery.missing");
+    field.focus();
+    return;
+  }
+  const submit = $(app ? "app-submit" : "recovery-submit");
+  state.busy = true;
+  submit.disabled = true;
+  showError(null);
+  showStatus("verify.checking");
+  const body = { challenge_id: state.challenge.challenge_id };
+  body[app ? "code" : "recovery_code"] = typed;
+  try {
+    await call("POST", "/login/verify", { body });
+    stopTimers();
+    window.location.assign(ACCOUNT_PAGE);
+  } catch (error) {
+    showStatus(null);
+    proofFailed(error, field, app ? "err.invalid_app_code" : "err.invalid_recovery_code");
+  } finally {
+    state.busy = false;
+    submit.disabled = false;
+  }
+}
+
+function proofFailed(error, field, invalidKey) {
+  if (!(error instanceof ApiError)) throw error;
+  if (error.code === "invalid_code") {
+    state.attemptsLeft = error.problem.attempts_left ?? null;
+    renderAttempts();
+    if (state.attemptsLeft === 0) {
+      backToLogin("err.challenge_exhausted");
+      return;
+    }
+    showError(invalidKey, { n: state.attemptsLeft ?? "?" });
+    field.select();
+    field.focus();
+  } else if (error.code === "factor_not_allowed") {
+    showError("err.factor_not_allowed");
+  } else if (!leaveEndedChallenge(error)) {
+    reportOther(error);
+  }
+}
+
+/** The app is not at hand: a code by e-mail or SMS, when the account keeps them as a fallback. */
+async function sendCodeInstead() {
+  if (state.busy) return;
+  state.busy = true;
+  showError(null);
+  const { challenge_id: challengeId, channel } = state.challenge;
+  try {
+    const challenge = await call("POST", "/login/resend", {
+      body: { challenge_id: challengeId, channel },
+    });
+    stopTimers();
+    openCodeWindow(challenge);
+    showStatus("verify.resent_instead");
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    if (error.code === "factor_not_allowed") {
+      $("app-use-code").hidden = true;
+      showError("err.factor_not_allowed");
+      $("app-code").focus();
+    } else if (error.code === "resend_too_soon") {
+      showError("err.resend_too_soon");
+      waitBeforeCodeInstead(Date.now() + (error.retryAfter ?? 5) * 1000);
+    } else if (error.code === "resend_limit_reached") {
+      $("app-use-code").hidden = true;
+      showError("err.resend_limit_reached");
+    } else if (!leaveEndedChallenge(error)) {
+      reportOther(error);
+    }
+  } finally {
+    state.busy = false;
+  }
+}
+
+// --- the code window (e-mail or SMS) ---------------------------------------------------------
 
 function otherChannel() {
   return state.challenge.channel === "email" ? "sms" : "email";
@@ -136,6 +320,7 @@ function openCodeWindow(challenge) {
   state.resendBlocked = false;
   state.otherChannelUnavailable = false;
   applyChallenge(challenge);
+  renderOtherSteps();
   showStatus(null);
   $("code").focus();
 }
@@ -183,9 +368,12 @@ function renderDelivery() {
 }
 
 function renderAttempts() {
-  const element = $("attempts-left");
-  if (state.attemptsLeft === null) clearText(element);
-  else setText(element, "verify.attempts_left", { n: state.attemptsLeft });
+  // The challenge's attempts are shared by every step; each view shows the count.
+  for (const id of ["attempts-left", "app-attempts-left", "recovery-attempts-left"]) {
+    const element = $(id);
+    if (state.attemptsLeft === null) clearText(element);
+    else setText(element, "verify.attempts_left", { n: state.attemptsLeft });
+  }
 }
 
 function stopTimers() {
@@ -304,6 +492,8 @@ function codeFailed(error) {
     showError("err.invalid_code", { n: state.attemptsLeft ?? "?" });
     $("code").select();
     $("code").focus();
+  } else if (error.code === "factor_not_allowed") {
+    showError("err.factor_not_allowed");
   } else if (!leaveEndedChallenge(error)) {
     reportOther(error);
   }
@@ -361,6 +551,9 @@ function resendFailed(error) {
   } else if (error.code === "resend_limit_reached") {
     state.resendBlocked = true;
     showError("err.resend_limit_reached");
+  } else if (error.code === "factor_not_allowed") {
+    state.resendBlocked = true;
+    showError("err.factor_not_allowed");
   } else if (error.code === "channel_unavailable") {
     state.otherChannelUnavailable = true;
     $("switch-channel").hidden = true;
@@ -693,6 +886,27 @@ function init() {
     const digits = digitsOnly($("code").value);
     if ($("code").value !== digits) $("code").value = digits;
   });
+  $("app-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitProof("app");
+  });
+  $("recovery-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitProof("recovery");
+  });
+  $("app-code").addEventListener("input", () => {
+    const digits = digitsOnly($("app-code").value);
+    if ($("app-code").value !== digits) $("app-code").value = digits;
+  });
+  for (const id of ["code-use-recovery", "app-use-recovery"]) {
+    $(id).addEventListener("click", () => switchStep(openRecoveryStep));
+  }
+  for (const id of ["code-use-app", "recovery-use-app"]) {
+    $(id).addEventListener("click", () => switchStep(openAppStep));
+  }
+  $("app-use-code").addEventListener("click", sendCodeInstead);
+  $("app-back").addEventListener("click", () => backToLogin(null));
+  $("recovery-back").addEventListener("click", () => backToLogin(null));
   $("resend").addEventListener("click", () => resend(null));
   $("switch-channel").addEventListener("click", () => resend(otherChannel()));
   $("back").addEventListener("click", () => backToLogin(null));
