@@ -29,6 +29,8 @@ def challenge(**values: object) -> LoginChallenge:
         "id": uuid.uuid4(),
         "expires_at": NOW + timedelta(minutes=5),
         "last_sent_at": NOW - timedelta(seconds=30),
+        "created_at": NOW - timedelta(seconds=30),
+        "message_id": uuid.uuid4(),  # a code went out
         "attempts": 0,
         "resends": 0,
         "consumed_at": None,
@@ -62,6 +64,11 @@ def test_resend_waits_for_the_cooldown_and_says_how_long() -> None:
     assert isinstance(refusal, ResendTooSoon)
     assert refusal.headers["Retry-After"] == "20"
     assert rules.resend_refusal(challenge(), now=NOW, settings=SETTINGS) is None
+
+
+def test_a_challenge_that_sent_nothing_may_send_its_first_code_at_once() -> None:
+    asked_the_app = challenge(created_at=NOW, last_sent_at=NOW, message_id=None)
+    assert rules.resend_refusal(asked_the_app, now=NOW, settings=SETTINGS) is None
 
 
 def test_resend_stops_at_the_cap_until_the_challenge_expires() -> None:

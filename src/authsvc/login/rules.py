@@ -36,6 +36,10 @@ def unusable(challenge: LoginChallenge, *, now: datetime, max_attempts: int) -> 
 
 
 def resend_after(challenge: LoginChallenge, settings: Settings) -> datetime:
+    """When another code may go out. A challenge that sent nothing yet (it asked for the
+    app, and the customer kept codes as a fallback) may send its first code at once."""
+    if challenge.message_id is None:
+        return challenge.created_at
     return challenge.last_sent_at + settings.login_otp_resend_cooldown
 
 
