@@ -103,3 +103,24 @@ async def set_second_step(
     if channel is not None:
         values["channel"] = channel
     await session.execute(update(Account).where(Account.id == account_id).values(**values))
+
+
+async def set_email(
+    session: AsyncSession, account_id: uuid.UUID, email: str, *, now: datetime
+) -> None:
+    """A new e-mail address, verified by the code sent to it (contacts.service)."""
+    await session.execute(
+        update(Account).where(Account.id == account_id).values(email=email, updated_at=now)
+    )
+
+
+async def set_phone(
+    session: AsyncSession, account_id: uuid.UUID, phone: str, *, now: datetime
+) -> None:
+    """A new phone number, verified by the code texted to it; a number set aside as
+    untextable (`phone_invalid`, migration 0009) is replaced by it."""
+    await session.execute(
+        update(Account)
+        .where(Account.id == account_id)
+        .values(phone=phone, phone_invalid=None, updated_at=now)
+    )
