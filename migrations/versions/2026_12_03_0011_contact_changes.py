@@ -35,6 +35,8 @@ def upgrade() -> None:
         sa.Column("account_id", sa.Uuid(), nullable=False),
         sa.Column("kind", sa.String(8), nullable=False),
         sa.Column("new_value", sa.String(254), nullable=False),
+        # What the account had before (NULL: no phone yet), put back by "this wasn't me".
+        sa.Column("old_value", sa.String(254), nullable=True),
         # HMAC-SHA256 of the code, bound to the change (core.crypto.Keyring).
         sa.Column("code_hash", sa.LargeBinary(32), nullable=False),
         _ts("created_at"),

@@ -16,7 +16,8 @@ from authsvc.delivery.models import OutboxMessage
 
 
 async def code_message(ctx: ServiceContext, account_id: uuid.UUID) -> OutboxMessage:
-    """The latest code message of the account's contact changes."""
+    """The latest code message of the account's contact changes (move the clock between
+    two requests: messages written at one instant have no order)."""
     query = (
         select(OutboxMessage)
         .where(OutboxMessage.template == "contact_code", OutboxMessage.account_id == account_id)

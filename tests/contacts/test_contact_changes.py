@@ -61,11 +61,16 @@ async def test_an_email_change_applies_when_the_new_address_confirms_its_code(
     async with ctx.db.transaction() as session:
         told = await session.get(OutboxMessage, await _latest_id(ctx, "email_changed"))
         assert told is not None and told.recipient == "old@example.com"
-    # The link of the notice secures the account, as every "this wasn't me" link does.
+    # The link of the notice secures the account, as every "this wasn't me" link does,
+    # and puts the old address back: the reset code must not go to whoever changed it.
     path = await not_me_path(ctx, "email_changed", account.id)
     assert (await client.post(path)).status_code == 200
-    assert (await account_row(ctx, account.id)).password_reset_required
+    row = await account_row(ctx, account.id)
+    assert row.password_reset_required and row.email == "old@example.com"
     assert (await client.get("/factors", headers=headers)).status_code == 401
+    async with ctx.db.transaction() as session:
+        secured = await session.get(OutboxMessage, await _latest_id(ctx, "not_me_done"))
+        assert secured is not None and secured.recipient == "old@example.com"
 
 
 async def _latest_id(ctx: ServiceContext, template: str) -> object:
@@ -288,3 +293,34 @@ async def test_a_phone_change_over_the_sms_budget_is_refused_and_changes_nothing
     assert 0 < int(again.headers["retry-after"]) <= 3600
     assert await changes_count(ctx) == 1  # the first one only: no code went by e-mail
     assert [m["_channel"] for m in await sent(ctx, "contact_code")] == ["sms"]
+
+
+async def test_this_wasnt_me_takes_away_a_phone_that_was_added(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    account = await make_account(ctx)
+    headers = await reauthenticated(ctx, client, account)
+    asked = await client.post("/account/phone", json={"phone": NEW_MOBILE}, headers=headers)
+    code = await read_code(ctx, account.id)
+    assert (await confirm(client, "phone", asked.json()["change_id"], code, headers)).is_success
+    chosen = await client.put("/factors/preferred", json={"factor": "sms"}, headers=headers)
+    assert chosen.status_code == 200, chosen.text
+    assert (await client.post(await not_me_path(ctx, "phone_changed", account.id))).is_success
+    row = await account_row(ctx, account.id)
+    assert (row.phone, row.channel, row.preferred_factor) == (None, "email", None)
+
+
+async def test_this_wasnt_me_leaves_an_address_changed_again_since(
+    ctx: ServiceContext, client: httpx.AsyncClient, clock: MovableClock
+) -> None:
+    account = await make_account(ctx, email="old@example.com")
+    headers = await reauthenticated(ctx, client, account)
+    for address in ("first@example.com", "second@example.com"):
+        clock.advance(timedelta(seconds=1))  # each code message its own time: the latest
+        asked = await client.post("/account/email", json={"email": address}, headers=headers)
+        code = await read_code(ctx, account.id)
+        assert (await confirm(client, "email", asked.json()["change_id"], code, headers)).is_success
+    first_notice = (await sent(ctx, "email_changed", account.id))[0]["not_me_url"]
+    assert (await client.post(first_notice.removeprefix(ctx.settings.public_url or ""))).is_success
+    row = await account_row(ctx, account.id)
+    assert row.email == "second@example.com" and row.password_reset_required

@@ -27,6 +27,8 @@ class ContactChange(Base):
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(8))
     new_value: Mapped[str] = mapped_column(String(254))  # normalised; E.164 for a phone
+    # What the account had before (None: no phone yet), put back by "this wasn't me".
+    old_value: Mapped[str | None] = mapped_column(String(254))
     code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

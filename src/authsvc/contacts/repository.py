@@ -41,6 +41,12 @@ async def get(
     return found
 
 
+async def get_applied(session: AsyncSession, change_id: uuid.UUID) -> ContactChange | None:
+    """The change when its code was confirmed (a "this wasn't me" link names only such)."""
+    found = await session.get(ContactChange, change_id)
+    return found if found is not None and found.consumed_at is not None else None
+
+
 @dataclass(frozen=True)
 class Attempt:
     attempts: int  # spent so far, this one included

@@ -86,6 +86,7 @@ async def _open(
     code = ctx.codes()
     change = ContactChange(
         id=change_id, account_id=account.id, kind=kind, new_value=new_value,
+        old_value=account.email if kind == "email" else account.phone,
         code_hash=ctx.keyring.sign(rules.PURPOSE, str(change_id), code), created_at=now,
         expires_at=now + settings.login_otp_ttl, attempts=0, ip=ip,
     )  # fmt: skip
@@ -176,3 +177,30 @@ async def _tell_old_address(
         now=now, secret_params=("not_me_url",),
     )  # fmt: skip
     await outbox.enqueue(session, message)
+
+
+async def undo(
+    session: AsyncSession, ctx: ServiceContext, change_id: uuid.UUID, *, ip: str
+) -> bool:
+    """Put back the address a confirmed change replaced ("this wasn't me" from the old
+    address: whoever changed it must not keep the account's codes and resets), unless
+    the address was changed again since. True when it was put back."""
+    change = await repository.get_applied(session, change_id)
+    if change is None:
+        return False
+    now = ctx.clock.now()
+    if change.kind == "email":
+        assert change.old_value is not None  # an account always has an e-mail address
+        done = await accounts.restore_email(
+            session, change.account_id, expected=change.new_value, restored=change.old_value,
+            now=now,
+        )  # fmt: skip
+    else:
+        done = await accounts.restore_phone(
+            session, change.account_id, expected=change.new_value, restored=change.old_value,
+            now=now,
+        )  # fmt: skip
+    if done:
+        auth_event("contact_change_undone", outcome="success", ip=ip,
+                   account=change.account_id, kind=change.kind)  # fmt: skip
+    return done
