@@ -3,12 +3,14 @@ settings. The numbers are the login code's: valid 10 minutes, 5 attempts."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from authsvc.config import Settings
 from authsvc.contacts.errors import ChangeExpired
 from authsvc.contacts.models import ContactChange
 from authsvc.core.errors import AppError
+from authsvc.sms_guard import rules as sms_rules
 
 PURPOSE = "contact-change"  # binds a code's HMAC to this use (and to the change's id)
 
@@ -30,3 +32,8 @@ def same_address(kind: str, current: str | None, new: str) -> bool:
     if current is None:
         return False
     return current.lower() == new.lower() if kind == "email" else current == new
+
+
+def sms_retry_after(now: datetime) -> int:
+    """Seconds until the SMS budgets' hour ends: when a spent budget has room again."""
+    return math.ceil((sms_rules.hour_of(now) + sms_rules.HOUR - now).total_seconds())

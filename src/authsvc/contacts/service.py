@@ -4,7 +4,6 @@ Check, then act; the rules are in rules.py."""
 
 from __future__ import annotations
 
-import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +25,6 @@ from authsvc.delivery import outbox
 from authsvc.delivery.notify import account_message, time_params
 from authsvc.links import service as links
 from authsvc.ops.events import auth_event
-from authsvc.sms_guard import rules as sms_rules
 from authsvc.sms_guard import service as sms_guard
 
 
@@ -60,11 +58,9 @@ async def request_phone(
         ctx, phone=number.e164, account_id=account.id, ip=ip, purpose="phone_change"
     )
     if route.channel != "sms":
-        now = ctx.clock.now()
-        wait = (sms_rules.hour_of(now) + sms_rules.HOUR - now).total_seconds()
         auth_event("contact_change_refused", outcome="failure", ip=ip, account=account.id,
                    kind="phone", reason=route.sms_unavailable)  # fmt: skip
-        raise SmsLimited(retry_after=math.ceil(wait))
+        raise SmsLimited(retry_after=rules.sms_retry_after(ctx.clock.now()))
     return await _open(
         session, ctx, account, kind="phone", new_value=number.e164, channel="sms", ip=ip
     )
