@@ -324,3 +324,21 @@ async def test_this_wasnt_me_leaves_an_address_changed_again_since(
     assert (await client.post(first_notice.removeprefix(ctx.settings.public_url or ""))).is_success
     row = await account_row(ctx, account.id)
     assert row.email == "second@example.com" and row.password_reset_required
+
+
+async def test_an_account_gets_five_codes_to_new_addresses_an_hour(
+    ctx: ServiceContext, client: httpx.AsyncClient, clock: MovableClock
+) -> None:
+    account = await make_account(ctx)
+    headers = await reauthenticated(ctx, client, account)
+    for n in range(5):
+        body = {"email": f"n{n}@example.com"}
+        assert (await client.post("/account/email", json=body, headers=headers)).status_code == 202
+    over = await client.post("/account/phone", json={"phone": NEW_MOBILE}, headers=headers)
+    assert_problem(over, 429, "too_many_attempts")
+    assert int(over.headers["retry-after"]) > 0
+    assert await changes_count(ctx) == 5
+    clock.advance(ctx.settings.contact_change_window)
+    headers = await reauthenticated(ctx, client, account)
+    again = await client.post("/account/email", json={"email": "n5@example.com"}, headers=headers)
+    assert again.status_code == 202, again.text

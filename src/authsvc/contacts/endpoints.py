@@ -20,6 +20,7 @@ from authsvc.sessions.dependencies import (
     CurrentSession,
     RecentlyReauthenticated,
 )
+from authsvc.throttling.errors import TooManyAttempts
 from authsvc.web.client_ip import ClientIP
 from authsvc.web.dependencies import Context, Session
 from authsvc.web.openapi_docs import DATABASE, JSON_BODY, problems
@@ -37,7 +38,7 @@ CONFIRM_REFUSALS: tuple[type[AppError], ...] = (
     status_code=status.HTTP_202_ACCEPTED,
     operation_id="changeEmail",
     summary="Send a code to a new e-mail address; it replaces the old one once confirmed",
-    responses=problems(*REAUTH_REFUSALS, InvalidEmail, *JSON_BODY, *DATABASE),
+    responses=problems(*REAUTH_REFUSALS, InvalidEmail, TooManyAttempts, *JSON_BODY, *DATABASE),
 )
 async def change_email(
     body: EmailChangeRequest,
@@ -55,7 +56,9 @@ async def change_email(
     status_code=status.HTTP_202_ACCEPTED,
     operation_id="changePhone",
     summary="Text a code to a new mobile number; it replaces the old one once confirmed",
-    responses=problems(*REAUTH_REFUSALS, InvalidPhone, SmsLimited, *JSON_BODY, *DATABASE),
+    responses=problems(
+        *REAUTH_REFUSALS, InvalidPhone, TooManyAttempts, SmsLimited, *JSON_BODY, *DATABASE
+    ),
 )
 async def change_phone(
     body: PhoneChangeRequest,

@@ -26,6 +26,8 @@ from authsvc.delivery.notify import account_message, time_params
 from authsvc.links import service as links
 from authsvc.ops.events import auth_event
 from authsvc.sms_guard import service as sms_guard
+from authsvc.throttling import service as throttling
+from authsvc.throttling.errors import TooManyAttempts
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ async def request_email(
     new = normalise_email(email)
     if rules.same_address("email", account.email, new):
         raise InvalidEmail("This is the account's e-mail address already.", reason="unchanged")
+    await _refuse_over_rate(session, ctx, account)
     return await _open(session, ctx, account, kind="email", new_value=new, channel="email", ip=ip)
 
 
@@ -54,6 +57,7 @@ async def request_phone(
     number = phones.textable(phone, ctx.settings.sms_countries)
     if rules.same_address("phone", account.phone, number.e164):
         raise InvalidPhone("This is the account's phone number already.", reason="unchanged")
+    await _refuse_over_rate(session, ctx, account)  # before the SMS budgets count it
     route = await sms_guard.sms_to(
         ctx, phone=number.e164, account_id=account.id, ip=ip, purpose="phone_change"
     )
@@ -64,6 +68,18 @@ async def request_phone(
     return await _open(
         session, ctx, account, kind="phone", new_value=number.e164, channel="sms", ip=ip
     )
+
+
+async def _refuse_over_rate(session: AsyncSession, ctx: ServiceContext, account: Account) -> None:
+    """Count one code to a new address against the account's rate; the count stays when
+    the refusal rolls the rest back."""
+    settings = ctx.settings
+    wait = await throttling.count_rate(
+        session, f"contact:{account.id}", limit=settings.contact_change_limit,
+        window=settings.contact_change_window, now=ctx.clock.now(),
+    )  # fmt: skip
+    if wait is not None:
+        raise await keep_and_refuse(session, TooManyAttempts.over_rate(wait))
 
 
 async def _open(

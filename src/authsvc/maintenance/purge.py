@@ -106,6 +106,7 @@ def idle_throttle_counters(now: datetime, settings: Settings) -> Target:
         settings.auth_code_generation_window,
         settings.support_key_rate_window,
         settings.password_reset_window,
+        settings.contact_change_window,
     )
     return Target(
         "throttle_counters",
