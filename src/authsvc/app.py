@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 import authsvc
 from authsvc.auth_codes.endpoints import router as auth_codes_router
 from authsvc.config import Settings
+from authsvc.contacts.endpoints import router as contacts_router
 from authsvc.context import ServiceContext
 from authsvc.core.clock import Clock
 from authsvc.delivery.worker import delivery_worker
@@ -123,6 +124,7 @@ def create_app(
     app.include_router(session_router)
     app.include_router(auth_codes_router)
     app.include_router(factors_router)
+    app.include_router(contacts_router)
     app.include_router(support_history_router)
     app.include_router(support_router)
     app.include_router(password_router)

@@ -188,6 +188,10 @@ class Settings(BaseSettings):
     totp_issuer: str | None = Field(default=None, max_length=64, pattern=r"^[^:]+$")
     # How long a new authenticator app waits for its first code.
     totp_enrollment_ttl: Duration = timedelta(minutes=10)
+    # Codes sent to new contact addresses per account (each is a message to an address
+    # the account does not own yet: a signed-in attacker must not spray them).
+    contact_change_limit: int = Field(default=5, ge=1)
+    contact_change_window: Duration = timedelta(hours=1)
 
     # --- authorization codes ---------------------------------------------------
     auth_code_ttl: Duration = timedelta(hours=1)

@@ -2,6 +2,7 @@
 
 from authsvc.accounts.models import Account
 from authsvc.auth_codes.models import AuthCode
+from authsvc.contacts.models import ContactChange
 from authsvc.core.db import Base
 from authsvc.delivery.models import OutboxMessage
 from authsvc.factors.models import RecoveryCode, TotpFactor
@@ -19,6 +20,7 @@ __all__ = [
     "Account",
     "ActionLink",
     "AuthCode",
+    "ContactChange",
     "LoginChallenge",
     "OutboxMessage",
     "PasswordReset",

@@ -39,7 +39,10 @@ CONTRACT = {
     "password_changed": {"login", "time_utc", "time_local", "ip"},
     "password_reset_code": {"code", "expires_minutes"},
     "password_reset_done": {"login", "time_utc", "time_local", "ip"},
-    "factor_changed": {"login", "change", "time_utc", "time_local", "ip"},
+    "factor_changed": {"login", "change", "time_utc", "time_local", "ip", "not_me_url"},
+    "contact_code": {"code", "expires_minutes"},
+    "email_changed": {"login", "new_value", "time_utc", "time_local", "ip", "not_me_url"},
+    "phone_changed": {"login", "new_value", "time_utc", "time_local", "ip", "not_me_url"},
     "recovery_code_used": {"login", "time_utc", "time_local", "remaining"},
     "recovery_code_used_low": {"login", "time_utc", "time_local", "remaining"},
 }
@@ -53,6 +56,7 @@ def sample(template: str) -> dict[str, str]:
     values |= {"change": "Usunięto aplikację uwierzytelniającą z logowania dwuetapowego."}
     # The longest realistic values, so the length checks hold for real messages.
     values |= {"login": "l" * 64, "ip": "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"}
+    values |= {"new_value": "n" * 64 + "@" + "d" * 60 + ".example.com"}
     return {key: values[key] for key in CONTRACT[template]}
 
 
@@ -79,7 +83,7 @@ def test_every_template_renders_an_email_and_an_sms_in_both_locales(
     assert "$" not in sms.text + mail.text + mail.html
 
 
-@pytest.mark.parametrize("template", ["login_otp", "password_reset_code"])
+@pytest.mark.parametrize("template", ["login_otp", "password_reset_code", "contact_code"])
 @pytest.mark.parametrize("locale", ["pl", "en"])
 def test_otp_sms_fits_one_segment(locale: str, template: str) -> None:
     params = {"code": "000000", "expires_minutes": "60"}

@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 
 from authsvc.accounts.models import Account
 from authsvc.auth_codes.models import AuthCode
+from authsvc.contacts.models import ContactChange
 from authsvc.context import ServiceContext
 from authsvc.delivery.models import OutboxMessage
 from authsvc.delivery.outbox import enqueue, new_message
@@ -314,9 +315,28 @@ async def test_the_purge_command_reports_what_it_deleted(
         "throttle_counters": "0",
         "auth_code_verifications": "3",
         "password_resets": "0",
+        "contact_changes": "0",
         "action_links": "0",
         "security_events": "0",
         "sms_budget_counters": "0",
     }
     refused = await asyncio.to_thread(run_cli, "purge", "--batch-size", "0", env=cli_env)
     assert refused.returncode == 1 and "batch-size" in refused.stderr
+
+
+async def test_contact_changes_stay_while_their_notice_link_can_undo_them(
+    ctx: ServiceContext,
+) -> None:
+    now = ctx.clock.now()
+    account = await make_account(ctx)
+    keep = max(ctx.settings.retention_expired, ctx.settings.not_me_link_ttl)
+    async with ctx.db.transaction() as session:
+        for expires_at in (now - keep - DAY, now - keep + DAY):
+            change = ContactChange(
+                id=uuid.uuid4(), account_id=account.id, kind="email",
+                new_value="n@example.com", old_value="o@example.com", code_hash=bytes(32),
+                created_at=expires_at, expires_at=expires_at, attempts=0, ip="203.0.113.7",
+            )  # fmt: skip
+            session.add(change)
+    assert await _purge(ctx, rules.expired_contact_changes, now) == 1
+    assert await _count(ctx, ContactChange) == 1

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, func, select, update
+from sqlalchemy import BindParameter, ColumnElement, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.accounts import logins
@@ -103,3 +103,63 @@ async def set_second_step(
     if channel is not None:
         values["channel"] = channel
     await session.execute(update(Account).where(Account.id == account_id).values(**values))
+
+
+async def set_email(
+    session: AsyncSession, account_id: uuid.UUID, email: str, *, now: datetime
+) -> None:
+    """A new e-mail address, verified by the code sent to it (contacts.service)."""
+    await session.execute(
+        update(Account).where(Account.id == account_id).values(email=email, updated_at=now)
+    )
+
+
+async def set_phone(
+    session: AsyncSession, account_id: uuid.UUID, phone: str, *, now: datetime
+) -> None:
+    """A new phone number, verified by the code texted to it; a number set aside as
+    untextable (`phone_invalid`, migration 0009) is replaced by it."""
+    await session.execute(
+        update(Account)
+        .where(Account.id == account_id)
+        .values(phone=phone, phone_invalid=None, updated_at=now)
+    )
+
+
+async def restore_email(
+    session: AsyncSession, account_id: uuid.UUID, *, expected: str, restored: str, now: datetime
+) -> bool:
+    """Put back an e-mail address a change replaced, while the address is still the one
+    that change set; True when it was."""
+    statement = (
+        update(Account)
+        .where(Account.id == account_id, Account.email == expected)
+        .values(email=restored, updated_at=now)
+        .returning(Account.id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none() is not None
+
+
+async def restore_phone(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    *,
+    expected: str,
+    restored: str | None,
+    now: datetime,
+) -> bool:
+    """Put back the phone number a change replaced (None: the account had none, so codes
+    go by e-mail again), while the number is still the one that change set."""
+    values: dict[str, object] = {"phone": restored, "updated_at": now}
+    if restored is None:
+        values["channel"] = "email"
+        values["preferred_factor"] = case(
+            (Account.preferred_factor == "sms", None), else_=Account.preferred_factor
+        )
+    statement = (
+        update(Account)
+        .where(Account.id == account_id, Account.phone == expected)
+        .values(**values)
+        .returning(Account.id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none() is not None

@@ -29,7 +29,9 @@ def normalise_email(email: str) -> str:
     try:
         return validate_email(email, check_deliverability=False).normalized
     except EmailNotValidError as error:
-        raise InvalidEmail(f"{email!r} is not a valid e-mail address: {error}") from None
+        raise InvalidEmail(
+            f"{email!r} is not a valid e-mail address: {error}", reason="invalid"
+        ) from None
 
 
 def normalise_phone(phone: str, countries: Collection[str]) -> str:

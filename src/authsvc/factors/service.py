@@ -30,6 +30,7 @@ from authsvc.factors.recovery import RecoveryStrategy
 from authsvc.factors.repository import RecoverySet
 from authsvc.factors.strategy import Attempted, Begun, Proof, Strategy
 from authsvc.factors.totp import TotpStrategy
+from authsvc.links import service as links
 from authsvc.ops.events import auth_event
 
 # Every second step, by its name in the API. A new factor is one more entry.
@@ -268,11 +269,17 @@ async def _tell(
     ip: str,
     now: datetime,
 ) -> None:
-    """The customer's notice of a factor change."""
+    """The customer's notice of a factor change, with a "this wasn't me" link (whoever
+    changed how the account signs in may hold the session, and the password)."""
+    not_me = links.issue(
+        ctx.keyring, ctx.settings, account_id=account.id, subject_kind="factor",
+        subject_id=account.id, now=now,
+    )  # fmt: skip
+    await links.add(session, not_me)
     message = account_message(
         keyring=ctx.keyring, account=account, template="factor_changed",
         params={"login": account.login, "change": labels.change_text(account.locale, change),
-                **time_params(now, ctx.settings.timezone), "ip": ip},
-        now=now,
+                **time_params(now, ctx.settings.timezone), "ip": ip, "not_me_url": not_me.url},
+        now=now, secret_params=("not_me_url",),
     )  # fmt: skip
     await outbox.enqueue(session, message)

@@ -8,21 +8,23 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from authsvc.core.db import Base
 
-SUBJECT_KINDS = ("login", "auth_code")
+SUBJECT_KINDS = ("login", "auth_code", "contact", "factor")
 
 
 class ActionLink(Base):
     """A "this wasn't me" link of one e-mail: single use, stored as a keyed hash.
 
-    Bound to what the e-mail reported: a login (the session it started) or an
-    authorization code.
+    Bound to what the e-mail reported: a login (the session it started), an
+    authorization code, a contact change or a change of the second factors.
     """
 
     __tablename__ = "action_links"
     __table_args__ = (
         Index("ix_action_links_account_id", "account_id"),
         Index("ix_action_links_expires_at", "expires_at"),
-        CheckConstraint("subject_kind IN ('login', 'auth_code')", name="subject_known"),
+        CheckConstraint(
+            "subject_kind IN ('login', 'auth_code', 'contact', 'factor')", name="subject_known"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

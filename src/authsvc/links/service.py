@@ -23,6 +23,8 @@ PURPOSE = "not-me-link"
 PATH = "/not-me/"
 
 State = Literal["usable", "used", "expired", "unknown"]
+# What the e-mail reported (links.models.SUBJECT_KINDS).
+SubjectKind = Literal["login", "auth_code", "contact", "factor"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ def issue(
     settings: Settings,
     *,
     account_id: uuid.UUID,
-    subject_kind: Literal["login", "auth_code"],
+    subject_kind: SubjectKind,
     subject_id: uuid.UUID,
     now: datetime,
 ) -> NewLink:

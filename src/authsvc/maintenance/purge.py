@@ -19,6 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from authsvc.auth_codes.models import AuthCode
 from authsvc.config import Settings
+from authsvc.contacts.models import ContactChange
 from authsvc.core.db import Database
 from authsvc.delivery.models import FINISHED_STATES, OutboxMessage
 from authsvc.links.models import ActionLink
@@ -105,6 +106,7 @@ def idle_throttle_counters(now: datetime, settings: Settings) -> Target:
         settings.auth_code_generation_window,
         settings.support_key_rate_window,
         settings.password_reset_window,
+        settings.contact_change_window,
     )
     return Target(
         "throttle_counters",
@@ -130,6 +132,17 @@ def expired_password_resets(now: datetime, settings: Settings) -> Target:
         PasswordReset.id,
         PasswordReset.expires_at < now - settings.retention_expired,
         PasswordReset.expires_at,
+    )
+
+
+def expired_contact_changes(now: datetime, settings: Settings) -> Target:
+    # Kept while a "this wasn't me" link of its notice may still put the old address back.
+    keep = max(settings.retention_expired, settings.not_me_link_ttl)
+    return Target(
+        "contact_changes",
+        ContactChange.id,
+        ContactChange.expires_at < now - keep,
+        ContactChange.expires_at,
     )
 
 
@@ -171,6 +184,7 @@ RULES: tuple[Rule, ...] = (
     idle_throttle_counters,
     old_audit_rows,
     expired_password_resets,
+    expired_contact_changes,
     expired_action_links,
     old_security_events,
     past_sms_budget_hours,

@@ -17,6 +17,7 @@ from authsvc.accounts.errors import AccountNotFound, WeakPassword
 from authsvc.accounts.models import Account
 from authsvc.accounts.policy import check_new_password
 from authsvc.auth_codes import service as auth_codes
+from authsvc.contacts import service as contacts
 from authsvc.context import ServiceContext
 from authsvc.core.codes import typed_code_matches
 from authsvc.core.db import keep_and_refuse
@@ -50,13 +51,19 @@ async def link_state(session: AsyncSession, ctx: ServiceContext, token: str) -> 
 
 
 async def disown(session: AsyncSession, ctx: ServiceContext, *, token: str, client: Client) -> None:
-    """The customer did not make the login (or the code) the e-mail reported: end every
-    session, revoke the authorization code, and require a new password before any login
-    can finish. Raises LinkUnusable for a used, expired or unknown link."""
+    """The customer did not make the login (or the code, or the change) the e-mail
+    reported: end every session, revoke the authorization code, put back a changed
+    contact, and require a new password before any login can finish. Raises
+    LinkUnusable for a used, expired or unknown link."""
     now = ctx.clock.now()
     link = await links.redeem(session, ctx.keyring, token, now=now)
     if link is None:
         raise LinkUnusable(await links.state(session, ctx.keyring, token, now=now))
+    # A contact change reported to the old address is undone first, so the account's
+    # codes, its password reset and the notice below reach that address again.
+    undone = link.subject_kind == "contact" and await contacts.undo(
+        session, ctx, link.subject_id, ip=client.ip
+    )
     account = await accounts.get_by_id(session, link.account_id)
     if account is None:  # deleted since: nothing left to protect
         raise LinkUnusable("unknown")
@@ -64,6 +71,8 @@ async def disown(session: AsyncSession, ctx: ServiceContext, *, token: str, clie
     await auth_codes.revoke(session, account_id=account.id, now=now, client_ip=client.ip)
     await accounts.require_password_reset(session, account.id, now=now)
     detail = f"{link.subject_kind} {link.subject_id}; {ended} sessions ended"
+    if undone:
+        detail += "; contact change undone"
     await _record_and_tell(session, ctx, account, client, "not_me", detail=detail, now=now)
     auth_event(
         "not_me_confirmed", outcome="success", ip=client.ip, account=account.id,
