@@ -74,6 +74,7 @@ CUSTOMERS = {
         "greta": {},
         "henryk": {},
         "ida": {"phone": "+48601000009", "channel": "sms", "locale": "en"},
+        "jola": {"locale": "en"},  # changes her e-mail address: no other test may use her
     }.items()
 }
 

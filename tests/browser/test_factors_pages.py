@@ -313,3 +313,36 @@ def test_fallback_on_sends_a_code_instead_of_the_app_then_the_app_is_removed(
     password_login(page, stack.api.origin, dora)
     expect(page.get_by_label("One-time code (6 digits)")).to_be_focused()
     expect(page.get_by_role("button", name="Use the authenticator app")).to_be_hidden()
+
+
+def test_change_the_email_address_with_a_code_sent_to_the_new_one(
+    stack: Stack, browsing: Browsing
+) -> None:
+    """The contacts section against the real API: the new address gets the code, a wrong
+    code is refused with what is left, the right one changes the address shown."""
+    jola = stack.customer("jola")
+    context, _ = browsing.context(locale="en-US")
+    page = context.new_page()
+    sign_in(page, stack, jola)
+    open_two_step_page(page)
+    new_address = f"jola.new.{int(time.time())}@example.com"
+
+    page.get_by_role("button", name="Change e-mail").click()
+    page.get_by_label("New e-mail address").fill(new_address)
+    page.locator("#contact-send").click()
+    reauthenticate(page, jola.password)
+    expect(page.locator("#contact-sent")).to_have_text(f"We sent a code to {new_address}.")
+    code_field = page.locator("#contact-code")
+    expect(code_field).to_be_focused()
+    code = stack.mailbox.next_code(new_address)
+
+    code_field.fill(f"{(int(code) + 1) % 1_000_000:06d}")
+    page.locator("#contact-confirm").click()
+    expect(page.locator("#contacts-alert")).to_contain_text("4")
+    code_field.fill(code)
+    page.locator("#contact-confirm").click()
+    expect(page.locator("#contacts-status")).to_have_text(
+        "Your e-mail address was changed and verified. The previous address was notified."
+    )
+    expect(page.locator("#email-value")).to_have_text(new_address)
+    expect(page.locator("#email-state")).to_have_text("verified")
