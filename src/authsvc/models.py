@@ -4,7 +4,7 @@ from authsvc.accounts.models import Account
 from authsvc.auth_codes.models import AuthCode
 from authsvc.core.db import Base
 from authsvc.delivery.models import OutboxMessage
-from authsvc.factors.models import RecoveryCode, TotpFactor
+from authsvc.factors.models import PasskeyChallenge, PasskeyCredential, RecoveryCode, TotpFactor
 from authsvc.links.models import ActionLink
 from authsvc.login.models import LoginChallenge
 from authsvc.protection.models import PasswordReset, SecurityEvent
@@ -21,6 +21,8 @@ __all__ = [
     "AuthCode",
     "LoginChallenge",
     "OutboxMessage",
+    "PasskeyChallenge",
+    "PasskeyCredential",
     "PasswordReset",
     "RecoveryCode",
     "SecurityEvent",

@@ -21,6 +21,7 @@ from authsvc.auth_codes.models import AuthCode
 from authsvc.config import Settings
 from authsvc.core.db import Database
 from authsvc.delivery.models import FINISHED_STATES, OutboxMessage
+from authsvc.factors.models import PasskeyChallenge
 from authsvc.links.models import ActionLink
 from authsvc.login.models import LoginChallenge
 from authsvc.protection.models import PasswordReset, SecurityEvent
@@ -56,6 +57,16 @@ def expired_login_challenges(now: datetime, settings: Settings) -> Target:
         LoginChallenge.id,
         LoginChallenge.expires_at < now - settings.retention_expired,
         LoginChallenge.expires_at,
+    )
+
+
+def expired_passkey_challenges(now: datetime, settings: Settings) -> Target:
+    # Good for 5 minutes; a used one is gone already (deleted by the statement that uses it).
+    return Target(
+        "passkey_challenges",
+        PasskeyChallenge.id,
+        PasskeyChallenge.expires_at < now - settings.retention_expired,
+        PasskeyChallenge.expires_at,
     )
 
 
@@ -165,6 +176,7 @@ def past_sms_budget_hours(now: datetime, settings: Settings) -> Target:
 
 RULES: tuple[Rule, ...] = (
     expired_login_challenges,
+    expired_passkey_challenges,
     dead_sessions,
     dead_auth_codes,
     finished_messages,
