@@ -339,8 +339,9 @@ async def test_an_assertion_for_another_origin_or_rp_is_refused(
     device = authenticator(ctx)
     added = await register(ctx, client, account, device)
     flow = await passwordless_options(client)
-    other = {"origin": "https://evil.test"} if where == "origin" else {"rp_id": "evil.test"}
-    refused = await sign_in(client, flow["flow_id"], device.get(flow["options"], **other))
+    origin, rp_id = ("https://evil.test", None) if where == "origin" else (None, "evil.test")
+    wrong = device.get(flow["options"], origin=origin, rp_id=rp_id)
+    refused = await sign_in(client, flow["flow_id"], wrong)
     assert_problem(refused, 401, "invalid_passkey")
     assert (await _passkey(ctx, added["id"])).sign_count == 0
     # The challenge was not used by the refusal: the real page still signs in with it.
