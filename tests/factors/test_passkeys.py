@@ -25,6 +25,7 @@ from authsvc.factors.models import PasskeyChallenge, PasskeyCredential
 from authsvc.maintenance.purge import purge
 from authsvc.protection.models import SecurityEvent
 from authsvc.sessions.models import UserSession
+from tests.cli import run_cli
 from tests.conftest import make_client, make_settings, with_settings
 from tests.factories import make_account
 from tests.factors.authenticator import SoftAuthenticator, b64url, unb64url
@@ -604,6 +605,20 @@ async def test_reauthentication_takes_exactly_one_of_password_and_passkey(
     for body in [{}, {"password": "x", "passkey": {}}]:
         refused = await client.post("/session/reauthenticate", json=body, headers=headers)
         assert refused.status_code == 422
+
+
+async def test_the_operator_reset_removes_the_passkeys(
+    ctx: ServiceContext, client: httpx.AsyncClient, cli_env: dict[str, str]
+) -> None:
+    account = await make_account(ctx)
+    device = authenticator(ctx)
+    await register(ctx, client, account, device)
+    done = run_cli("accounts", "reset-factors", account.login, "--reason", "lost phone",
+                   env=cli_env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert await _count(ctx, PasskeyCredential) == 0
+    started = await second_step(client, account.login)
+    assert (started["factor"], started["factors"]) == ("email", ["email"])
 
 
 # --- purge ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
+from authsvc.core.errors import NotFound
 from authsvc.factors import service
 from authsvc.factors.errors import (
     EnrollmentExpired,
@@ -26,7 +27,7 @@ from authsvc.factors.schemas import (
     ConfirmTotpRequest,
     FactorsOut,
     PasskeyAddedOut,
-    PasskeyOptionsOut,
+    PasskeyCreationOptionsOut,
     PasskeyOut,
     PreferredRequest,
     RecoveryCodesSetOut,
@@ -125,11 +126,11 @@ async def remove_totp(
 )
 async def passkey_options(
     me: RecentlyReauthenticated, ctx: Context, session: Session
-) -> PasskeyOptionsOut:
+) -> PasskeyCreationOptionsOut:
     options = await service.passkey_registration_options(
         session, ctx, me.account, session_id=me.session.id
     )
-    return PasskeyOptionsOut(options=options)
+    return PasskeyCreationOptionsOut(options=options)
 
 
 @router.post(
@@ -165,11 +166,13 @@ async def add_passkey(
     )  # fmt: skip
 
 
+# Only a UUID matches (the router's `404 not_found` otherwise), so `/passkeys/options`
+# is never taken for a passkey's path.
 @router.patch(
-    "/passkeys/{passkey_id}",
+    "/passkeys/{passkey_id:uuid}",
     operation_id="renamePasskey",
     summary="Rename a passkey",
-    responses=problems(*REAUTH_REFUSALS, PasskeyNotFound, *JSON_BODY, *PARAMETERS, *DATABASE),
+    responses=problems(*REAUTH_REFUSALS, PasskeyNotFound, NotFound, *JSON_BODY, *DATABASE),
 )
 async def rename_passkey(
     passkey_id: uuid.UUID, body: RenamePasskeyRequest, me: RecentlyReauthenticated,
@@ -183,11 +186,11 @@ async def rename_passkey(
 
 
 @router.delete(
-    "/passkeys/{passkey_id}",
+    "/passkeys/{passkey_id:uuid}",
     status_code=status.HTTP_204_NO_CONTENT,
     operation_id="removePasskey",
     summary="Remove a passkey: it no longer signs in; notice e-mail",
-    responses=problems(*REAUTH_REFUSALS, PasskeyNotFound, *PARAMETERS, *DATABASE),
+    responses=problems(*REAUTH_REFUSALS, PasskeyNotFound, NotFound, *DATABASE),
 )
 async def remove_passkey(
     passkey_id: uuid.UUID, me: RecentlyReauthenticated, ctx: Context, session: Session,

@@ -29,8 +29,9 @@ CHANGES = {
         "preferred_changed": "The preferred second step of two-step login was changed.",
         "passkey_added": 'A passkey named "{name}" was added; it signs in to the account.',
         "passkey_removed": 'The passkey named "{name}" was removed; it no longer signs in.',
-        "factors_reset": "Our support team removed the authenticator app and the recovery "
-        "codes of the account, at your request; sign-ins use codes by e-mail or SMS again.",
+        "factors_reset": "Our support team removed the authenticator app, the passkeys and "
+        "the recovery codes of the account, at your request; sign-ins use codes by e-mail or "
+        "SMS again.",
     },
     "pl": {
         "totp_added": "Dodano aplikację uwierzytelniającą do logowania dwuetapowego.",
@@ -42,8 +43,8 @@ CHANGES = {
         "passkey_removed": "Usunięto klucz dostępu o nazwie „{name}”; nie można już nim "
         "się logować.",
         "factors_reset": "Na Twoją prośbę nasz zespół wsparcia usunął aplikację "
-        "uwierzytelniającą i kody zapasowe konta; logowanie znów używa kodów w e-mailu "
-        "lub SMS-ie.",
+        "uwierzytelniającą, klucze dostępu i kody zapasowe konta; logowanie znów używa "
+        "kodów w e-mailu lub SMS-ie.",
     },
 }
 

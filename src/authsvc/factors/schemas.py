@@ -118,7 +118,7 @@ CredentialJSON = Annotated[
 ]
 
 
-class PasskeyOptionsOut(BaseModel):
+class PasskeyCreationOptionsOut(BaseModel):
     options: dict[str, Any] = Field(
         description="`PublicKeyCredentialCreationOptionsJSON`, for "
         "`PublicKeyCredential.parseCreationOptionsFromJSON()`; its challenge is good for "

@@ -34,7 +34,7 @@ from authsvc.login.schemas import (
     ChallengeStatusOut,
     LoginRequest,
     PasskeyFlowOut,
-    PasskeyOptionsOut,
+    PasskeyRequestOptionsOut,
     PasskeySignInRequest,
     ReauthenticatedOut,
     ReauthenticateRequest,
@@ -292,6 +292,6 @@ async def reauthenticate(
 )
 async def reauthenticate_options(
     me: CurrentSession, ctx: Context, session: Session
-) -> PasskeyOptionsOut:
+) -> PasskeyRequestOptionsOut:
     options = await factors.reauth_options(session, ctx, me.account, session_id=me.session.id)
-    return PasskeyOptionsOut(options=options)
+    return PasskeyRequestOptionsOut(options=options)

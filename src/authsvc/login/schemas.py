@@ -142,14 +142,14 @@ class ReauthenticateRequest(BaseModel):
         return self
 
 
-class PasskeyOptionsOut(BaseModel):
+class PasskeyRequestOptionsOut(BaseModel):
     options: dict[str, Any] = Field(
         description="`PublicKeyCredentialRequestOptionsJSON` for "
         "`navigator.credentials.get()`; its challenge is good for 5 minutes, once."
     )
 
 
-class PasskeyFlowOut(PasskeyOptionsOut):
+class PasskeyFlowOut(PasskeyRequestOptionsOut):
     flow_id: uuid.UUID
 
 
