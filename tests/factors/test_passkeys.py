@@ -7,6 +7,7 @@ no user verification, bad input) with its stable code and nothing changed."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import uuid
@@ -84,6 +85,12 @@ async def _passkey(ctx: ServiceContext, passkey_id: str) -> PasskeyCredential:
         row = await session.get(PasskeyCredential, uuid.UUID(passkey_id))
         assert row is not None
         return row
+
+
+async def _session_ids(ctx: ServiceContext, account: Account) -> list[uuid.UUID]:
+    async with ctx.db.transaction() as session:
+        query = select(UserSession.id).where(UserSession.account_id == account.id)
+        return list((await session.execute(query)).scalars())
 
 
 async def _sessions(ctx: ServiceContext, account: Account) -> int:
@@ -213,6 +220,25 @@ async def test_registration_challenge_of_another_session_is_refused(
     assert await _count(ctx, PasskeyCredential) == 0
 
 
+async def test_a_registration_after_five_minutes_is_refused_as_expired(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    account = await make_account(ctx)
+    headers = await reauthenticated(ctx, client, account)
+    options = (await client.post("/factors/passkeys/options", headers=headers)).json()["options"]
+    credential = authenticator(ctx).create(options)
+    _advance(ctx, rules.PASSKEY_CHALLENGE_TTL)
+    async with ctx.db.transaction() as session:  # the session's window, kept open
+        row = await session.get(UserSession, (await _session_ids(ctx, account))[0])
+        assert row is not None
+        row.reauthenticated_at = ctx.clock.now()
+    refused = await client.post(
+        "/factors/passkeys", json={"name": "x", "credential": credential}, headers=headers
+    )
+    assert_problem(refused, 410, "passkey_challenge_expired")
+    assert await _count(ctx, PasskeyCredential) == 0
+
+
 async def test_at_most_ten_passkeys(ctx: ServiceContext, client: httpx.AsyncClient) -> None:
     account = await make_account(ctx)
     headers = await reauthenticated(ctx, client, account)
@@ -298,6 +324,21 @@ async def test_a_replayed_assertion_is_refused(
     sessions = await _sessions(ctx, account)
     assert_problem(await sign_in(client, flow["flow_id"], assertion), 401, "invalid_passkey")
     assert await _sessions(ctx, account) == sessions
+
+
+async def test_ten_concurrent_submissions_of_one_assertion_give_one_session(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    account = await make_account(ctx)
+    device = authenticator(ctx)
+    await register(ctx, client, account, device)
+    flow = await passwordless_options(client)
+    assertion = device.get(flow["options"])
+    answers = await asyncio.gather(
+        *(sign_in(client, flow["flow_id"], assertion) for _ in range(10))
+    )
+    assert sorted(a.status_code for a in answers) == [200] + [401] * 9
+    assert await _sessions(ctx, account) == 1 + 1  # the registering one and one sign-in
 
 
 async def test_a_challenge_of_another_flow_is_refused(
