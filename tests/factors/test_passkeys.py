@@ -248,6 +248,25 @@ async def test_at_most_ten_passkeys(ctx: ServiceContext, client: httpx.AsyncClie
     assert_problem(refused, 409, "passkey_limit_reached")
 
 
+async def test_concurrent_registrations_stop_at_ten(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    account = await make_account(ctx)
+    headers = await reauthenticated(ctx, client, account)
+    for n in range(rules.MAX_PASSKEYS - 2):
+        await register(ctx, client, account, authenticator(ctx), name=f"k{n}", headers=headers)
+    bodies = []
+    for n in range(5):
+        options = await client.post("/factors/passkeys/options", headers=headers)
+        credential = authenticator(ctx).create(options.json()["options"])
+        bodies.append({"name": f"racer{n}", "credential": credential})
+    answers = await asyncio.gather(
+        *(client.post("/factors/passkeys", json=body, headers=headers) for body in bodies)
+    )
+    assert sorted(a.status_code for a in answers) == [201, 201, 409, 409, 409]
+    assert await _count(ctx, PasskeyCredential) == rules.MAX_PASSKEYS
+
+
 async def test_rename_and_delete_then_the_passkey_no_longer_signs_in(
     ctx: ServiceContext, client: httpx.AsyncClient
 ) -> None:

@@ -199,6 +199,13 @@ async def passkey_by_credential_id(
     return (await session.execute(query)).scalar_one_or_none()
 
 
+async def lock_passkeys(session: AsyncSession, account_id: uuid.UUID) -> None:
+    """Hold the account's passkey list until the transaction ends, so that two
+    registrations count one after the other (at most `rules.MAX_PASSKEYS`)."""
+    key = func.hashtextextended("passkeys:" + str(account_id), 0)
+    await session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
 async def add_passkey(session: AsyncSession, passkey: PasskeyCredential) -> bool:
     """Store a new passkey; False (nothing written) when its credential id is taken."""
     table = table_of(PasskeyCredential)

@@ -254,6 +254,7 @@ async def add_passkey(
     """Register a passkey (its challenge used); the first strong factor also gets
     recovery codes and becomes the preferred step."""
     now = ctx.clock.now()
+    await repository.lock_passkeys(session, account.id)
     enrolled = await repository.enrolled(session, account.id)
     if enrolled.passkeys >= rules.MAX_PASSKEYS:
         raise PasskeyLimitReached()
