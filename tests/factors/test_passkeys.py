@@ -30,7 +30,7 @@ from tests.cli import run_cli
 from tests.conftest import make_client, make_settings, with_settings
 from tests.factories import make_account
 from tests.factors.authenticator import SoftAuthenticator, b64url, unb64url
-from tests.factors.helpers import reauthenticated, second_step
+from tests.factors.helpers import enroll_app, reauthenticated, second_step
 from tests.protection.helpers import sent
 from tests.support.helpers import bearer_session
 from tests.test_http_basics import assert_problem
@@ -579,6 +579,28 @@ async def test_a_passkey_as_the_second_step(ctx: ServiceContext, client: httpx.A
     assert (await _passkey(ctx, added["id"])).last_used_at is not None
     confirmation = (await sent(ctx, "login_confirmation", account.id))[-1]
     assert confirmation["factor"] == "a passkey"
+
+
+async def test_with_the_app_preferred_a_passkey_still_finishes_the_login(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    account = await make_account(ctx)
+    device = authenticator(ctx)
+    await register(ctx, client, account, device)
+    await enroll_app(ctx, client, account)
+    headers = await reauthenticated(ctx, client, account)
+    chosen = await client.put("/factors/preferred", json={"factor": "totp"}, headers=headers)
+    assert chosen.status_code == 200 and chosen.json()["preferred"] == "totp"
+    started = await second_step(client, account.login)
+    assert (started["factor"], started["factors"]) == ("totp", ["totp", "passkey", "recovery_code"])
+    done = await client.post("/login/verify", json={
+        "challenge_id": started["challenge_id"],
+        "passkey": device.get(started["passkey_options"]),  # type: ignore[arg-type]
+    })  # fmt: skip
+    assert done.status_code == 200, done.text
+    chosen = await client.put("/factors/preferred", json={"factor": "passkey"}, headers=headers)
+    assert chosen.json()["preferred"] == "passkey"
+    assert (await second_step(client, account.login))["factor"] == "passkey"
 
 
 async def test_second_step_refuses_another_accounts_passkey_as_a_wrong_attempt(

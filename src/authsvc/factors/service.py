@@ -3,8 +3,9 @@ enrolment. Check, then act; the rules are in rules.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -55,6 +56,10 @@ STRATEGIES: Mapping[str, Strategy] = {
 }
 
 
+# Steps that send nothing and only add to the answer: begun beside the asked one.
+OFFERED_ALONGSIDE = frozenset({"passkey"})
+
+
 # --- for the login ------------------------------------------------------------------------
 
 
@@ -83,11 +88,20 @@ async def begin(
     challenge_id: uuid.UUID,
     channel: str,
     now: datetime,
+    accepted: Sequence[str] = (),
 ) -> Begun:
     """Start `factor`'s step for a challenge: the code sent, the passkey options, or
-    nothing."""
-    return await STRATEGIES[factor].begin(ctx, account, challenge_id=challenge_id, channel=channel,
-                                    now=now)  # fmt: skip
+    nothing. A passkey among the other `accepted` steps is offered too (its options in
+    the answer), so any accepted step can finish the login."""
+    begun = await STRATEGIES[factor].begin(ctx, account, challenge_id=challenge_id,
+                                           channel=channel, now=now)  # fmt: skip
+    answer = dict(begun.answer)
+    for other in accepted:
+        if other != factor and other in OFFERED_ALONGSIDE:
+            also = await STRATEGIES[other].begin(ctx, account, challenge_id=challenge_id,
+                                                 channel=channel, now=now)  # fmt: skip
+            answer.update(also.answer)
+    return dataclasses.replace(begun, answer=answer)
 
 
 async def verify(

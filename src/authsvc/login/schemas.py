@@ -111,7 +111,7 @@ class ChallengeOut(BaseModel):
     )
     passkey_options: dict[str, Any] | None = Field(
         default=None,
-        description="When `factor` is `passkey`: `PublicKeyCredentialRequestOptionsJSON` "
+        description="When `factors` has `passkey`: `PublicKeyCredentialRequestOptionsJSON` "
         "(the account's passkeys allowed) for `navigator.credentials.get()`; its challenge "
         "is good for 5 minutes, once.",
     )

@@ -129,7 +129,7 @@ async def start_login(
     challenge = _new_challenge(ctx, account, client, plan, route)  # after the hashes
     begun = await factors.begin(
         ctx, challenge.factor, account, challenge_id=challenge.id, channel=challenge.channel,
-        now=challenge.created_at,
+        now=challenge.created_at, accepted=challenge.factors,
     )  # fmt: skip
     challenge.code_hash = begun.code_hash
     notice = _incomplete_notice(ctx, account, challenge)
