@@ -172,7 +172,9 @@ async def add_passkey(
     "/passkeys/{passkey_id:uuid}",
     operation_id="renamePasskey",
     summary="Rename a passkey",
-    responses=problems(*REAUTH_REFUSALS, PasskeyNotFound, NotFound, *JSON_BODY, *DATABASE),
+    responses=problems(
+        *REAUTH_REFUSALS, PasskeyNotFound, NotFound, *JSON_BODY, *PARAMETERS, *DATABASE
+    ),
 )
 async def rename_passkey(
     passkey_id: uuid.UUID, body: RenamePasskeyRequest, me: RecentlyReauthenticated,
@@ -190,7 +192,7 @@ async def rename_passkey(
     status_code=status.HTTP_204_NO_CONTENT,
     operation_id="removePasskey",
     summary="Remove a passkey: it no longer signs in; notice e-mail",
-    responses=problems(*REAUTH_REFUSALS, PasskeyNotFound, NotFound, *DATABASE),
+    responses=problems(*REAUTH_REFUSALS, PasskeyNotFound, NotFound, *PARAMETERS, *DATABASE),
 )
 async def remove_passkey(
     passkey_id: uuid.UUID, me: RecentlyReauthenticated, ctx: Context, session: Session,
