@@ -193,6 +193,13 @@ class Settings(BaseSettings):
     contact_change_limit: int = Field(default=5, ge=1)
     contact_change_window: Duration = timedelta(hours=1)
 
+    # --- passkeys (issue 20) ------------------------------------------------------
+    # Sign in with a discoverable passkey alone (no login or password typed).
+    passkey_sign_in: bool = True
+    # Passwordless passkey requests (options and sign-ins) per client IP per
+    # AUTHSVC_THROTTLE_IP_WINDOW.
+    passkey_ip_limit: int = Field(default=60, ge=1)
+
     # --- authorization codes ---------------------------------------------------
     auth_code_ttl: Duration = timedelta(hours=1)
     auth_code_max_mismatches: int = Field(default=5, ge=1)

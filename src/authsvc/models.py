@@ -5,7 +5,7 @@ from authsvc.auth_codes.models import AuthCode
 from authsvc.contacts.models import ContactChange
 from authsvc.core.db import Base
 from authsvc.delivery.models import OutboxMessage
-from authsvc.factors.models import RecoveryCode, TotpFactor
+from authsvc.factors.models import PasskeyChallenge, PasskeyCredential, RecoveryCode, TotpFactor
 from authsvc.links.models import ActionLink
 from authsvc.login.models import LoginChallenge
 from authsvc.protection.models import PasswordReset, SecurityEvent
@@ -23,6 +23,8 @@ __all__ = [
     "ContactChange",
     "LoginChallenge",
     "OutboxMessage",
+    "PasskeyChallenge",
+    "PasskeyCredential",
     "PasswordReset",
     "RecoveryCode",
     "SecurityEvent",

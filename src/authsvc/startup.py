@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from authsvc.config import Settings, load_settings
 from authsvc.delivery.adapters import check_delivery_settings
+from authsvc.factors.passkeys import warn_unusable_origins
 
 
 def startup_settings() -> Settings:
     """`load_settings()` plus the delivery checks; raises ConfigError naming the variable."""
     settings = load_settings()
     check_delivery_settings(settings)
+    warn_unusable_origins(settings)  # those origins still serve CORS; only passkeys fail
     return settings

@@ -43,6 +43,7 @@ CONTRACT = {
     "contact_code": {"code", "expires_minutes"},
     "email_changed": {"login", "new_value", "time_utc", "time_local", "ip", "not_me_url"},
     "phone_changed": {"login", "new_value", "time_utc", "time_local", "ip", "not_me_url"},
+    "passkey_counter_regressed": {"login", "name", "time_utc", "time_local", "ip"},
     "recovery_code_used": {"login", "time_utc", "time_local", "remaining"},
     "recovery_code_used_low": {"login", "time_utc", "time_local", "remaining"},
 }
@@ -52,7 +53,7 @@ def sample(template: str) -> dict[str, str]:
     values = {**OTP_PARAMS, **CONFIRMATION_PARAMS}
     values |= {"expires_utc": "2026-11-24 14:05", "expires_local": "2026-11-24 15:05 CET"}
     values |= {"ips": "198.51.100.7, 2001:db8::1", "tool": "helpdesk", "purpose": "ticket #1"}
-    values |= {"factor": "aplikacja uwierzytelniająca", "remaining": "10"}
+    values |= {"factor": "aplikacja uwierzytelniająca", "remaining": "10", "name": "n" * 64}
     values |= {"change": "Usunięto aplikację uwierzytelniającą z logowania dwuetapowego."}
     # The longest realistic values, so the length checks hold for real messages.
     values |= {"login": "l" * 64, "ip": "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"}

@@ -309,6 +309,7 @@ async def test_the_purge_command_reports_what_it_deleted(
     table = dict(line.split() for line in done.stdout.splitlines()[1:])
     assert table == {
         "login_challenges": "0",
+        "passkey_challenges": "0",
         "sessions": "0",
         "auth_codes": "0",
         "outbox_messages": "0",

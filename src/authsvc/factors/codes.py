@@ -32,7 +32,7 @@ class CodeStrategy:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def begin(
+    async def begin(
         self,
         ctx: ServiceContext,
         account: Account,

@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
+from authsvc.core.errors import NotFound
 from authsvc.factors import service
 from authsvc.factors.errors import (
     EnrollmentExpired,
@@ -13,15 +14,24 @@ from authsvc.factors.errors import (
     FactorNotAllowed,
     FactorNotEnrolled,
     InvalidFactorCode,
+    InvalidPasskey,
+    PasskeyChallengeExpired,
+    PasskeyLimitReached,
+    PasskeyNotFound,
     StrongFactorRequired,
     TotpAlreadyEnrolled,
 )
 from authsvc.factors.schemas import (
+    AddPasskeyRequest,
     ConfirmedOut,
     ConfirmTotpRequest,
     FactorsOut,
+    PasskeyAddedOut,
+    PasskeyCreationOptionsOut,
+    PasskeyOut,
     PreferredRequest,
     RecoveryCodesSetOut,
+    RenamePasskeyRequest,
     TotpEnrollmentOut,
 )
 from authsvc.sessions.dependencies import (
@@ -40,7 +50,7 @@ router = APIRouter(prefix="/factors", tags=["second factors"])
 @router.get(
     "",
     operation_id="getFactors",
-    summary="The account's second steps: contacts, authenticator app, recovery codes",
+    summary="The account's second steps: contacts, authenticator app, passkeys, recovery codes",
     responses=problems(*SESSION_REFUSALS, *DATABASE),
 )
 async def factors(me: CurrentSession, session: Session) -> FactorsOut:
@@ -105,6 +115,90 @@ async def remove_totp(
     me: RecentlyReauthenticated, ctx: Context, session: Session, ip: ClientIP
 ) -> Response:
     await service.remove_totp(session, ctx, me.account, ip=ip)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/passkeys/options",
+    operation_id="passkeyRegistrationOptions",
+    summary="Options for navigator.credentials.create(): a new discoverable passkey",
+    responses=problems(*REAUTH_REFUSALS, PasskeyLimitReached, *DATABASE),
+)
+async def passkey_options(
+    me: RecentlyReauthenticated, ctx: Context, session: Session
+) -> PasskeyCreationOptionsOut:
+    options = await service.passkey_registration_options(
+        session, ctx, me.account, session_id=me.session.id
+    )
+    return PasskeyCreationOptionsOut(options=options)
+
+
+@router.post(
+    "/passkeys",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="addPasskey",
+    summary="Register the passkey the browser created with the options; notice e-mail",
+    response_model_exclude_none=True,
+    responses=problems(
+        *REAUTH_REFUSALS,
+        InvalidPasskey,
+        PasskeyChallengeExpired,
+        PasskeyLimitReached,
+        *JSON_BODY,
+        *DATABASE,
+    ),
+)
+async def add_passkey(
+    body: AddPasskeyRequest,
+    me: RecentlyReauthenticated,
+    ctx: Context,
+    session: Session,
+    ip: ClientIP,
+) -> PasskeyAddedOut:
+    added = await service.add_passkey(
+        session, ctx, me.account, session_id=me.session.id, name=body.name,
+        credential=body.credential, ip=ip,
+    )  # fmt: skip
+    passkey = added.passkey
+    return PasskeyAddedOut(
+        id=passkey.id, name=passkey.name, created_at=passkey.created_at,
+        backed_up=passkey.backed_up, recovery_codes=added.recovery_codes,
+    )  # fmt: skip
+
+
+# Only a UUID matches (the router's `404 not_found` otherwise), so `/passkeys/options`
+# is never taken for a passkey's path.
+@router.patch(
+    "/passkeys/{passkey_id:uuid}",
+    operation_id="renamePasskey",
+    summary="Rename a passkey",
+    responses=problems(
+        *REAUTH_REFUSALS, PasskeyNotFound, NotFound, *JSON_BODY, *PARAMETERS, *DATABASE
+    ),
+)
+async def rename_passkey(
+    passkey_id: uuid.UUID, body: RenamePasskeyRequest, me: RecentlyReauthenticated,
+    session: Session,
+) -> PasskeyOut:  # fmt: skip
+    p = await service.rename_passkey(session, me.account, passkey_id=passkey_id, name=body.name)
+    return PasskeyOut(
+        id=p.id, name=p.name, created_at=p.created_at, last_used_at=p.last_used_at,
+        backed_up=p.backed_up,
+    )  # fmt: skip
+
+
+@router.delete(
+    "/passkeys/{passkey_id:uuid}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="removePasskey",
+    summary="Remove a passkey: it no longer signs in; notice e-mail",
+    responses=problems(*REAUTH_REFUSALS, PasskeyNotFound, NotFound, *PARAMETERS, *DATABASE),
+)
+async def remove_passkey(
+    passkey_id: uuid.UUID, me: RecentlyReauthenticated, ctx: Context, session: Session,
+    ip: ClientIP,
+) -> Response:  # fmt: skip
+    await service.remove_passkey(session, ctx, me.account, passkey_id=passkey_id, ip=ip)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -9,12 +9,14 @@ FACTOR_NAMES = {
         "sms": "a code by SMS",
         "totp": "the authenticator app",
         "recovery_code": "a recovery code",
+        "passkey": "a passkey",
     },
     "pl": {
         "email": "kod w e-mailu",
         "sms": "kod w SMS-ie",
         "totp": "aplikacja uwierzytelniająca",
         "recovery_code": "kod zapasowy",
+        "passkey": "klucz dostępu",
     },
 }
 
@@ -25,8 +27,11 @@ CHANGES = {
         "recovery_codes_new": "A new set of recovery codes was created; the old codes no "
         "longer work.",
         "preferred_changed": "The preferred second step of two-step login was changed.",
-        "factors_reset": "Our support team removed the authenticator app and the recovery "
-        "codes of the account, at your request; sign-ins use codes by e-mail or SMS again.",
+        "passkey_added": 'A passkey named "{name}" was added; it signs in to the account.',
+        "passkey_removed": 'The passkey named "{name}" was removed; it no longer signs in.',
+        "factors_reset": "Our support team removed the authenticator app, the passkeys and "
+        "the recovery codes of the account, at your request; sign-ins use codes by e-mail or "
+        "SMS again.",
     },
     "pl": {
         "totp_added": "Dodano aplikację uwierzytelniającą do logowania dwuetapowego.",
@@ -34,9 +39,12 @@ CHANGES = {
         "recovery_codes_new": "Utworzono nowy zestaw kodów zapasowych; dotychczasowe kody "
         "przestały działać.",
         "preferred_changed": "Zmieniono preferowany drugi krok logowania dwuetapowego.",
+        "passkey_added": "Dodano klucz dostępu o nazwie „{name}”; można nim logować się do konta.",
+        "passkey_removed": "Usunięto klucz dostępu o nazwie „{name}”; nie można już nim "
+        "się logować.",
         "factors_reset": "Na Twoją prośbę nasz zespół wsparcia usunął aplikację "
-        "uwierzytelniającą i kody zapasowe konta; logowanie znów używa kodów w e-mailu "
-        "lub SMS-ie.",
+        "uwierzytelniającą, klucze dostępu i kody zapasowe konta; logowanie znów używa "
+        "kodów w e-mailu lub SMS-ie.",
     },
 }
 
@@ -47,3 +55,10 @@ def factor_name(locale: str, factor: str) -> str:
 
 def change_text(locale: str, change: str) -> str:
     return CHANGES.get(locale, CHANGES["en"])[change]
+
+
+def passkey_name(locale: str, name: str) -> str:
+    """How a login confirmation names the passkey that signed in."""
+    if locale == "pl":
+        return f"klucz dostępu „{name}”"
+    return f'the passkey "{name}"'

@@ -50,7 +50,7 @@ async def issue_set(
 class RecoveryStrategy:
     name = rules.RECOVERY
 
-    def begin(
+    async def begin(
         self,
         ctx: ServiceContext,
         account: Account,

@@ -1,4 +1,4 @@
-"""Queries on authenticator apps and recovery codes. What must hold under concurrency
+"""Queries on authenticator apps, recovery codes and passkeys. What must hold under concurrency
 (a time step spent once, a recovery code used once) is one statement."""
 
 from __future__ import annotations
@@ -8,12 +8,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ARRAY, LargeBinary, any_, bindparam, delete, func, select, update
+from sqlalchemy import (
+    ARRAY,
+    Column,
+    LargeBinary,
+    String,
+    Text,
+    Uuid,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    table,
+    update,
+)
+from sqlalchemy import DateTime as SqlDateTime
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.core.db import table_of
-from authsvc.factors.models import RecoveryCode, TotpFactor
+from authsvc.factors.models import PasskeyChallenge, PasskeyCredential, RecoveryCode, TotpFactor
 from authsvc.factors.rules import Enrolled
 
 
@@ -24,15 +41,17 @@ class RecoverySet:
 
 
 async def enrolled(session: AsyncSession, account_id: uuid.UUID) -> Enrolled:
-    """The account's confirmed app and unused recovery codes, in one round trip."""
+    """The account's confirmed app, unused recovery codes and passkeys, in one round trip."""
     totp = select(func.count()).where(
         TotpFactor.account_id == account_id, TotpFactor.confirmed_at.is_not(None)
     )
     codes = select(func.count()).where(
         RecoveryCode.account_id == account_id, RecoveryCode.used_at.is_(None)
     )
-    row = (await session.execute(select(totp.scalar_subquery(), codes.scalar_subquery()))).one()
-    return Enrolled(totp=row[0] > 0, recovery_codes=row[1])
+    passkeys = select(func.count()).where(PasskeyCredential.account_id == account_id)
+    subqueries = (totp.scalar_subquery(), codes.scalar_subquery(), passkeys.scalar_subquery())
+    row = (await session.execute(select(*subqueries))).one()
+    return Enrolled(totp=row[0] > 0, recovery_codes=row[1], passkeys=row[2])
 
 
 # --- the authenticator app ------------------------------------------------------------
@@ -159,3 +178,167 @@ async def recovery_set(session: AsyncSession, account_id: uuid.UUID) -> Recovery
     ).where(RecoveryCode.account_id == account_id)
     remaining, created_at = (await session.execute(query)).one()
     return RecoverySet(remaining, created_at) if created_at is not None else None
+
+
+# --- passkeys -------------------------------------------------------------------------
+
+
+async def passkeys(session: AsyncSession, account_id: uuid.UUID) -> list[PasskeyCredential]:
+    query = (
+        select(PasskeyCredential)
+        .where(PasskeyCredential.account_id == account_id)
+        .order_by(PasskeyCredential.created_at, PasskeyCredential.id)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def passkey_by_credential_id(
+    session: AsyncSession, credential_id: bytes
+) -> PasskeyCredential | None:
+    query = select(PasskeyCredential).where(PasskeyCredential.credential_id == credential_id)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def lock_passkeys(session: AsyncSession, account_id: uuid.UUID) -> None:
+    """Hold the account's passkey list until the transaction ends, so that two
+    registrations count one after the other (at most `rules.MAX_PASSKEYS`)."""
+    key = func.hashtextextended("passkeys:" + str(account_id), 0)
+    await session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+async def add_passkey(session: AsyncSession, passkey: PasskeyCredential) -> bool:
+    """Store a new passkey; False (nothing written) when its credential id is taken."""
+    table = table_of(PasskeyCredential)
+    statement = (
+        postgres_insert(table)
+        .values(
+            id=passkey.id, account_id=passkey.account_id, credential_id=passkey.credential_id,
+            public_key=passkey.public_key, sign_count=passkey.sign_count, name=passkey.name,
+            transports=passkey.transports, backed_up=passkey.backed_up,
+            created_at=passkey.created_at,
+        )
+        .on_conflict_do_nothing(index_elements=[table.c.credential_id])
+        .returning(table.c.id)
+    )  # fmt: skip
+    return (await session.execute(statement)).first() is not None
+
+
+async def rename_passkey(
+    session: AsyncSession, account_id: uuid.UUID, passkey_id: uuid.UUID, name: str
+) -> PasskeyCredential | None:
+    statement = (
+        update(PasskeyCredential)
+        .where(PasskeyCredential.id == passkey_id, PasskeyCredential.account_id == account_id)
+        .values(name=name)
+        .returning(PasskeyCredential)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def delete_passkey(
+    session: AsyncSession, account_id: uuid.UUID, passkey_id: uuid.UUID
+) -> str | None:
+    """Remove one of the account's passkeys; its name, or None when there was none."""
+    statement = (
+        delete(PasskeyCredential)
+        .where(PasskeyCredential.id == passkey_id, PasskeyCredential.account_id == account_id)
+        .returning(PasskeyCredential.name)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def delete_passkeys(session: AsyncSession, account_id: uuid.UUID) -> None:
+    await session.execute(
+        delete(PasskeyCredential).where(PasskeyCredential.account_id == account_id)
+    )
+
+
+async def record_passkey_use(
+    session: AsyncSession,
+    passkey_id: uuid.UUID,
+    *,
+    sign_count: int,
+    backed_up: bool,
+    now: datetime,
+) -> bool:
+    """Store the counter of an accepted assertion: True unless the stored counter moved
+    to or past it meanwhile (a concurrent assertion of a copy); the counter rule is this
+    WHERE, so two assertions with one counter value never both pass."""
+    statement = (
+        update(PasskeyCredential)
+        .where(
+            PasskeyCredential.id == passkey_id,
+            or_(
+                PasskeyCredential.sign_count < sign_count,
+                (PasskeyCredential.sign_count == 0) & (sign_count == 0),
+            ),
+        )
+        .values(sign_count=sign_count, backed_up=backed_up, last_used_at=now)
+        .returning(PasskeyCredential.id)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def add_passkey_challenge(session: AsyncSession, challenge: PasskeyChallenge) -> None:
+    await session.execute(insert(table_of(PasskeyChallenge)).values(
+        id=challenge.id, challenge=challenge.challenge, flow=challenge.flow,
+        bound_to=challenge.bound_to, created_at=challenge.created_at,
+        expires_at=challenge.expires_at,
+    ))  # fmt: skip
+
+
+async def find_passkey_challenge(
+    session: AsyncSession, challenge: bytes, *, flow: str, bound_to: uuid.UUID
+) -> PasskeyChallenge | None:
+    """The challenge `challenge` when it was issued for this flow and this subject."""
+    query = select(PasskeyChallenge).where(
+        PasskeyChallenge.challenge == challenge,
+        PasskeyChallenge.flow == flow,
+        PasskeyChallenge.bound_to == bound_to,
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def consume_passkey_challenge(
+    session: AsyncSession, challenge_id: uuid.UUID, *, now: datetime
+) -> bool:
+    """Use the challenge: True for exactly one of concurrent callers, and only before it
+    expires (the single-use rule is this statement)."""
+    statement = (
+        delete(PasskeyChallenge)
+        .where(PasskeyChallenge.id == challenge_id, PasskeyChallenge.expires_at > now)
+        .returning(PasskeyChallenge.id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+# protection's security_events, written here for the one event this package detects (a
+# passkey's counter going back): protection sits above factors in the layers.
+_SECURITY_EVENTS = table(
+    "security_events",
+    Column("id", Uuid()),
+    Column("account_id", Uuid()),
+    Column("kind", String(32)),
+    Column("created_at", SqlDateTime(timezone=True)),
+    Column("ip", String(45)),
+    Column("user_agent", Text()),
+    Column("detail", Text()),
+)
+
+
+async def record_security_event(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    *,
+    kind: str,
+    ip: str,
+    user_agent: str,
+    detail: str,
+    now: datetime,
+) -> None:
+    await session.execute(insert(_SECURITY_EVENTS).values(
+        id=uuid.uuid4(), account_id=account_id, kind=kind, created_at=now, ip=ip,
+        user_agent=user_agent[:512], detail=detail[:1000],
+    ))  # fmt: skip

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pyotp
 
@@ -15,7 +15,7 @@ from authsvc.core.errors import AppError
 from authsvc.factors.errors import FactorNotAllowed, FactorNotEnrolled
 
 CODE_FACTORS = ("email", "sms")
-STRONG_FACTORS = ("totp",)  # passkeys join here
+STRONG_FACTORS = ("totp", "passkey")
 RECOVERY = "recovery_code"
 
 TOTP_PERIOD = 30
@@ -38,9 +38,10 @@ class Enrolled:
 
     totp: bool = False
     recovery_codes: int = 0  # unused codes of the current set
+    passkeys: int = 0
 
     def strong(self) -> list[str]:
-        return ["totp"] if self.totp else []
+        return [*(["totp"] if self.totp else []), *(["passkey"] if self.passkeys else [])]
 
 
 NOTHING = Enrolled()
@@ -132,3 +133,27 @@ def normalise_recovery_code(typed: str) -> str | None:
     None when it cannot be one."""
     symbols = re.sub(r"[\s-]", "", typed).lower()
     return symbols if _RECOVERY_TYPED.fullmatch(symbols) else None
+
+
+# --- passkeys -------------------------------------------------------------------------
+
+MAX_PASSKEYS = 10
+PASSKEY_CHALLENGE_TTL = timedelta(minutes=5)
+PASSKEY_CHALLENGE_BYTES = 32
+# A browser's clientDataJSON is a few hundred bytes; anything much longer is not one.
+MAX_CLIENT_DATA_CHARS = 4096
+
+
+def counter_regressed(stored: int, received: int) -> bool:
+    """Whether a signature counter of `received` after `stored` means a copied
+    authenticator (WebAuthn 6.1.1): it must grow, unless both are 0 (an authenticator,
+    such as a synced passkey, that does not count)."""
+    return (stored > 0 or received > 0) and received <= stored
+
+
+def origin_usable(origin_host: str | None, rp_id: str) -> bool:
+    """Whether a page of `origin_host` may use passkeys of relying party `rp_id`: the
+    same host or a subdomain of it (the browser refuses any other)."""
+    if not origin_host:
+        return False
+    return origin_host == rp_id or origin_host.endswith("." + rp_id)

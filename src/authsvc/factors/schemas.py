@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from authsvc.factors.service import Overview, preferred
 from authsvc.web.text import Text
 
-Preferable = Literal["email", "sms", "totp"]
+Preferable = Literal["email", "sms", "totp", "passkey"]
 
 
 class EmailOut(BaseModel):
@@ -34,12 +34,21 @@ class RecoveryCodesOut(BaseModel):
     created_at: datetime
 
 
+class PasskeyOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    backed_up: bool = Field(description="Synced to the customer's other devices (a cloud backup).")
+
+
 class FactorsOut(BaseModel):
     preferred: Preferable
     codes_fallback: bool
     email: EmailOut
     phone: PhoneOut | None
     totp: TotpOut | None
+    passkeys: list[PasskeyOut]
     recovery_codes: RecoveryCodesOut | None
 
     @classmethod
@@ -54,6 +63,16 @@ class FactorsOut(BaseModel):
             totp=TotpOut(created_at=view.totp.created_at, last_used_at=view.totp.last_used_at)
             if view.totp
             else None,
+            passkeys=[
+                PasskeyOut(
+                    id=p.id,
+                    name=p.name,
+                    created_at=p.created_at,
+                    last_used_at=p.last_used_at,
+                    backed_up=p.backed_up,
+                )
+                for p in view.passkeys
+            ],
             recovery_codes=RecoveryCodesOut(
                 remaining=view.recovery.remaining, created_at=view.recovery.created_at
             )
@@ -88,3 +107,40 @@ class RecoveryCodesSetOut(BaseModel):
 class PreferredRequest(BaseModel):
     factor: Preferable
     codes_fallback: bool | None = None
+
+
+PasskeyName = Annotated[Text, Field(min_length=1, max_length=64)]
+# PublicKeyCredential.toJSON(): checked by py_webauthn, so any object gets through here
+# and a malformed one is refused as invalid_passkey.
+CredentialJSON = Annotated[
+    dict[str, Any],
+    Field(description="The browser's `PublicKeyCredential.toJSON()` (WebAuthn JSON form)."),
+]
+
+
+class PasskeyCreationOptionsOut(BaseModel):
+    options: dict[str, Any] = Field(
+        description="`PublicKeyCredentialCreationOptionsJSON`, for "
+        "`PublicKeyCredential.parseCreationOptionsFromJSON()`; its challenge is good for "
+        "5 minutes, once."
+    )
+
+
+class AddPasskeyRequest(BaseModel):
+    name: PasskeyName
+    credential: CredentialJSON
+
+
+class PasskeyAddedOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    backed_up: bool
+    recovery_codes: list[str] | None = Field(
+        default=None,
+        description="Issued with the first strong factor: shown once, never again.",
+    )
+
+
+class RenamePasskeyRequest(BaseModel):
+    name: PasskeyName

@@ -3,8 +3,9 @@ enrolment. Check, then act; the rules are in rules.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,33 +14,51 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authsvc.accounts import repository as accounts
 from authsvc.accounts.models import Account
 from authsvc.context import ServiceContext
+from authsvc.core.db import keep, keep_and_refuse
 from authsvc.delivery import outbox
 from authsvc.delivery.notify import account_message, time_params
 from authsvc.factors import labels, recovery, repository, rules, sealing, totp
+from authsvc.factors import passkeys as webauthn
 from authsvc.factors.codes import CodeStrategy
 from authsvc.factors.errors import (
     EnrollmentExpired,
     EnrollmentNotFound,
     FactorNotEnrolled,
     InvalidFactorCode,
+    InvalidPasskey,
+    PasskeyChallengeExpired,
+    PasskeyCounterRegressed,
+    PasskeyLimitReached,
+    PasskeyNotAccepted,
+    PasskeyNotFound,
+    PasskeySignInDisabled,
     StrongFactorRequired,
     TotpAlreadyEnrolled,
 )
-from authsvc.factors.models import TotpFactor
+from authsvc.factors.models import PasskeyCredential, TotpFactor
+from authsvc.factors.passkeys import PasskeyStrategy
 from authsvc.factors.recovery import RecoveryStrategy
 from authsvc.factors.repository import RecoverySet
 from authsvc.factors.strategy import Attempted, Begun, Proof, Strategy
 from authsvc.factors.totp import TotpStrategy
 from authsvc.links import service as links
 from authsvc.ops.events import auth_event
+from authsvc.throttling import rules as throttle_rules
+from authsvc.throttling import service as throttling
+from authsvc.throttling.errors import TooManyAttempts
 
 # Every second step, by its name in the API. A new factor is one more entry.
 STRATEGIES: Mapping[str, Strategy] = {
     "email": CodeStrategy("email"),
     "sms": CodeStrategy("sms"),
     "totp": TotpStrategy(),
+    "passkey": PasskeyStrategy(),
     rules.RECOVERY: RecoveryStrategy(),
 }
+
+
+# Steps that send nothing and only add to the answer: begun beside the asked one.
+OFFERED_ALONGSIDE = frozenset({"passkey"})
 
 
 # --- for the login ------------------------------------------------------------------------
@@ -62,7 +81,7 @@ async def plan(ctx: ServiceContext, account: Account) -> Plan:
     return Plan(rules.asked_factor(account, accepted), accepted)
 
 
-def begin(
+async def begin(
     ctx: ServiceContext,
     factor: str,
     account: Account,
@@ -70,10 +89,20 @@ def begin(
     challenge_id: uuid.UUID,
     channel: str,
     now: datetime,
+    accepted: Sequence[str] = (),
 ) -> Begun:
-    """Start `factor`'s step for a challenge: the code sent, or nothing."""
-    return STRATEGIES[factor].begin(ctx, account, challenge_id=challenge_id, channel=channel,
-                                    now=now)  # fmt: skip
+    """Start `factor`'s step for a challenge: the code sent, the passkey options, or
+    nothing. A passkey among the other `accepted` steps is offered too (its options in
+    the answer), so any accepted step can finish the login."""
+    begun = await STRATEGIES[factor].begin(ctx, account, challenge_id=challenge_id,
+                                           channel=channel, now=now)  # fmt: skip
+    answer = dict(begun.answer)
+    for other in accepted:
+        if other != factor and other in OFFERED_ALONGSIDE:
+            also = await STRATEGIES[other].begin(ctx, account, challenge_id=challenge_id,
+                                                 channel=channel, now=now)  # fmt: skip
+            answer.update(also.answer)
+    return dataclasses.replace(begun, answer=answer)
 
 
 async def verify(
@@ -102,12 +131,16 @@ class Overview:
     account: Account
     totp: TotpFactor | None  # confirmed only
     recovery: RecoverySet | None
+    passkeys: list[PasskeyCredential]
 
 
 async def overview(session: AsyncSession, account: Account) -> Overview:
     """The account's factors as `GET /factors` shows them."""
     factor = await repository.active_totp(session, account.id)
-    return Overview(account, factor, await repository.recovery_set(session, account.id))
+    return Overview(
+        account, factor, await repository.recovery_set(session, account.id),
+        await repository.passkeys(session, account.id),
+    )  # fmt: skip
 
 
 def preferred(account: Account) -> str:
@@ -195,10 +228,206 @@ async def _after_strong_factor_removed(
     session: AsyncSession, account: Account, *, now: datetime
 ) -> None:
     enrolled = await repository.enrolled(session, account.id)
-    if enrolled.strong():
+    strong = enrolled.strong()
+    if strong:
+        if account.preferred_factor not in (None, *rules.CODE_FACTORS, *strong):
+            # The preferred step went: the remaining strong one is asked for instead.
+            await accounts.set_second_step(session, account.id, preferred_factor=strong[0], now=now)
         return
     await repository.delete_recovery_codes(session, account.id)
     await accounts.set_second_step(session, account.id, preferred_factor=None, now=now)
+
+
+# --- passkeys ---------------------------------------------------------------------------------
+
+
+async def passkey_registration_options(
+    session: AsyncSession, ctx: ServiceContext, account: Account, *, session_id: uuid.UUID
+) -> dict[str, object]:
+    """Creation options for a new passkey, bound to the session; refused at the limit."""
+    if (await repository.enrolled(session, account.id)).passkeys >= rules.MAX_PASSKEYS:
+        raise PasskeyLimitReached()
+    return await webauthn.registration_options(session, ctx, account, bound_to=session_id)
+
+
+@dataclass(frozen=True)
+class AddedPasskey:
+    passkey: PasskeyCredential
+    recovery_codes: list[str] | None  # with the first strong factor, shown once
+
+
+async def add_passkey(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    account: Account,
+    *,
+    session_id: uuid.UUID,
+    name: str,
+    credential: Mapping[str, object],
+    ip: str,
+) -> AddedPasskey:
+    """Register a passkey (its challenge used); the first strong factor also gets
+    recovery codes and becomes the preferred step."""
+    now = ctx.clock.now()
+    await repository.lock_passkeys(session, account.id)
+    enrolled = await repository.enrolled(session, account.id)
+    if enrolled.passkeys >= rules.MAX_PASSKEYS:
+        raise PasskeyLimitReached()
+    try:
+        new = await webauthn.verify_registration(
+            session, ctx, credential, bound_to=session_id, now=now
+        )
+    except InvalidPasskey:
+        auth_event("passkey_registration_failed", outcome="failure", ip=ip, account=account.id)
+        raise
+    passkey = PasskeyCredential(
+        id=uuid.uuid4(), account_id=account.id, credential_id=new.credential_id,
+        public_key=new.public_key, sign_count=new.sign_count, name=name,
+        transports=new.transports, backed_up=new.backed_up, created_at=now,
+    )  # fmt: skip
+    if not await repository.add_passkey(session, passkey):
+        raise InvalidPasskey("This passkey is registered already.")
+    codes = None
+    if enrolled.recovery_codes == 0:
+        codes = await recovery.issue_set(session, ctx, account.id, now=now)
+    if account.preferred_factor in (None, *rules.CODE_FACTORS):
+        await accounts.set_second_step(session, account.id, preferred_factor="passkey", now=now)
+    await _tell(session, ctx, account, "passkey_added", ip=ip, now=now, name=name)
+    auth_event("passkey_added", outcome="success", ip=ip, account=account.id,
+               passkey=str(passkey.id))  # fmt: skip
+    return AddedPasskey(passkey, codes)
+
+
+async def rename_passkey(
+    session: AsyncSession, account: Account, *, passkey_id: uuid.UUID, name: str
+) -> PasskeyCredential:
+    """Give one of the account's passkeys a new name."""
+    passkey = await repository.rename_passkey(session, account.id, passkey_id, name)
+    if passkey is None:
+        raise PasskeyNotFound()
+    return passkey
+
+
+async def remove_passkey(
+    session: AsyncSession, ctx: ServiceContext, account: Account, *, passkey_id: uuid.UUID,
+    ip: str,
+) -> None:  # fmt: skip
+    """Remove one passkey: it no longer signs in; without a strong factor left, the
+    account signs in with codes again and its recovery codes go."""
+    now = ctx.clock.now()
+    name = await repository.delete_passkey(session, account.id, passkey_id)
+    if name is None:
+        raise PasskeyNotFound()
+    await _after_strong_factor_removed(session, account, now=now)
+    await _tell(session, ctx, account, "passkey_removed", ip=ip, now=now, name=name)
+    auth_event("passkey_removed", outcome="success", ip=ip, account=account.id,
+               passkey=str(passkey_id))  # fmt: skip
+
+
+# --- passkey assertions outside a login challenge ---------------------------------------------
+
+
+async def passwordless_options(
+    session: AsyncSession, ctx: ServiceContext, *, ip: str
+) -> tuple[uuid.UUID, dict[str, object]]:
+    """A passwordless flow: its id and the request options (any discoverable passkey,
+    user verification required)."""
+    now = ctx.clock.now()
+    await _passwordless_allowed(session, ctx, ip=ip, now=now)
+    return await webauthn.authentication_options(
+        session, ctx, flow=webauthn.PASSWORDLESS, bound_to=None, account_id=None, now=now
+    )
+
+
+async def passwordless(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    flow_id: uuid.UUID,
+    credential: Mapping[str, object],
+    who: webauthn.Who,
+) -> PasskeyCredential:
+    """The passkey, with user verification, that answered the passwordless flow."""
+    now = ctx.clock.now()
+    await _passwordless_allowed(session, ctx, ip=who.ip, now=now)
+    await keep(session)  # the request counts whatever its outcome
+    return await _asserted(
+        session, ctx, credential, flow=webauthn.PASSWORDLESS, bound_to=flow_id,
+        account_id=None, user_verification=True, who=who, now=now,
+    )  # fmt: skip
+
+
+async def _passwordless_allowed(
+    session: AsyncSession, ctx: ServiceContext, *, ip: str, now: datetime
+) -> None:
+    """Refused when turned off, or over the client address's passwordless rate."""
+    settings = ctx.settings
+    if not settings.passkey_sign_in:
+        raise PasskeySignInDisabled()
+    wait = await throttling.count_rate(
+        session, "passkey:" + throttle_rules.ip_key(ip), limit=settings.passkey_ip_limit,
+        window=settings.throttle_ip_window, now=now,
+    )  # fmt: skip
+    if wait is not None:
+        auth_event("passkey_throttled", outcome="refused", ip=ip, account=None)
+        raise await keep_and_refuse(session, TooManyAttempts.over_rate(wait))
+
+
+async def reauth_options(
+    session: AsyncSession, ctx: ServiceContext, account: Account, *, session_id: uuid.UUID
+) -> dict[str, object]:
+    """Request options for re-authenticating the session with one of its passkeys."""
+    if not (await repository.enrolled(session, account.id)).passkeys:
+        raise FactorNotEnrolled()
+    _, options = await webauthn.authentication_options(
+        session, ctx, flow=webauthn.REAUTH, bound_to=session_id, account_id=account.id,
+        now=ctx.clock.now(),
+    )  # fmt: skip
+    return options
+
+
+async def reauth_passkey(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    account: Account,
+    *,
+    session_id: uuid.UUID,
+    credential: Mapping[str, object],
+    who: webauthn.Who,
+) -> PasskeyCredential:
+    """One of the account's passkeys, with user verification (it stands in for the
+    password), answered the session's re-authentication challenge."""
+    return await _asserted(
+        session, ctx, credential, flow=webauthn.REAUTH, bound_to=session_id,
+        account_id=account.id, user_verification=True, who=who, now=ctx.clock.now(),
+    )  # fmt: skip
+
+
+async def _asserted(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    credential: Mapping[str, object],
+    *,
+    flow: str,
+    bound_to: uuid.UUID,
+    account_id: uuid.UUID | None,
+    user_verification: bool,
+    who: webauthn.Who,
+    now: datetime,
+) -> PasskeyCredential:
+    """`webauthn.verify_assertion`, its refusals logged; a copied passkey's security
+    event and notice are kept with the refusal."""
+    try:
+        return await webauthn.verify_assertion(
+            session, ctx, credential, flow=flow, bound_to=bound_to, account_id=account_id,
+            user_verification=user_verification, who=who, now=now,
+        )  # fmt: skip
+    except PasskeyCounterRegressed as regressed:
+        raise await keep_and_refuse(session, regressed) from None
+    except (PasskeyNotAccepted, PasskeyChallengeExpired):
+        auth_event("passkey_failed", outcome="failure", ip=who.ip, account=account_id,
+                   flow=flow)  # fmt: skip
+        raise
 
 
 # --- recovery codes and the preferred step -------------------------------------------------
@@ -253,6 +482,7 @@ async def reset_factors(session: AsyncSession, ctx: ServiceContext, account: Acc
     (The caller audits it.)"""
     now = ctx.clock.now()
     await repository.delete_totp(session, account.id)
+    await repository.delete_passkeys(session, account.id)
     await repository.delete_recovery_codes(session, account.id)
     await accounts.set_second_step(
         session, account.id, preferred_factor=None, codes_fallback=False, now=now
@@ -268,17 +498,20 @@ async def _tell(
     *,
     ip: str,
     now: datetime,
+    name: str = "",
 ) -> None:
-    """The customer's notice of a factor change, with a "this wasn't me" link (whoever
-    changed how the account signs in may hold the session, and the password)."""
+    """The customer's notice of a factor change (`name`: the passkey's), with a "this
+    wasn't me" link (whoever changed how the account signs in may hold the session, and
+    the password)."""
     not_me = links.issue(
         ctx.keyring, ctx.settings, account_id=account.id, subject_kind="factor",
         subject_id=account.id, now=now,
     )  # fmt: skip
     await links.add(session, not_me)
+    text = labels.change_text(account.locale, change).replace("{name}", name)
     message = account_message(
         keyring=ctx.keyring, account=account, template="factor_changed",
-        params={"login": account.login, "change": labels.change_text(account.locale, change),
+        params={"login": account.login, "change": text,
                 **time_params(now, ctx.settings.timezone), "ip": ip, "not_me_url": not_me.url},
         now=now, secret_params=("not_me_url",),
     )  # fmt: skip

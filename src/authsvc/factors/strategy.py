@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,7 @@ class Proof:
 
     code: str | None = None  # an e-mail or SMS code, or the app's
     recovery_code: str | None = None
+    passkey: Mapping[str, Any] | None = None  # PublicKeyCredential.toJSON()
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,14 @@ class Attempted:
     challenge_id: uuid.UUID
     account: Account
     code_matched: bool  # the typed code is the one sent, compared by that statement
+    ip: str = "-"  # the client's, for what a refusal records
+    user_agent: str = ""
 
 
 class Strategy(Protocol):
     name: str  # the factor's name in the API (`factor`, `factors`)
 
-    def begin(
+    async def begin(
         self,
         ctx: ServiceContext,
         account: Account,
@@ -61,7 +64,8 @@ class Strategy(Protocol):
         channel: str,
         now: datetime,
     ) -> Begun:
-        """Start this step for a new challenge (or a resend)."""
+        """Start this step for a new challenge (or a resend); what it stores (a passkey
+        challenge) it writes in its own statement."""
         ...  # pragma: no cover
 
     async def verify(

@@ -64,7 +64,7 @@ async def accept(
 class TotpStrategy:
     name = "totp"
 
-    def begin(
+    async def begin(
         self,
         ctx: ServiceContext,
         account: Account,

@@ -8,7 +8,15 @@ from fastapi import APIRouter, Request, Response
 
 from authsvc.context import ServiceContext
 from authsvc.core.errors import Overloaded
-from authsvc.factors.errors import FactorNotAllowed
+from authsvc.factors import service as factors
+from authsvc.factors.errors import (
+    FactorNotAllowed,
+    FactorNotEnrolled,
+    PasskeyChallengeExpired,
+    PasskeyCounterRegressed,
+    PasskeyNotAccepted,
+    PasskeySignInDisabled,
+)
 from authsvc.login import service
 from authsvc.login.errors import (
     ChallengeExhausted,
@@ -25,6 +33,9 @@ from authsvc.login.schemas import (
     ChallengeOut,
     ChallengeStatusOut,
     LoginRequest,
+    PasskeyFlowOut,
+    PasskeyRequestOptionsOut,
+    PasskeySignInRequest,
     ReauthenticatedOut,
     ReauthenticateRequest,
     ResendRequest,
@@ -60,13 +71,15 @@ def _challenge_out(view: service.ChallengeView) -> ChallengeOut:
         expires_at=view.expires_at,
         resend_after=view.resend_after,
         sms_unavailable=view.sms_unavailable,
+        passkey_options=view.answer.get("passkey_options"),
     )
 
 
 @router.post(
     "/login",
     operation_id="startLogin",
-    summary="Check login and password; begin the second step (a code is sent, or the app asked)",
+    summary="Check login and password; begin the second step (a code is sent, or the app "
+    "or a passkey asked)",
     openapi_extra=PUBLIC,
     response_model_exclude_none=True,
     responses=problems(
@@ -89,7 +102,8 @@ async def login(body: LoginRequest, request: Request, ctx: Context, ip: ClientIP
 @router.post(
     "/login/verify",
     operation_id="verifyLoginCode",
-    summary="Finish the login with a code (e-mail, SMS, app) or a recovery code; starts a session",
+    summary="Finish the login with a code (e-mail, SMS, app), a recovery code or a passkey; "
+    "starts a session",
     openapi_extra=PUBLIC,
     responses={
         200: {
@@ -122,11 +136,65 @@ async def verify(
         proof=body.proof(),
         client=client_of(request, ip, ctx),
     )
-    record = signed_in.session.record
+    return _signed_in(signed_in, request, response, ctx)
+
+
+def _signed_in(
+    signed_in: service.SignedIn, request: Request, response: Response, ctx: Context
+) -> SignedInOut:
     max_age = int(ctx.settings.session_absolute_lifetime.total_seconds())
     set_session_cookie(response, request, ctx.settings, signed_in.session.token, max_age=max_age)
     set_device_cookie(response, request, ctx.settings, signed_in.device_cookie)
-    return SignedInOut.of(signed_in.account, record)
+    return SignedInOut.of(signed_in.account, signed_in.session.record)
+
+
+@router.post(
+    "/login/passkey/options",
+    operation_id="passkeySignInOptions",
+    summary="Begin signing in with a passkey alone: options for any discoverable passkey",
+    openapi_extra=PUBLIC,
+    responses=problems(PasskeySignInDisabled, TooManyAttempts, *DATABASE),
+)
+async def passkey_options(ctx: Context, session: Session, ip: ClientIP) -> PasskeyFlowOut:
+    flow_id, options = await factors.passwordless_options(session, ctx, ip=ip)
+    return PasskeyFlowOut(flow_id=flow_id, options=options)
+
+
+@router.post(
+    "/login/passkey",
+    operation_id="signInWithPasskey",
+    summary="Sign in with a discoverable passkey and user verification; starts a session",
+    openapi_extra=PUBLIC,
+    responses={
+        200: {
+            "description": "Signed in",
+            "headers": cookie_header("The new session:", with_device=True),
+        },
+        **problems(
+            PasskeyNotAccepted,
+            PasskeyCounterRegressed,
+            PasskeyChallengeExpired,
+            PasskeySignInDisabled,
+            PasswordResetRequired,
+            TooManyAttempts,
+            *JSON_BODY,
+            *DATABASE,
+        ),
+    },
+)
+async def passkey_sign_in(
+    body: PasskeySignInRequest,
+    request: Request,
+    response: Response,
+    ctx: Context,
+    session: Session,
+    ip: ClientIP,
+) -> SignedInOut:
+    signed_in = await service.sign_in_with_passkey(
+        session, ctx, flow_id=body.flow_id, credential=body.credential,
+        client=client_of(request, ip, ctx),
+    )  # fmt: skip
+    return _signed_in(signed_in, request, response, ctx)
 
 
 @router.post(
@@ -186,11 +254,14 @@ async def challenge_status(
     "/session/reauthenticate",
     operation_id="reauthenticate",
     tags=["session"],
-    summary="Re-enter the password: changes of how the account signs in are allowed for "
-    "AUTHSVC_REAUTH_WINDOW",
+    summary="Re-enter the password or use a passkey: changes of how the account signs in are "
+    "allowed for AUTHSVC_REAUTH_WINDOW",
     responses=problems(
         *SESSION_REFUSALS_UNSAFE,
         InvalidCredentials,
+        PasskeyNotAccepted,
+        PasskeyCounterRegressed,
+        PasskeyChallengeExpired,
         TooManyAttempts,
         Overloaded,
         *JSON_BODY,
@@ -207,6 +278,20 @@ async def reauthenticate(
 ) -> ReauthenticatedOut:
     until = await service.reauthenticate_session(
         session, ctx, account=me.account, user_session=me.session, password=body.password,
-        client=client_of(request, ip, ctx),
+        client=client_of(request, ip, ctx), passkey=body.passkey,
     )  # fmt: skip
     return ReauthenticatedOut(reauthenticated_until=until)
+
+
+@router.post(
+    "/session/reauthenticate/options",
+    operation_id="reauthenticatePasskeyOptions",
+    tags=["session"],
+    summary="Options for re-authenticating with one of the account's passkeys",
+    responses=problems(*SESSION_REFUSALS_UNSAFE, FactorNotEnrolled, *DATABASE),
+)
+async def reauthenticate_options(
+    me: CurrentSession, ctx: Context, session: Session
+) -> PasskeyRequestOptionsOut:
+    options = await factors.reauth_options(session, ctx, me.account, session_id=me.session.id)
+    return PasskeyRequestOptionsOut(options=options)

@@ -16,7 +16,7 @@ class LoginRequest(BaseModel):
     password: PasswordText = Field(min_length=1, max_length=1024)
 
 
-Factor = Literal["email", "sms", "totp", "recovery_code"]
+Factor = Literal["email", "sms", "totp", "passkey", "recovery_code"]
 
 
 # The bounds on the text itself: on the optional field they would meet a null too.
@@ -24,15 +24,30 @@ TypedCode = Annotated[Text, Field(min_length=1, max_length=32)]
 TypedRecoveryCode = Annotated[Text, Field(min_length=1, max_length=64)]
 
 
-def _one_proof_schema(schema: dict[str, Any]) -> None:
-    """The document says what the validator checks: exactly one of the proofs, each a
-    string (null is only how an absent one is held)."""
-    for name in ("code", "recovery_code"):
-        field = schema["properties"][name]
-        text = next(part for part in field.pop("anyOf") if part.get("type") != "null")
-        field.update(text)
-        field.pop("default", None)
-    schema["oneOf"] = [{"required": ["code"]}, {"required": ["recovery_code"]}]
+# PublicKeyCredential.toJSON(): checked by py_webauthn, so any object gets through here
+# and a malformed one is refused as invalid_passkey (or a wrong attempt).
+CredentialJSON = Annotated[
+    dict[str, Any],
+    Field(description="The browser's `PublicKeyCredential.toJSON()` (WebAuthn JSON form)."),
+]
+
+
+def _one_of(*names: str) -> Any:
+    """The document says what the validator checks: exactly one of `names`, each of its
+    type (null is only how an absent one is held)."""
+
+    def edit(schema: dict[str, Any]) -> None:
+        for name in names:
+            field = schema["properties"][name]
+            given = next(part for part in field.pop("anyOf") if part.get("type") != "null")
+            field.update(given)
+            field.pop("default", None)
+        schema["oneOf"] = [{"required": [name]} for name in names]
+
+    return edit
+
+
+_one_proof_schema = _one_of("code", "recovery_code", "passkey")
 
 
 class VerifyRequest(BaseModel):
@@ -52,15 +67,21 @@ class VerifyRequest(BaseModel):
         description="A recovery code as typed: any case, dashes and spaces ignored. "
         "Anything else is a wrong attempt (and counts as one).",
     )
+    passkey: CredentialJSON | None = Field(
+        default=None,
+        description="The assertion for the challenge's `passkey_options`; one that does "
+        "not verify is a wrong attempt (and counts as one).",
+    )
 
     @model_validator(mode="after")
     def _one_proof(self) -> Self:
-        if (self.code is None) == (self.recovery_code is None):
-            raise ValueError("give exactly one of code and recovery_code")
+        given = [p for p in (self.code, self.recovery_code, self.passkey) if p is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of code, recovery_code and passkey")
         return self
 
     def proof(self) -> Proof:
-        return Proof(code=self.code, recovery_code=self.recovery_code)
+        return Proof(code=self.code, recovery_code=self.recovery_code, passkey=self.passkey)
 
 
 class ResendRequest(BaseModel):
@@ -88,6 +109,12 @@ class ChallengeOut(BaseModel):
         "(per number, number prefix, country, client address or service-wide); "
         "`number_not_accepted`, the account's number is no longer one codes are texted to.",
     )
+    passkey_options: dict[str, Any] | None = Field(
+        default=None,
+        description="When `factors` has `passkey`: `PublicKeyCredentialRequestOptionsJSON` "
+        "(the account's passkeys allowed) for `navigator.credentials.get()`; its challenge "
+        "is good for 5 minutes, once.",
+    )
 
 
 class ChallengeStatusOut(BaseModel):
@@ -100,7 +127,35 @@ class ChallengeStatusOut(BaseModel):
 
 
 class ReauthenticateRequest(BaseModel):
-    password: PasswordText = Field(min_length=1, max_length=1024)
+    """Exactly one: the password, or a passkey assertion (with user verification) for
+    the options of `POST /session/reauthenticate/options`."""
+
+    model_config = ConfigDict(json_schema_extra=_one_of("password", "passkey"))
+
+    password: Annotated[PasswordText, Field(min_length=1, max_length=1024)] | None = None
+    passkey: CredentialJSON | None = None
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> Self:
+        if (self.password is None) == (self.passkey is None):
+            raise ValueError("give exactly one of password and passkey")
+        return self
+
+
+class PasskeyRequestOptionsOut(BaseModel):
+    options: dict[str, Any] = Field(
+        description="`PublicKeyCredentialRequestOptionsJSON` for "
+        "`navigator.credentials.get()`; its challenge is good for 5 minutes, once."
+    )
+
+
+class PasskeyFlowOut(PasskeyRequestOptionsOut):
+    flow_id: uuid.UUID
+
+
+class PasskeySignInRequest(BaseModel):
+    flow_id: uuid.UUID
+    credential: CredentialJSON
 
 
 class ReauthenticatedOut(BaseModel):

@@ -5,7 +5,8 @@ The refusal rules are in rules.py; this module reads, checks, then acts."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,8 @@ from authsvc.delivery.notify import account_message, time_params
 from authsvc.factors import codes as code_factors
 from authsvc.factors import labels
 from authsvc.factors import service as factors
+from authsvc.factors.errors import PasskeyNotAccepted
+from authsvc.factors.passkeys import Who
 from authsvc.factors.strategy import Attempted, Proof
 from authsvc.links import service as links
 from authsvc.login import devices, repository, rules
@@ -67,6 +70,8 @@ class ChallengeView:
     attempts_left: int
     # Why a code meant for SMS went by e-mail (`limited`: an SMS budget is spent).
     sms_unavailable: sms_guard.SmsUnavailable | None = None
+    # What the step begun adds to the answer (`passkey_options`).
+    answer: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,9 +127,9 @@ async def start_login(
         ctx, account=account, channel=plan.factor, ip=client.ip, purpose="login"
     )
     challenge = _new_challenge(ctx, account, client, plan, route)  # after the hashes
-    begun = factors.begin(
+    begun = await factors.begin(
         ctx, challenge.factor, account, challenge_id=challenge.id, channel=challenge.channel,
-        now=challenge.created_at,
+        now=challenge.created_at, accepted=challenge.factors,
     )  # fmt: skip
     challenge.code_hash = begun.code_hash
     notice = _incomplete_notice(ctx, account, challenge)
@@ -141,7 +146,7 @@ async def start_login(
         "password_succeeded", outcome="challenge", ip=client.ip, account=account.id,
         user_agent=client.user_agent, channel=challenge.channel, factor=challenge.factor,
     )  # fmt: skip
-    return _view(ctx, challenge, account, route.sms_unavailable)
+    return _view(ctx, challenge, account, route.sms_unavailable, begun.answer)
 
 
 def _new_challenge(
@@ -213,12 +218,20 @@ async def reauthenticate_session(
     *,
     account: Account,
     user_session: UserSession,
-    password: str,
+    password: str | None,
     client: Client,
+    passkey: Mapping[str, object] | None = None,
 ) -> datetime:
-    """Confirm the password (`reauthenticate`), then open the session's re-authentication
-    window; until when it is open."""
-    await reauthenticate(session, ctx, account=account, password=password, client=client)
+    """Confirm the password (`reauthenticate`) or one of the account's passkeys, then
+    open the session's re-authentication window; until when it is open."""
+    if passkey is not None:
+        await factors.reauth_passkey(
+            session, ctx, account, session_id=user_session.id, credential=passkey,
+            who=Who(client.ip, client.user_agent),
+        )  # fmt: skip
+    else:
+        assert password is not None  # the request has exactly one of them
+        await reauthenticate(session, ctx, account=account, password=password, client=client)
     now = ctx.clock.now()
     await mark_reauthenticated(session, user_session, now=now)
     auth_event("reauthenticated", outcome="success", ip=client.ip, account=account.id)
@@ -355,7 +368,7 @@ async def verify_second_step(
     if attempt is None:
         raise await _why_unusable(session, challenge_id, now=now, max_attempts=max_attempts)
     account = attempt.account
-    attempted = Attempted(challenge_id, account, attempt.matched)
+    attempted = Attempted(challenge_id, account, attempt.matched, client.ip, client.user_agent)
     factor = await factors.verify(session, ctx, attempted, proof, factors=attempt.factors, now=now)
     if factor is None:
         attempts_left = max_attempts - attempt.attempts
@@ -368,6 +381,50 @@ async def verify_second_step(
     if account.disabled:
         raise ChallengeExpired(ChallengeExpired.INVALIDATED)
     _raise_if_reset_required(account, client.ip)
+    label = labels.factor_name(account.locale, factor)
+    return await _sign_in(
+        session, ctx, account, client, factor=factor, label=label, own_notice=attempt.notice_id,
+        now=now,
+    )  # fmt: skip
+
+
+async def sign_in_with_passkey(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    *,
+    flow_id: uuid.UUID,
+    credential: Mapping[str, object],
+    client: Client,
+) -> SignedIn:
+    """A discoverable passkey with user verification signs in on its own (the passkey
+    strategy checks it); its account must be able to sign in."""
+    who = Who(client.ip, client.user_agent)
+    passkey = await factors.passwordless(
+        session, ctx, flow_id=flow_id, credential=credential, who=who
+    )
+    account = await accounts.get_by_id(session, passkey.account_id)
+    if account is None or account.disabled:
+        raise PasskeyNotAccepted()
+    _raise_if_reset_required(account, client.ip)
+    label = labels.passkey_name(account.locale, passkey.name)
+    return await _sign_in(
+        session, ctx, account, client, factor="passkey", label=label, own_notice=None,
+        now=ctx.clock.now(),
+    )  # fmt: skip
+
+
+async def _sign_in(
+    session: AsyncSession,
+    ctx: ServiceContext,
+    account: Account,
+    client: Client,
+    *,
+    factor: str,
+    label: str,
+    own_notice: uuid.UUID | None,
+    now: datetime,
+) -> SignedIn:
+    """The new session, its "this wasn't me" link and the confirmation naming `label`."""
     new_session = new_user_session(
         account_id=account.id, now=now, settings=ctx.settings, ip=client.ip,
         user_agent=client.user_agent,
@@ -378,8 +435,8 @@ async def verify_second_step(
     )  # fmt: skip
     await repository.finish_login(
         session, user_session=new_session.record, link=not_me.record,
-        confirmation=_confirmation(ctx, account, client, now, not_me.url, factor),
-        own_notice=attempt.notice_id, now=now,
+        confirmation=_confirmation(ctx, account, client, now, not_me.url, label),
+        own_notice=own_notice, now=now,
     )  # fmt: skip
     auth_event(
         "login_succeeded", outcome="success", ip=client.ip, account=account.id,
@@ -462,7 +519,7 @@ async def _reissue(
     """Replace the challenge's code, on `channel`, and queue it."""
     challenge.channel = channel
     challenge.factor = channel
-    begun = factors.begin(
+    begun = await factors.begin(
         ctx, channel, account, challenge_id=challenge.id, channel=channel, now=now
     )
     assert begun.message is not None  # a code step sends its code
@@ -503,6 +560,7 @@ def _view(
     challenge: LoginChallenge,
     account: Account,
     sms_unavailable: sms_guard.SmsUnavailable | None = None,
+    answer: Mapping[str, object] | None = None,
 ) -> ChallengeView:
     return ChallengeView(
         challenge_id=challenge.id,
@@ -516,6 +574,7 @@ def _view(
             challenge, max_attempts=ctx.settings.login_otp_max_attempts
         ),
         sms_unavailable=sms_unavailable,
+        answer=answer or {},
     )
 
 
@@ -543,7 +602,7 @@ def _confirmation(
     client: Client,
     now: datetime,
     not_me_url: str,
-    factor: str,
+    factor_label: str,
 ) -> OutboxMessage:
     return account_message(
         keyring=ctx.keyring,
@@ -555,7 +614,7 @@ def _confirmation(
             "ip": client.ip,
             "user_agent": describe_device(client.user_agent),  # never the signer's own words
             "not_me_url": not_me_url,
-            "factor": labels.factor_name(account.locale, factor),
+            "factor": factor_label,
         },
         now=now,
         secret_params=("not_me_url",),  # the link acts on the account: sealed like a code

@@ -22,6 +22,7 @@ from authsvc.config import Settings
 from authsvc.contacts.models import ContactChange
 from authsvc.core.db import Database
 from authsvc.delivery.models import FINISHED_STATES, OutboxMessage
+from authsvc.factors.models import PasskeyChallenge
 from authsvc.links.models import ActionLink
 from authsvc.login.models import LoginChallenge
 from authsvc.protection.models import PasswordReset, SecurityEvent
@@ -57,6 +58,16 @@ def expired_login_challenges(now: datetime, settings: Settings) -> Target:
         LoginChallenge.id,
         LoginChallenge.expires_at < now - settings.retention_expired,
         LoginChallenge.expires_at,
+    )
+
+
+def expired_passkey_challenges(now: datetime, settings: Settings) -> Target:
+    # Good for 5 minutes; a used one is gone already (deleted by the statement that uses it).
+    return Target(
+        "passkey_challenges",
+        PasskeyChallenge.id,
+        PasskeyChallenge.expires_at < now - settings.retention_expired,
+        PasskeyChallenge.expires_at,
     )
 
 
@@ -178,6 +189,7 @@ def past_sms_budget_hours(now: datetime, settings: Settings) -> Target:
 
 RULES: tuple[Rule, ...] = (
     expired_login_challenges,
+    expired_passkey_challenges,
     dead_sessions,
     dead_auth_codes,
     finished_messages,

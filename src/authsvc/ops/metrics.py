@@ -36,7 +36,7 @@ SUPPORT_VERIFICATIONS = Counter(
 )
 SIGN_INS = Counter(
     "authsvc_sign_ins_total",
-    "Completed sign-ins by the second step that finished them (email, sms, totp, recovery_code)",
+    "Completed sign-ins by the step that finished them (email, sms, totp, passkey, recovery_code)",
     ["factor"],
 )
 HTTP_DURATION = Histogram(
