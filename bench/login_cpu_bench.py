@@ -12,6 +12,15 @@ Two operations, each driven closed-loop from its own connections:
   (aiosmtpd, in the load generator's process), POST /login/verify, and the confirmation
   e-mail received; one account per connection, so every e-mail has one reader.
 
+Then (unless `--proofs 0`) the second-step checks (issue 19): the CPU of one
+`POST /login/verify` for each kind of proof, in the same run: an e-mail code, an
+authenticator app's (TOTP) code and a recovery code. For each kind, `--proofs` accounts of
+its own (the app and its recovery codes set up through the factors service, against the
+bench's database); all their challenges are opened first, outside the CPU window (their
+`/login` with argon2, and for e-mail codes the code read from the e-mail); the window
+holds only the verifications, sent closed-loop from a few connections over the prepared
+challenges. One account per verification: a TOTP step is accepted once per account.
+
 Each operation has accounts of its own: the challenges `login` leaves open would
 otherwise make every `/login/verify` of the same account cancel their notices.
 
@@ -41,6 +50,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyotp
 from common import (
     PASSWORD,
     SECRET_KEY,
@@ -178,6 +188,132 @@ async def _two_step_window(
     return {"counts": counts, "latencies": latencies, "healthz": []}
 
 
+PROOF_KINDS = ("email", "totp", "recovery")
+PROOF_CONNECTIONS = 4  # verifications in flight at once
+
+
+async def _open_challenges(
+    url: str, kind: str, accounts: list[dict[str, str]], connections: int, mail: Mailboxes
+) -> tuple[list[dict[str, str]], dict[str, int]]:
+    """POST /login for each account (and, for e-mail codes, the code read from its
+    e-mail): what each verification will need."""
+    queue = list(accounts)
+    prepared: list[dict[str, str]] = []
+    counts: dict[str, int] = {}
+
+    async def one() -> None:
+        http = await HttpConnection.open(url)
+        try:
+            while queue:
+                account = queue.pop()
+                status, body = await http.send(
+                    post(url, "/login", {"login": account["login"], "password": PASSWORD})
+                )
+                counts[f"login-{status}"] = counts.get(f"login-{status}", 0) + 1
+                if status != "200":
+                    continue
+                challenge = json.loads(body)
+                assert challenge["factor"] == ("email" if kind == "email" else "totp"), challenge
+                ready = {**account, "challenge_id": challenge["challenge_id"]}
+                if kind == "email":
+                    message = await mail.next(f"{account['login']}@example.com", OTP_SUBJECT)
+                    found = CODE.search(message)
+                    assert found is not None, "no code in the e-mail"
+                    ready["code"] = found.group(1).decode()
+                prepared.append(ready)
+        finally:
+            http.close()
+
+    mail.boxes.clear()
+    mail.keeping = kind == "email"
+    try:
+        await asyncio.gather(*(one() for _ in range(connections)))
+    finally:
+        mail.keeping = False
+    return prepared, counts
+
+
+async def _verify_window(url: str, kind: str, prepared: list[dict[str, str]]) -> dict[str, Any]:
+    """POST /login/verify for each prepared challenge, closed-loop from a few connections."""
+    queue = list(prepared)
+    latencies: list[float] = []
+    counts: dict[str, int] = {}
+
+    def proof(ready: dict[str, str]) -> dict[str, str]:
+        if kind == "totp":
+            # The next step: within the accepted skew, and after the one the set-up spent.
+            return {"code": pyotp.TOTP(ready["secret"]).at(time.time() + 30)}
+        if kind == "recovery":
+            return {"recovery_code": ready["recovery_code"]}
+        return {"code": ready["code"]}
+
+    async def one() -> None:
+        http = await HttpConnection.open(url)
+        try:
+            while queue:
+                ready = queue.pop()
+                body = {"challenge_id": ready["challenge_id"], **proof(ready)}
+                started = time.perf_counter()
+                status, _ = await http.send(post(url, "/login/verify", body))
+                latencies.append((time.perf_counter() - started) * 1000)
+                counts[status] = counts.get(status, 0) + 1
+        finally:
+            http.close()
+
+    await asyncio.gather(*(one() for _ in range(PROOF_CONNECTIONS)))
+    return {"counts": counts, "latencies": latencies, "healthz": []}
+
+
+async def set_up_proof_accounts(
+    database_url: str, args: argparse.Namespace, count: int
+) -> dict[str, list[dict[str, str]]]:
+    """`count` accounts per kind of proof (login codes by e-mail in English); those of
+    `totp` and `recovery` with an authenticator app confirmed through the factors service
+    (and so their recovery codes). Each kind's accounts and what its proofs need."""
+    from pydantic import SecretStr
+
+    from authsvc.accounts import service as accounts_service
+    from authsvc.accounts.passwords import PasswordHasher
+    from authsvc.config import Settings
+    from authsvc.context import ServiceContext
+    from authsvc.factors import service as factors
+
+    settings = Settings(
+        env="dev",
+        secret_key=SecretStr(SECRET_KEY),
+        argon2_memory_kib=args.argon2_memory_kib,
+        argon2_time_cost=args.argon2_time_cost,
+        argon2_parallelism=args.argon2_parallelism,
+    )
+    password_hash = PasswordHasher.from_settings(settings).hash_blocking(PASSWORD)
+    ctx = ServiceContext.build(settings, database_url)
+    kinds: dict[str, list[dict[str, str]]] = {kind: [] for kind in PROOF_KINDS}
+    try:
+        for kind in PROOF_KINDS:
+            for login in accounts(f"proof-{kind}", count):
+                async with ctx.db.transaction() as session:
+                    account = await accounts_service.create_account(
+                        session, login=login, email=f"{login}@example.com",
+                        password_hash=password_hash, now=ctx.clock.now(),
+                        sms_countries=settings.sms_countries, locale="en",
+                    )  # fmt: skip
+                    if kind == "email":
+                        kinds[kind].append({"login": login})
+                        continue
+                    app = await factors.start_totp(session, ctx, account, ip="127.0.0.1")
+                    codes = await factors.confirm_totp(
+                        session, ctx, account, factor_id=app.factor_id,
+                        code=pyotp.TOTP(app.secret).now(), ip="127.0.0.1",
+                    )  # fmt: skip
+                    assert codes, "no recovery codes with the first strong factor"
+                    kinds[kind].append(
+                        {"login": login, "secret": app.secret, "recovery_code": codes[0]}
+                    )
+    finally:
+        await ctx.close()
+    return kinds
+
+
 def accounts(operation: str, connections: int) -> list[str]:
     return [f"cpu-bench-{operation}-{n}" for n in range(connections)]
 
@@ -190,10 +326,19 @@ async def load_generator(url: str, smtp_port: int, connections: int) -> None:
     mail = Mailboxes()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: SMTP(mail), "127.0.0.1", smtp_port)
+    prepared: dict[str, list[dict[str, str]]] = {}
     print(json.dumps({"ready": True}), flush=True)
     while line := await loop.run_in_executor(None, sys.stdin.readline):
         command = json.loads(line)
-        if command["operation"] == "login":
+        if command["operation"] == "open-challenges":
+            kind = command["kind"]
+            prepared[kind], counts = await _open_challenges(
+                url, kind, command["accounts"], connections, mail
+            )
+            result = {"counts": counts}
+        elif command["operation"] == "verify":
+            result = await _verify_window(url, command["kind"], prepared.pop(command["kind"]))
+        elif command["operation"] == "login":
             logins = accounts("login", connections)
             result = await _login_window(url, logins, command["seconds"], command["healthz"])
         else:
@@ -325,6 +470,35 @@ def report(windows: list[Window], cores: int) -> None:
               "   plus the worker and its PostgreSQL")  # fmt: skip
 
 
+PROOF_COMPONENTS = ("event loop", "server, other threads", "argon2", "postgres: API")
+
+
+def report_proofs(windows: list[Window]) -> None:
+    """CPU per /login/verify by kind of proof, and as a ratio to the e-mail code's."""
+    if not windows:
+        return
+    print("\nsecond-step checks: CPU per POST /login/verify (the /login before it not counted)")
+    base = next((w for w in windows if w.operation == "email"), windows[0])
+
+    def api(window: Window) -> float:
+        return sum(window.per_op_ms(name) for name in PROOF_COMPONENTS)
+
+    def ratio(mine: float, email: float) -> str:
+        return f"{mine / email:5.2f}x" if email > 0 else "    -"
+
+    for window in windows:
+        print(f"  {window.operation}: {window.ops} verified, answers {window.counts}, latency "
+              f"p50 {percentile(window.latencies, 0.5):.1f} ms, "
+              f"p99 {percentile(window.latencies, 0.99):.1f} ms")  # fmt: skip
+        for name in PROOF_COMPONENTS:
+            mine = window.per_op_ms(name)
+            print(f"    {name:<24} {mine:7.2f} ms  {ratio(mine, base.per_op_ms(name))}")
+        print(f"    {'API (all of the above)':<24} {api(window):7.2f} ms  "
+              f"{ratio(api(window), api(base))} the e-mail code's")  # fmt: skip
+        delivery = sum(window.per_op_ms(name) for name in DELIVERY)
+        print(f"    {'delivery (its e-mail)':<24} {delivery:7.2f} ms   worker and its PostgreSQL")
+
+
 def _merge(counts: Any) -> dict[str, int]:
     merged: dict[str, int] = {}
     for one in counts:
@@ -365,6 +539,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="windows of each operation")
     parser.add_argument("--connections", type=int, help="accounts driven at once (cores x 4)")
     parser.add_argument("--worker", choices=("process", "in-process"), default="process")
+    parser.add_argument(
+        "--proofs", type=int, default=150,
+        help="accounts per kind of second-step check (e-mail, TOTP, recovery code); 0 skips",
+    )  # fmt: skip
     parser.add_argument(
         "--py-spy", metavar="DIR", help="also record py-spy stacks (collapsed) of each window"
     )
@@ -431,16 +609,22 @@ def main() -> None:
                 database_url=database_url,
             )
 
-            def window(operation: str, seconds: float) -> tuple[dict[str, Any], dict[str, float]]:
+            def ask(command: dict[str, Any]) -> Any:
+                """Run one command in the load generator; its answer."""
                 assert load is not None
                 assert load.stdin is not None
                 assert load.stdout is not None
+                load.stdin.write(json.dumps(command) + "\n")
+                load.stdin.flush()
+                return json.loads(load.stdout.readline())
+
+            def window(
+                operation: str, seconds: float, command: dict[str, Any] | None = None
+            ) -> tuple[dict[str, Any], dict[str, float]]:
                 spies = _spies(args.py_spy, operation, seconds, processes)
                 before = sample(processes)
-                load.stdin.write(json.dumps({"operation": operation, "seconds": seconds,
-                                             "healthz": operation == "login"}) + "\n")  # fmt: skip
-                load.stdin.flush()
-                result = json.loads(load.stdout.readline())
+                result = ask(command or {"operation": operation, "seconds": seconds,
+                                         "healthz": operation == "login"})  # fmt: skip
                 time.sleep(0.3)  # the last code's e-mail leaves within this
                 after = sample(processes)
                 for spy in spies:
@@ -464,7 +648,26 @@ def main() -> None:
                     print(f"  round {round_number} {operation}: {ops / args.seconds:.1f}/s, "
                           f"argon2 alone on all cores {ceiling:.1f}/s, "
                           f"outside argon2 {outside:.2f} ms/op", flush=True)  # fmt: skip
+            proofs: list[Window] = []
+            if args.proofs > 0:
+                print(f"second-step checks: setting up {args.proofs} accounts per kind",
+                      flush=True)  # fmt: skip
+                kinds = asyncio.run(set_up_proof_accounts(database_url, args, args.proofs))
+                for kind in PROOF_KINDS:
+                    opened = ask({"operation": "open-challenges", "kind": kind,
+                                  "accounts": kinds[kind]})  # fmt: skip
+                    time.sleep(1)  # the e-mails of the set-up and of /login leave meanwhile
+                    started = time.monotonic()
+                    result, cpu = window(f"verify-{kind}", 1, {"operation": "verify", "kind": kind})
+                    took = time.monotonic() - started
+                    ops = result["counts"].get("200", 0)
+                    proofs.append(Window(kind, took, ops, result["counts"], result["latencies"],
+                                         [], cpu, 0.0, 0.0))  # fmt: skip
+                    api = sum(proofs[-1].per_op_ms(name) for name in PROOF_COMPONENTS)
+                    print(f"  {kind}: challenges opened {opened['counts']}, {ops} verified, "
+                          f"API {api:.2f} ms per verify", flush=True)  # fmt: skip
             report(windows, cores)
+            report_proofs(proofs)
             print(f"\nmachine after the run: {machine_description()}")
         finally:
             if load is not None:
