@@ -149,3 +149,24 @@ async def test_an_attempt_the_hashing_pool_sheds_is_not_counted(ctx: ServiceCont
             select(ThrottleCounter.count).where(ThrottleCounter.key == login_key("shed"))
         )
     assert counted == statuses[401]
+
+
+async def test_a_right_password_at_re_authentication_clears_the_count(
+    ctx: ServiceContext,
+) -> None:
+    """The settlement of a re-authentication (`settle_success`) clears the login's count
+    as the password step's does."""
+    await make_account(ctx, login="reauth-mixed")
+    async with make_client(ctx, ip="198.51.100.47") as browser:
+        await sign_in(browser, ctx, "reauth-mixed")
+
+        async def generate(password: str) -> int:
+            answer = await browser.post(
+                "/auth-codes", json={"password": password}, headers={"Origin": PANEL_ORIGIN}
+            )
+            return answer.status_code
+
+        assert [await generate("typo") for _ in range(3)] == [401] * 3
+        assert await generate(PASSWORD) == 201
+        statuses = [await generate("typo") for _ in range(5)]
+    assert statuses == [401, 401, 401, 401, 429]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ARRAY,
@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningUpdate
+from sqlalchemy.sql.selectable import HasCTE
 
 from authsvc.accounts.models import Account
 from authsvc.accounts.repository import account_from_row, login_matches
@@ -56,19 +57,12 @@ class ThrottleKeys:
 
     def params(self, now: datetime) -> dict[str, object]:
         """The bound values of `_reserve_statement`, but the login."""
-        own, ip = self.own_policy, self.ip_policy
         return {
             "login_key": self.login_key, "device_key": self.device_key,
             "device_epoch": self.device_epoch, "ip_key": self.ip_key, "ip": self.ip,
             "now": now,
-            **throttle_counters.policy_params(
-                "own_", free=own.free_failures, base=own.base_delay, cap=own.max_delay,
-                forget_before=now - own.window,
-            ),
-            **throttle_counters.policy_params(
-                "ip_", free=ip.free_failures, base=ip.base_delay, cap=ip.max_delay,
-                forget_before=now - ip.window,
-            ),
+            **throttle_counters.policy_params("own_", self.own_policy, now=now),
+            **throttle_counters.policy_params("ip_", self.ip_policy, now=now),
         }  # fmt: skip
 
 
@@ -148,6 +142,22 @@ async def reserve_password_attempt(
     return Reservation(account_from_row(account), own_key, own, ip_reserved, blocked_until)
 
 
+S = TypeVar("S", bound=HasCTE)
+
+
+def _with_settlement(statement: S) -> S:
+    """`statement` WITH the settlement of a right password's reservation: the DELETE of
+    the login's (or the device's) counter and the hand-back of the address's. Bound:
+    `_settlement_params`."""
+    statement = statement.add_cte(throttle_counters.reset_statement().cte("reset"))
+    return statement.add_cte(throttle_counters.release_statement("ip_").cte("ip_released"))
+
+
+def _settlement_params(reservation: Reservation, keys: ThrottleKeys) -> dict[str, object]:
+    return {"reset_key": reservation.own_key, "ip_key": keys.ip_key,
+            "ip_free": keys.ip_policy.free_failures}  # fmt: skip
+
+
 @cache
 def _open_challenge_statement(messages: int) -> Insert:
     """INSERT the challenge WITH each message's INSERT, the DELETE of the login's (or the
@@ -160,8 +170,7 @@ def _open_challenge_statement(messages: int) -> Insert:
     statement = insert_statement(LoginChallenge, "c_")
     for n in range(messages):
         statement = statement.add_cte(outbox_rows.queue_statement(f"m{n}_").cte(f"queued_{n}"))
-    statement = statement.add_cte(throttle_counters.reset_statement().cte("reset"))
-    return statement.add_cte(throttle_counters.release_statement("ip_").cte("released"))
+    return _with_settlement(statement)
 
 
 async def open_challenge(
@@ -178,8 +187,7 @@ async def open_challenge(
     params = row_params(challenge, "c_")
     for n, message in enumerate(messages):
         params.update(outbox_rows.queue_params(message, f"m{n}_"))
-    params.update(reset_key=reservation.own_key, ip_key=keys.ip_key,
-                  ip_free=keys.ip_policy.free_failures)  # fmt: skip
+    params.update(_settlement_params(reservation, keys))
     statement = _open_challenge_statement(len(messages))
     await (await session.connection()).execute(statement, params)
 
@@ -346,9 +354,7 @@ async def hand_back(session: AsyncSession, reservation: Reservation, keys: Throt
     await (await session.connection()).execute(_HAND_BACK, params)
 
 
-_SETTLE = throttle_counters.reset_statement().add_cte(
-    throttle_counters.release_statement("ip_").cte("ip_released")
-)
+_SETTLE = _with_settlement(select(literal(1)))  # the settlement alone
 
 
 async def settle_success(
@@ -356,6 +362,4 @@ async def settle_success(
 ) -> None:
     """A right password: clear the login's (or the device's) counter and hand back the
     address's reservation, in one round trip."""
-    params = {"reset_key": reservation.own_key, "ip_key": keys.ip_key,
-              "ip_free": keys.ip_policy.free_failures}  # fmt: skip
-    await (await session.connection()).execute(_SETTLE, params)
+    await (await session.connection()).execute(_SETTLE, _settlement_params(reservation, keys))

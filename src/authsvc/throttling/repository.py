@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -33,6 +33,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from authsvc.core.db import table_of
 from authsvc.throttling.models import ThrottleCounter
+from authsvc.throttling.rules import Policy
 
 # The addresses list keeps the first MAX_IPS distinct ones of the window: enough for the
 # customer's notice, bounded whatever an attacker sends.
@@ -69,15 +70,13 @@ def hit_statement(keys: Select[tuple[str]]) -> ReturningInsert[Any]:
     )
 
 
-def policy_params(
-    prefix: str, *, free: int, base: timedelta, cap: timedelta, forget_before: datetime
-) -> dict[str, object]:
+def policy_params(prefix: str, policy: Policy, *, now: datetime) -> dict[str, object]:
     """The bound values of one `reserve_statement` policy."""
     return {
-        f"{prefix}free": free,
-        f"{prefix}base": base.total_seconds(),
-        f"{prefix}cap": cap.total_seconds(),
-        f"{prefix}forget_before": forget_before,
+        f"{prefix}free": policy.free_failures,
+        f"{prefix}base": policy.base_delay.total_seconds(),
+        f"{prefix}cap": policy.max_delay.total_seconds(),
+        f"{prefix}forget_before": now - policy.window,
     }
 
 
