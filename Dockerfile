@@ -20,5 +20,5 @@ USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"
 # Migrations run as a one-off `authsvc migrate` job before a release (or set
-# AUTHSVC_MIGRATE_ON_START=true on one replica); see the README.
+# AUTHSVC_MIGRATE_ON_START=true on one replica); see docs/operations.md.
 CMD ["authsvc", "serve", "--host", "0.0.0.0"]

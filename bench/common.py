@@ -442,7 +442,7 @@ def machine_description() -> str:
 
 
 def cpu_model() -> str:
-    """The CPU's model name, as the README's figures name the machine."""
+    """The CPU's model name, as the figures in docs/performance.md name the machine."""
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
         for line in cpuinfo:
             if line.startswith("model name"):

@@ -57,13 +57,12 @@ def test_the_chart_script_draws_every_chart_from_the_committed_data(tmp_path: Pa
             assert said in svg, f"{name}'s caption lacks {said!r}"
 
 
-def test_the_committed_charts_are_the_ones_the_readme_shows() -> None:
-    readme = (ROOT / "README.md").read_text()
-    performance = readme[readme.index("## Performance") :]
+def test_the_committed_charts_are_the_ones_the_performance_page_shows() -> None:
+    performance = (ROOT / "docs" / "performance.md").read_text()
     for name, (benchmark, figure) in DRAWN.items():
         svg = (CHARTS / name).read_text()
         assert figure in svg and all(said in svg for said in _captions(benchmark)), name
-        assert f"(docs/performance/{name})" in performance, f"README does not show {name}"
+        assert f"(performance/{name})" in performance, f"docs/performance.md does not show {name}"
 
 
 def test_a_run_adds_its_figures_to_the_results_file(tmp_path: Path) -> None:

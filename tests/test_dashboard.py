@@ -1,7 +1,7 @@
 """The Grafana dashboard (deploy/grafana/authsvc.json) imports as it is and cannot rot: every
 metric its queries and the alert rules name is on a live /metrics with the labels they use,
 the label values they match on are ones the service writes (events, routes, problem codes,
-the README's vocabularies), Prometheus parses them, every alert rule has a panel that names
+the vocabularies of docs/operations.md), Prometheus parses them, every alert rule has a panel that names
 it, and the JSON is what its script writes."""
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def _codes(error: type[AppError]) -> set[str]:
 
 def known_values() -> dict[str, set[str]]:
     """What a label's values may be where the code says (events, routes, problem codes);
-    the other labels' values are the README's (its metrics and events tables)."""
+    the other labels' values are those of docs/operations.md (its metrics and events tables)."""
     app = create_app(settings=make_settings())
     return {
         "event": _documented(),
@@ -229,8 +229,8 @@ async def test_every_query_names_metrics_and_labels_on_a_live_metrics(
     series = exposed_series((await client.get("/metrics")).text)
     assert "authsvc_http_request_duration_seconds_bucket" in series  # the exposition was read
     known = known_values()
-    readme = (ROOT / "README.md").read_text()
-    readme = readme[readme.index("### Logs and metrics") :]
+    readme = (ROOT / "docs" / "operations.md").read_text()
+    readme = readme[readme.index("## Logs and metrics") :]
     checked = 0
     for where, expr in _expressions():
         assert METRIC.search(expr), f"{where} reads no authsvc metric"
@@ -289,5 +289,5 @@ async def test_the_check_refuses_what_metrics_lacks(
     ],
 )  # fmt: skip
 def test_the_check_refuses_values_the_service_never_writes(expr: str, wrong: list[str]) -> None:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "operations.md").read_text()
     assert unknown_values(expr, known_values(), readme) == wrong

@@ -1,4 +1,4 @@
-"""Every auth event the code logs has its row in the README's table, and no row is stale."""
+"""Every auth event the code logs has its row in docs/operations.md's table, and no row is stale."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def _logged() -> set[str]:
 
 
 def _documented() -> set[str]:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "operations.md").read_text()
     table = readme.split("| event | outcome | when |", 1)[1].split("\n\n", 1)[0]
     first_cells = (line.split("|")[1] for line in table.splitlines()[2:])
     return {name for cell in first_cells for name in re.findall(r"`([a-z0-9_]+)`", cell)}
@@ -28,6 +28,6 @@ def _documented() -> set[str]:
 def test_every_logged_event_is_documented_once() -> None:
     logged = _logged()
     assert logged, "the pattern found no events: has auth_event been renamed?"
-    assert logged - _documented() == set(), "events missing from the README table"
+    assert logged - _documented() == set(), "events missing from the table in docs/operations.md"
     # The delivery worker composes its event names (worker.py, `_EVENTS`).
     assert _documented() - logged == {"message_sent", "message_failed", "message_abandoned"}

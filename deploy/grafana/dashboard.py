@@ -249,7 +249,7 @@ def rows() -> list[tuple[str, list[Panel]]]:
             "SMS handed to the gateway per hour, by the number's country: the bill. A country "
             "you do not serve, or one that jumps, is the mark of SMS pumping; `authsvc sms "
             "status` shows this hour's use by country, prefix, number and address, and the "
-            'budgets (README, "Choosing the SMS budgets") cap it.',
+            'budgets (docs/configuration.md, "SMS pumping guard") cap it.',
             ("AuthsvcSmsCountryBudgetSpent",),
             [(f"sum by (country) (rate(authsvc_sms_sent_total{RATE})) * 3600", "{{country}}")],
             unit="short",

@@ -3,7 +3,7 @@
 Development only, like the console adapter that writes it (refused outside dev mode). It
 plays the part of a MailHog-style catch-all inbox without another server: one JSON object
 per line in `<data dir>/mailbox.jsonl` (owner-only, beside the dev secret key), so a
-reader of the README, or a script, can take a login code without copying it by hand.
+reader of the README's walk-through, or a script, can take a login code without copying it by hand.
 A cursor file remembers the last message `--new` or `--code` showed, as a mail reader
 marks messages read, so each new code is picked up once and in order.
 """

@@ -1,4 +1,4 @@
-"""Auth events: one documented name each (README, "Logs and metrics"), logged with UTC
+"""Auth events: one documented name each (docs/operations.md, "Logs and metrics"), logged with UTC
 time, request id, account, IP and user agent, and counted by name and outcome.
 
 Never a code, password, token or key: callers pass only identifiers.
