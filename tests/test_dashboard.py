@@ -1,8 +1,8 @@
 """The Grafana dashboard (deploy/grafana/authsvc.json) imports as it is and cannot rot: every
 metric its queries and the alert rules name is on a live /metrics with the labels they use,
 the label values they match on are ones the service writes (events, routes, problem codes,
-the vocabularies of docs/operations.md), Prometheus parses them, every alert rule has a panel that names
-it, and the JSON is what its script writes."""
+the vocabularies of docs/operations.md), Prometheus parses them, every alert rule has a
+panel that names it, and the JSON is what its script writes."""
 
 from __future__ import annotations
 
