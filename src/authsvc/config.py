@@ -183,7 +183,7 @@ class Settings(BaseSettings):
     password_min_length: int = Field(default=8, ge=8)
     """Shortest password accepted (15 or more characters are recommended to customers)."""
     password_max_length: int = Field(default=128, ge=PASSWORD_MAX_LENGTH_FLOOR)
-    """Longest password accepted."""
+    """Longest password accepted (at least 64, as NIST SP 800-63B asks)."""
     argon2_max_waiting: int = Field(default=16, ge=0)
     """argon2 verifications allowed to wait for a thread before `/login` sheds load with
     `503 overloaded`."""
@@ -315,7 +315,8 @@ class Settings(BaseSettings):
     sms_webhook_token: SecretStr | None = None
     """Sent to the webhook as `Authorization: Bearer <token>`."""
     smsapi_url: str = "https://api.smsapi.pl/sms.do"
-    """SMSAPI's endpoint."""
+    """SMSAPI's endpoint for sending (the `smsapi` provider); `https://` outside dev
+    mode, as every gateway URL."""
     smsapi_token: SecretStr | None = None
     """SMSAPI's OAuth token (the `smsapi` provider)."""
     smsapi_sender: str | None = None
@@ -323,11 +324,12 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = None
     """Twilio's account SID (`AC...`, the `twilio` provider)."""
     twilio_auth_token: SecretStr | None = None
-    """Twilio's auth token."""
+    """Twilio's auth token (the `twilio` provider)."""
     twilio_from: str | None = None
     """The sender number (`+48221234567`), or a Messaging Service SID (`MG...`)."""
     twilio_base_url: str = "https://api.twilio.com"
-    """Twilio's API."""
+    """Twilio's API (the `twilio` provider), changed only for a test double or a
+    regional endpoint; `https://` outside dev mode."""
     sms_timeout: Duration = timedelta(seconds=10)
     """How long one SMS gateway call may take."""
     delivery_max_attempts: int = Field(default=8, ge=1)
