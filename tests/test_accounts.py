@@ -29,6 +29,11 @@ def test_password_shorter_than_eight_characters_is_refused() -> None:
         check("Zx9!kq2")
 
 
+def test_the_common_list_holds_3000_passwords_the_length_rule_would_let_through() -> None:
+    """ASVS 5.0 V6.2.4: at least the 3,000 most common passwords that meet the policy."""
+    assert len({word for word in common_passwords() if len(word) >= 8}) >= 3000
+
+
 def test_common_password_is_refused_whatever_its_case() -> None:
     assert "password123" in common_passwords()
     with pytest.raises(WeakPassword, match="commonly used"):

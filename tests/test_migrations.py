@@ -64,3 +64,36 @@ async def test_every_migration_downgrades_and_upgrades_again(server_url: str) ->
         await engine.dispose()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def test_a_migrated_database_has_no_accounts(server_url: str) -> None:
+    """No default account or support key exists (ASVS 5.0 V6.3.2): the operator makes
+    each one with `authsvc accounts create` or `support-keys create`."""
+    import secrets
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from authsvc.core.db import create_engine
+    from authsvc.ops.migrations import upgrade
+    from tests.conftest import plain_dsn
+
+    name = f"authsvc_fresh_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(plain_dsn(server_url))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url, pool_size=1)
+    try:
+        await upgrade(engine)
+        await engine.dispose()
+        fresh = await asyncpg.connect(plain_dsn(url))
+        try:
+            for table in ("accounts", "support_keys", "sessions"):
+                count = await fresh.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed names
+                assert count == 0, table
+        finally:
+            await fresh.close()
+    finally:
+        await engine.dispose()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
