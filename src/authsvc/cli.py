@@ -649,8 +649,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         # `openapi` and `config-reference` describe the code, not a deployment: they read
-        # no settings.
-        settings = startup_settings() if getattr(args, "needs_settings", True) else Settings()
+        # no settings, so a wrong value in the environment does not stop them either.
+        needs_settings = getattr(args, "needs_settings", True)
+        settings = startup_settings() if needs_settings else Settings.model_construct()
         configure_logging(log_level(args, settings), settings.log_format or "text")
         code: int = args.handler(args, settings)
         return code
