@@ -64,3 +64,11 @@ def test_the_layout_is_keep_a_changelogs() -> None:
         else:
             assert heading.startswith("## ["), f"CHANGELOG.md: unexpected heading {heading!r}"
     assert "keepachangelog.com/en/1.1.0" in "\n".join(lines[:8])
+
+
+def test_security_md_supports_the_current_minor_version() -> None:
+    major, minor, _ = package_version().split(".")
+    supported = f"| {major}.{minor}.x (the latest minor) | yes |"
+    assert supported in (ROOT / "SECURITY.md").read_text("utf-8"), (
+        f"SECURITY.md's table of supported versions should start with {supported!r}"
+    )
