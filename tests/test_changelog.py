@@ -72,3 +72,10 @@ def test_security_md_supports_the_current_minor_version() -> None:
     assert supported in (ROOT / "SECURITY.md").read_text("utf-8"), (
         f"SECURITY.md's table of supported versions should start with {supported!r}"
     )
+
+
+def test_the_kubernetes_manifests_deploy_the_current_version() -> None:
+    kustomization = (ROOT / "deploy" / "kubernetes" / "kustomization.yaml").read_text("utf-8")
+    assert f'newTag: "{package_version()}"' in kustomization, (
+        "deploy/kubernetes/kustomization.yaml's image tag should be the package version"
+    )
