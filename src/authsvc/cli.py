@@ -17,11 +17,13 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+import authsvc
 from authsvc.accounts import phones
 from authsvc.accounts import service as accounts
 from authsvc.accounts.models import Account
@@ -239,6 +241,27 @@ def cmd_openapi(args: argparse.Namespace, settings: Settings) -> int:
     from authsvc.openapi import openapi_yaml
 
     sys.stdout.write(openapi_yaml())
+    return 0
+
+
+def cmd_config_reference(args: argparse.Namespace, settings: Settings) -> int:
+    from authsvc.ops.config_reference import config_reference, with_reference
+
+    reference = config_reference()
+    if args.update is None:
+        sys.stdout.write(reference)
+        return 0
+    document = Path(args.update)
+    text = document.read_text(encoding="utf-8")
+    try:
+        updated = with_reference(text, reference)
+    except ValueError as error:
+        raise CommandError(f"{document}: {error}") from None
+    if updated == text:
+        print(f"{document}: the reference was up to date")
+    else:
+        document.write_text(updated, encoding="utf-8")
+        print(f"{document}: the reference is updated")
     return 0
 
 
@@ -501,6 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="log info lines too (commands other than serve and worker log only warnings, "
         "unless AUTHSVC_LOG_LEVEL is set)",
     )
+    parser.add_argument("--version", action="version", version=f"authsvc {authsvc.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the API and the delivery worker")
@@ -520,6 +544,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI document as YAML")
     openapi.set_defaults(handler=cmd_openapi, needs_settings=False)
+
+    reference = commands.add_parser(
+        "config-reference",
+        help="print the settings' reference (Markdown) of docs/configuration.md",
+    )
+    reference.add_argument(
+        "--update",
+        metavar="FILE",
+        help="write it between FILE's markers instead (docs/configuration.md)",
+    )
+    reference.set_defaults(handler=cmd_config_reference, needs_settings=False)
 
     acc = commands.add_parser("accounts", help="manage customer accounts")
     acc_commands = acc.add_subparsers(dest="accounts_command", required=True, metavar="ACTION")
@@ -613,8 +648,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        # `openapi` describes the code, not a deployment: it reads no settings.
-        settings = startup_settings() if getattr(args, "needs_settings", True) else Settings()
+        # `openapi` and `config-reference` describe the code, not a deployment: they read
+        # no settings, so a wrong value in the environment does not stop them either.
+        needs_settings = getattr(args, "needs_settings", True)
+        settings = startup_settings() if needs_settings else Settings.model_construct()
         configure_logging(log_level(args, settings), settings.log_format or "text")
         code: int = args.handler(args, settings)
         return code
