@@ -14,6 +14,7 @@ from authsvc.accounts.policy import check_password, common_passwords
 from authsvc.accounts.service import create_account, normalise_phone
 from authsvc.context import ServiceContext
 from tests.cli import run_cli
+from tests.conftest import make_settings
 from tests.factories import PASSWORD, make_account
 
 
@@ -53,6 +54,28 @@ def test_no_composition_rules_apply() -> None:
 def test_password_equal_to_login_is_refused() -> None:
     with pytest.raises(WeakPassword, match="login"):
         check("JanKowalski", login="jankowalski")
+
+
+def test_a_password_built_on_a_context_word_is_refused() -> None:
+    """ASVS 5.0 V6.2.11: the service's own names (AUTHSVC_PASSWORD_CONTEXT_WORDS), in any
+    case, need the minimum length of the customer's own besides them."""
+    words = make_settings().password_context_words
+    assert "panel klienta" in words and "authsvc" in words
+    for password in ("Panel Klienta2024!", "authsvc-123", "HOSTINGNAME2024", "xhostingnamex"):
+        with pytest.raises(WeakPassword, match="built on") as refused:
+            check_password(
+                password, min_length=8, max_length=128,
+                context_words=[*words, "HostingName"],
+            )  # fmt: skip
+        assert refused.value.extra["reason"] == "context_word"
+    # A passphrase that mentions a name beside enough of its own is fine, as are short words.
+    for password in ("my panel klienta is where i pay invoices", "ab12cd34ef"):
+        check_password(password, min_length=8, max_length=128, context_words=[*words, "ab"])
+
+
+def test_the_context_words_are_a_comma_separated_setting() -> None:
+    settings = make_settings(password_context_words="Hosting Name, Panel")
+    assert settings.password_context_words == ["Hosting Name", "Panel"]
 
 
 # --- contact data ------------------------------------------------------------------

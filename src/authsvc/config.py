@@ -38,6 +38,8 @@ ARGON2_MIN_TIME_COST = 2
 ARGON2_DEFAULT_MEMORY_KIB = 64 * 1024
 ARGON2_DEFAULT_TIME_COST = 3
 SECRET_KEY_MIN_LENGTH = 32
+# Context-specific words (NIST SP 800-63B 5.1.1.2, ASVS 5.0 V6.1.2): the service's own names.
+DEFAULT_PASSWORD_CONTEXT_WORDS = ("authsvc", "client panel", "panel klienta")
 PASSWORD_MAX_LENGTH_FLOOR = 64
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -184,6 +186,14 @@ class Settings(BaseSettings):
     """Shortest password accepted (15 or more characters are recommended to customers)."""
     password_max_length: int = Field(default=128, ge=PASSWORD_MAX_LENGTH_FLOOR)
     """Longest password accepted (at least 64, as NIST SP 800-63B asks)."""
+    password_context_words: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_PASSWORD_CONTEXT_WORDS)
+    )
+    """Words of this service that a password may not be built on, comma-separated (set the
+    provider's and the panel's names here): a password holding one of them needs the
+    minimum length besides it (`Hostingname2024!` is refused, a long passphrase that
+    mentions the name is not). Compared without regard to case; words under 3 characters
+    are ignored."""
     argon2_max_waiting: int = Field(default=16, ge=0)
     """argon2 verifications allowed to wait for a thread before `/login` sheds load with
     `503 overloaded`."""
@@ -371,7 +381,7 @@ class Settings(BaseSettings):
     sms_budget_ip: int = Field(default=10, ge=0)
     """SMS per clock hour caused by one client address (an IPv6 client by its /64)."""
 
-    @field_validator("allowed_origins", "trusted_proxies", mode="before")
+    @field_validator("allowed_origins", "trusted_proxies", "password_context_words", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_commas(value)

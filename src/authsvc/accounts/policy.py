@@ -7,11 +7,15 @@ Unicode NFC normalisation, so the same password typed on two keyboards counts th
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 
 from authsvc.accounts.errors import WeakPassword
 from authsvc.config import Settings
+
+# Shorter words would refuse passwords for holding a common syllable.
+CONTEXT_WORD_MIN_LENGTH = 3
 
 
 @cache
@@ -21,7 +25,14 @@ def common_passwords() -> frozenset[str]:
     return frozenset(line for line in lines if line and not line.startswith("#"))
 
 
-def check_password(password: str, *, min_length: int, max_length: int, login: str = "") -> None:
+def check_password(
+    password: str,
+    *,
+    min_length: int,
+    max_length: int,
+    login: str = "",
+    context_words: Sequence[str] = (),
+) -> None:
     """Raise WeakPassword with a reason a person can act on."""
     normalised = unicodedata.normalize("NFC", password)
     # `reason` (and `limit`) say it for programs, in words that do not change.
@@ -44,6 +55,18 @@ def check_password(password: str, *, min_length: int, max_length: int, login: st
         )
     if login and folded == login.lower():
         raise WeakPassword("Password must not be the same as the login.", reason="same_as_login")
+    for word in context_words:
+        word = word.strip().lower()
+        # A password built on the service's name is among the first an attacker tries;
+        # one that mentions it beside enough of its own is not.
+        if len(word) >= CONTEXT_WORD_MIN_LENGTH and word in folded:
+            if len(folded.replace(word, "")) < min_length:
+                raise WeakPassword(
+                    f"Password must not be built on the word {word!r}: add at least "
+                    f"{min_length} characters of your own.",
+                    reason="context_word",
+                    limit=min_length,
+                )
 
 
 def check_new_password(password: str, settings: Settings, *, login: str) -> None:
@@ -53,4 +76,5 @@ def check_new_password(password: str, settings: Settings, *, login: str) -> None
         min_length=settings.password_min_length,
         max_length=settings.password_max_length,
         login=login,
+        context_words=settings.password_context_words,
     )

@@ -105,6 +105,7 @@ const TEXTS = {
     "weak.too_long": "Nowe hasło jest za długie: może mieć najwyżej {n} znaków.",
     "weak.common": "To hasło jest na liście często używanych haseł. Wybierz inne.",
     "weak.same_as_login": "Hasło nie może być takie samo jak login.",
+    "weak.context_word": "Hasło nie może opierać się na nazwie naszej usługi: dodaj co najmniej {n} własnych znaków.",
     "weak.other": "To hasło nie spełnia zasad bezpieczeństwa. Wybierz inne.",
 
     "account.title": "Kod autoryzujący – Panel Klienta",
@@ -386,6 +387,7 @@ const TEXTS = {
     "weak.too_long": "The new password is too long: it may have at most {n} characters.",
     "weak.common": "This password is on the list of commonly used passwords. Choose another one.",
     "weak.same_as_login": "The password may not be the same as your login.",
+    "weak.context_word": "The password may not be built on our service's name: add at least {n} characters of your own.",
     "weak.other": "This password does not meet the security rules. Choose another one.",
 
     "account.title": "Authorization code – Client Panel",

@@ -89,5 +89,6 @@ export function weakPasswordReason(problem) {
   if (reason === "too_long") return ["weak.too_long", { n: String(problem.limit) }];
   if (reason === "common") return ["weak.common", {}];
   if (reason === "same_as_login") return ["weak.same_as_login", {}];
+  if (reason === "context_word") return ["weak.context_word", { n: String(problem.limit) }];
   return ["weak.other", {}];
 }
