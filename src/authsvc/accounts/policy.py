@@ -55,18 +55,17 @@ def check_password(
         )
     if login and folded == login.lower():
         raise WeakPassword("Password must not be the same as the login.", reason="same_as_login")
-    for word in context_words:
-        word = word.strip().lower()
+    for word in (word.strip().lower() for word in context_words):
         # A password built on the service's name is among the first an attacker tries;
         # one that mentions it beside enough of its own is not.
-        if len(word) >= CONTEXT_WORD_MIN_LENGTH and word in folded:
-            if len(folded.replace(word, "")) < min_length:
-                raise WeakPassword(
-                    f"Password must not be built on the word {word!r}: add at least "
-                    f"{min_length} characters of your own.",
-                    reason="context_word",
-                    limit=min_length,
-                )
+        built_on = len(word) >= CONTEXT_WORD_MIN_LENGTH and word in folded
+        if built_on and len(folded.replace(word, "")) < min_length:
+            raise WeakPassword(
+                f"Password must not be built on the word {word!r}: add at least "
+                f"{min_length} characters of your own.",
+                reason="context_word",
+                limit=min_length,
+            )
 
 
 def check_new_password(password: str, settings: Settings, *, login: str) -> None:
