@@ -59,7 +59,8 @@ class Problem(TypedDict):
             Field(
                 description="Which case, in words that do not change: `weak_password`: "
                 "too_short, too_long, common, same_as_login, context_word; `reset_expired`: "
-                "expired, used, exhausted; `invalid_phone`: invalid, not_mobile, country_not_allowed"
+                "expired, used, exhausted; `invalid_phone`: invalid, not_mobile, "
+                "country_not_allowed"
             ),
         ]
     ]
