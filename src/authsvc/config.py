@@ -39,6 +39,7 @@ ARGON2_DEFAULT_MEMORY_KIB = 64 * 1024
 ARGON2_DEFAULT_TIME_COST = 3
 SECRET_KEY_MIN_LENGTH = 32
 PASSWORD_MAX_LENGTH_FLOOR = 64
+DEFAULT_SHUTDOWN_DRAIN = timedelta(seconds=5)  # outside dev mode
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -94,6 +95,21 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    # On SIGTERM, `authsvc serve` first answers /readyz with 503 for this long while it
+    # still serves every request, so a load balancer's health checks take it out of
+    # rotation before it stops accepting; then in-flight requests finish and it exits.
+    # Make it exceed the balancer's check interval × its failure count. Dev mode: 0
+    # (nothing balances a dev server). Otherwise 5 s: checks every 2 s failing twice fit,
+    # and `docker stop`'s 10 s leaves 5 s for the requests in flight. deploy/kubernetes
+    # sets 0: a terminating pod leaves its Service at once, the preStop pause covers the
+    # rest. SIGINT (Ctrl-C) never waits.
+    shutdown_drain: Duration | None = Field(
+        default=None,
+        ge=timedelta(0),
+        le=timedelta(minutes=5),
+        description="readiness 503 before a SIGTERM stops serve; unset means 0 in dev mode, "
+        "5 s otherwise",
+    )
     migrate_on_start: bool = False
     run_delivery_worker: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -293,6 +309,9 @@ class Settings(BaseSettings):
     def _resolve_env(self) -> Self:
         if self.env is None:
             object.__setattr__(self, "env", "dev" if self.database_url is None else "prod")
+        if self.shutdown_drain is None:
+            drain = timedelta(0) if self.env == "dev" else DEFAULT_SHUTDOWN_DRAIN
+            object.__setattr__(self, "shutdown_drain", drain)
         if self.log_format is None:
             object.__setattr__(self, "log_format", "text" if self.env == "dev" else "json")
         if self.public_url is None and self.env == "dev":
