@@ -287,7 +287,7 @@ async def test_sigterm_turns_readiness_503_while_serving_then_finishes_in_flight
         assert process.poll() is None
         writer.write(body[10:])
         await writer.drain()
-        answer = await asyncio.wait_for(reader.read(65536), timeout=10)
+        answer = await asyncio.wait_for(reader.read(), timeout=10)  # to the close
         writer.close()
         assert answer.startswith(b"HTTP/1.1 401 "), answer  # ...which gets its answer
         assert b'"code":"invalid_credentials"' in answer

@@ -37,5 +37,5 @@ def announce(seconds: float) -> None:
     log.info(
         "shutdown draining: /readyz answers 503, requests are still served for %.1fs",
         seconds,
-        extra={"event": EVENT, "drain_seconds": seconds},
+        extra={"event": EVENT, "outcome": "draining", "drain_seconds": seconds},
     )
