@@ -32,6 +32,11 @@ HAPROXY = shutil.which("haproxy") or (
 )
 SECRET_KEY = "cluster-secret-key-" + "c" * 32
 CHECK_INTERVAL_MS = 500  # HAProxy's /readyz check; a replica is out after 2 failures
+CHECK_FALL = 2
+# A replica told to stop answers /readyz with 503 this long (AUTHSVC_SHUTDOWN_DRAIN)
+# before it stops accepting: more than HAProxy's checks need to take it out (fall ×
+# inter), with a second to spare for a check under way.
+SHUTDOWN_DRAIN_S = CHECK_FALL * CHECK_INTERVAL_MS / 1000 + 1
 
 
 def free_port() -> int:
@@ -76,6 +81,7 @@ class Cluster:
             AUTHSVC_LOG_LEVEL="warning",
             AUTHSVC_DELIVERY_POLL_INTERVAL="1",
             AUTHSVC_PUBLIC_URL="http://127.0.0.1:8000",
+            AUTHSVC_SHUTDOWN_DRAIN=str(SHUTDOWN_DRAIN_S),
         )
         env.update(self.extra_env)
         return env
@@ -153,7 +159,9 @@ backend replicas
     balance roundrobin
     option httpchk GET /readyz
     http-check expect status 200
-    default-server inter {CHECK_INTERVAL_MS}ms fall 2 rise 2
+    default-server inter {CHECK_INTERVAL_MS}ms fall {CHECK_FALL} rise 2
+    # Which replica answered (r0, r1...), for the tests.
+    http-response set-header X-Replica %s
 {servers}
 """
         )

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 
 import httpx
@@ -17,15 +18,16 @@ from sqlalchemy import text
 from authsvc.core.db import create_engine
 from authsvc.ops.migrations import head_revision
 from tests.cli import bare_env, run_cli
-from tests.factories import PASSWORD
+from tests.delivery.helpers import eventually
+from tests.factories import PASSWORD, insert_session
 from tests.util import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start_serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+def start_serve(env: dict[str, str], port: int, *options: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "authsvc", "serve", "--port", str(port)],
+        [sys.executable, "-m", "authsvc", "serve", "--port", str(port), *options],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -226,3 +228,125 @@ def test_the_dev_terminal_reads_cleanly_without_colour_codes_or_repeated_fields(
     assert "user_agent=probe/1" in access  # what the message does not say
     for repeated in ("method=", "route=", "status=", "duration_ms="):
         assert repeated not in access, access
+
+
+# --- SIGTERM: readiness 503 first, then uvicorn's graceful stop --------------------------
+
+DRAIN_SECONDS = 3
+
+
+async def _readyz_status(port: int) -> int:
+    async with httpx.AsyncClient(timeout=2) as http:
+        return (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code
+
+
+async def _refuses_connections(port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return True
+    writer.close()
+    return False
+
+
+async def test_sigterm_turns_readiness_503_while_serving_then_finishes_in_flight_and_exits_0(
+    cli_env: dict[str, str], database_url: str
+) -> None:
+    token = await insert_session(database_url, "drain-serve")
+    env = {**cli_env, "AUTHSVC_SHUTDOWN_DRAIN": str(DRAIN_SECONDS)}
+    port = free_port()
+    process = start_serve(env, port)
+    try:
+        await asyncio.to_thread(wait_ready, process, port)
+        # A request in flight at SIGTERM: its headers and half its body are sent.
+        body = json.dumps({"login": "nobody-here", "password": "not the password"}).encode()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[:10]
+        )
+        await writer.drain()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as http:
+            assert (await http.get("/healthz")).status_code == 200
+            process.send_signal(signal.SIGTERM)
+            terminated = time.monotonic()
+            await eventually(lambda: _is(_readyz_status(port), 503), within=1)
+            ready = await http.get("/readyz")
+            assert ready.headers["content-type"] == "application/problem+json"
+            assert ready.json()["code"] == "not_ready"
+            assert "Shutting down" in ready.json()["detail"]
+            # Everything else is still served as usual.
+            assert (await http.get("/healthz")).status_code == 200
+            session = await http.get("/session", headers={"authorization": f"Bearer {token}"})
+            assert session.status_code == 200, session.text
+            assert process.poll() is None
+            assert time.monotonic() - terminated < DRAIN_SECONDS, "checked inside the drain"
+        # The drain over, uvicorn stops accepting but waits for the request in flight...
+        await eventually(lambda: _refuses_connections(port), within=DRAIN_SECONDS + 3)
+        assert process.poll() is None
+        writer.write(body[10:])
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), timeout=10)  # to the close
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 401 "), answer  # ...which gets its answer
+        assert b'"code":"invalid_credentials"' in answer
+        code = await asyncio.to_thread(process.wait, 15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    log = process.stderr.read().decode()  # type: ignore[union-attr]
+    assert code == 0, log
+    assert time.monotonic() - terminated >= DRAIN_SECONDS
+    assert "event=shutdown_draining" in log
+    assert "Traceback" not in log
+
+
+async def _is(status: Awaitable[int], expected: int) -> bool:
+    return await status == expected
+
+
+def test_ctrl_c_does_not_wait_for_the_drain(cli_env: dict[str, str]) -> None:
+    env = {**cli_env, "AUTHSVC_SHUTDOWN_DRAIN": "60"}
+    port = free_port()
+    process = start_serve(env, port)
+    try:
+        wait_ready(process, port)
+        interrupted = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert time.monotonic() - interrupted < 10
+    assert "shutdown_draining" not in process.stderr.read().decode()  # type: ignore[union-attr]
+
+
+async def test_with_workers_the_supervisor_drains_every_worker(cli_env: dict[str, str]) -> None:
+    env = {
+        **cli_env,
+        "AUTHSVC_SHUTDOWN_DRAIN": str(DRAIN_SECONDS),
+        "AUTHSVC_RUN_DELIVERY_WORKER": "false",
+    }
+    port = free_port()
+    process = start_serve(env, port, "--workers", "2")
+    try:
+        await asyncio.to_thread(wait_ready, process, port)
+        process.send_signal(signal.SIGTERM)
+        terminated = time.monotonic()
+        await eventually(lambda: _is(_readyz_status(port), 503), within=1.5)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as http:
+            # One connection each: the kernel spreads them over both workers.
+            statuses = [(await http.get("/readyz", headers={"connection": "close"})).status_code
+                        for _ in range(10)]  # fmt: skip
+            assert statuses == [503] * 10
+            assert (await http.get("/healthz")).status_code == 200
+        assert time.monotonic() - terminated < DRAIN_SECONDS, "checked inside the drain"
+        code = await asyncio.to_thread(process.wait, 20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    log = process.stderr.read().decode()  # type: ignore[union-attr]
+    assert code == 0, log
+    assert time.monotonic() - terminated >= DRAIN_SECONDS
+    assert log.count("event=shutdown_draining") == 1  # said once, by the supervisor

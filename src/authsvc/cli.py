@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
@@ -17,8 +18,9 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -42,6 +44,9 @@ from authsvc.ops.migrations import current_revision, head_revision, upgrade
 from authsvc.protection import service as protection
 from authsvc.startup import startup_settings
 from authsvc.support import keys
+
+if TYPE_CHECKING:
+    import uvicorn
 
 T = TypeVar("T")
 EXIT_USAGE = 2
@@ -173,23 +178,48 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             # Before the workers import prometheus_client: they then write their samples
             # where /metrics in any of them adds all up.
             os.environ[MULTIPROC_ENV] = metrics_dir
+        drain = (settings.shutdown_drain or timedelta(0)).total_seconds()
         try:
-            uvicorn.run(
-                "authsvc.app:create_app",
-                factory=True,
-                host=host,
-                port=port,
-                workers=workers,
-                # Applied in every worker process too, so their lines are like a single one's.
-                log_config=logging_config(log_level(args, settings), settings.log_format or "text"),
-                access_log=False,  # ours has the route template and request id (web/observe.py)
-                proxy_headers=False,  # client IPs are resolved by AUTHSVC_TRUSTED_PROXIES
-                server_header=False,
+            _run_uvicorn(
+                uvicorn.Config(
+                    "authsvc.app:create_app",
+                    factory=True,
+                    host=host,
+                    port=port,
+                    workers=workers,
+                    # In every worker process too, so their lines are like a single one's.
+                    log_config=logging_config(
+                        log_level(args, settings), settings.log_format or "text"
+                    ),
+                    access_log=False,  # ours has the route template and request id
+                    proxy_headers=False,  # client IPs are resolved by AUTHSVC_TRUSTED_PROXIES
+                    server_header=False,
+                ),
+                drain=drain,
+                run_dir=metrics_dir,
             )
         finally:
             if metrics_dir is not None:
                 shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+def _run_uvicorn(config: uvicorn.Config, *, drain: float, run_dir: str | None) -> None:
+    """What `uvicorn.run` does, with the servers that drain on SIGTERM (ops/drain.py)."""
+    from authsvc.ops.drain import DRAIN_FILE_ENV
+    from authsvc.ops.serving import DrainingServer, DrainingSupervisor
+
+    if run_dir is not None:
+        # Beside the metrics files (prometheus_client reads only its *.db ones there).
+        marker = Path(run_dir) / "draining"
+        os.environ[DRAIN_FILE_ENV] = str(marker)  # before the workers are spawned
+        DrainingSupervisor(config, [config.bind_socket()], drain=drain, marker=marker).run()
+        return
+    server = DrainingServer(config, drain=drain)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the SIGINT it stopped on
+        server.run()
+    if not server.started:
+        raise CommandError("the server did not start (see the log above)")
 
 
 async def _prepare_schema(url: str, settings: Settings, *, migrate: bool) -> None:

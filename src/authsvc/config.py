@@ -41,6 +41,7 @@ SECRET_KEY_MIN_LENGTH = 32
 # Context-specific words (NIST SP 800-63B 5.1.1.2, ASVS 5.0 V6.1.2): the service's own names.
 DEFAULT_PASSWORD_CONTEXT_WORDS = ("authsvc", "client panel", "panel klienta")
 PASSWORD_MAX_LENGTH_FLOOR = 64
+DEFAULT_SHUTDOWN_DRAIN = timedelta(seconds=5)  # outside dev mode
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -104,6 +105,13 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     """Processes `authsvc serve` runs (`--workers` overrides it); each takes its share of
     `AUTHSVC_ARGON2_THREADS`."""
+    shutdown_drain: Duration | None = Field(default=None, ge=timedelta(0), le=timedelta(minutes=5))
+    """On SIGTERM, how long `authsvc serve` answers `/readyz` with 503 while still serving
+    every request, so a load balancer's health checks take it out of rotation before it
+    stops accepting; then requests in flight finish and it exits. Make it exceed the
+    balancer's check interval × its failure count. `deploy/kubernetes/` sets 0 (a
+    terminating pod leaves its Service at once; the preStop pause covers the rest).
+    Ctrl-C (SIGINT), or a second SIGTERM, never waits."""
     migrate_on_start: bool = False
     """Let `authsvc serve` migrate a database whose schema is behind (else it refuses to
     start); set it on one replica at most."""
@@ -420,6 +428,9 @@ class Settings(BaseSettings):
     def _resolve_env(self) -> Self:
         if self.env is None:
             object.__setattr__(self, "env", "dev" if self.database_url is None else "prod")
+        if self.shutdown_drain is None:
+            drain = timedelta(0) if self.env == "dev" else DEFAULT_SHUTDOWN_DRAIN
+            object.__setattr__(self, "shutdown_drain", drain)
         if self.log_format is None:
             object.__setattr__(self, "log_format", "text" if self.env == "dev" else "json")
         if self.public_url is None and self.env == "dev":

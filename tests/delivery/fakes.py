@@ -146,8 +146,10 @@ def webhook_behaviour(token: str) -> Behaviour:
     return reply
 
 
-def smsapi_behaviour(token: str) -> Behaviour:
-    """What SMSAPI.pl answers on /sms.do (format=json)."""
+def smsapi_behaviour(token: str, sent_idx: set[str] | None = None) -> Behaviour:
+    """What SMSAPI.pl answers on /sms.do (format=json); with `check_idx=1`, an `idx`
+    already sent (kept in `sent_idx`) is refused with error 53 and not sent again."""
+    sent = sent_idx if sent_idx is not None else set()
 
     def reply(request: Request) -> Reply:
         if request.path != "/sms.do" or request.method != "POST":
@@ -163,6 +165,11 @@ def smsapi_behaviour(token: str) -> Behaviour:
             return 200, {"error": 13, "message": "No correct phone numbers"}
         if form.get("format") != "json" or "message" not in form:
             return 200, {"error": 8, "message": "Error in request"}
+        idx = form.get("idx")
+        if idx is not None and form.get("check_idx") == "1":
+            if idx in sent:
+                return 200, {"error": 53, "message": "Not unique idx, message already sent"}
+            sent.add(idx)
         item = {"id": uuid.uuid4().hex, "points": 0.16, "number": form["to"], "status": "QUEUE"}
         return 200, {"count": 1, "list": [{**item, "error": None}]}
 
@@ -205,6 +212,9 @@ class SmtpSink:
     messages: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)  # address -> SMTP reply
     delay: float = 0.0
+    # Replies for the next DATA commands, given after the message is kept: the server has
+    # it, the sender sees a failure (an answer lost on the way back) and sends it again.
+    fail_after_data: list[str] = field(default_factory=list)
     data_started: threading.Event = field(default_factory=threading.Event)
     logins: list[str] = field(default_factory=list)
 
@@ -224,6 +234,8 @@ class SmtpSink:
         assert isinstance(parsed, EmailMessage)
         received = Received(envelope.mail_from, list(envelope.rcpt_tos), parsed, session.peer)
         self.messages.append(received)
+        if self.fail_after_data:
+            return self.fail_after_data.pop(0)
         return "250 Message accepted for delivery"
 
     def by_message_id(self) -> dict[str, int]:

@@ -17,6 +17,8 @@ from authsvc.delivery.worker import DeliveryWorker
 from tests.conftest import with_settings
 from tests.delivery.fakes import (
     FakeGateway,
+    Reply,
+    Request,
     smsapi_behaviour,
     twilio_behaviour,
     webhook_behaviour,
@@ -90,6 +92,7 @@ async def test_webhook_posts_json_with_bearer_token(
     body = request.json()
     assert body["to"] == "+48601234567"
     assert body["message_id"] == str(message_id)
+    assert request.headers["idempotency-key"] == str(message_id)
     assert body["text"].startswith(f"Kod logowania do Panelu Klienta: {OTP}.")
 
 
@@ -121,7 +124,36 @@ async def test_smsapi_posts_its_form_with_bearer_token(
     assert form["from"] == "Panel"
     assert form["format"] == "json"
     assert form["encoding"] == "utf-8"
+    assert (form["idx"], form["check_idx"]) == (str(message_id), "1")
     assert OTP in form["message"]
+
+
+async def test_smsapi_retry_after_a_lost_answer_is_refused_as_a_repeat_and_counts_as_sent(
+    live_ctx: ServiceContext, gateway: FakeGateway
+) -> None:
+    ctx = smsapi_ctx(live_ctx, gateway)
+    sent_idx: set[str] = set()
+    smsapi = smsapi_behaviour(TOKEN, sent_idx)
+
+    def answer_lost_once(request: Request) -> Reply:
+        status, payload = smsapi(request)  # SMSAPI texts the customer...
+        if len(gateway.requests) == 1:
+            return 502, {"error": "bad gateway"}  # ...but its answer never reaches us
+        return status, payload
+
+    gateway.behaviour = answer_lost_once
+    message_id = await queue(ctx, channel="sms")
+    async with DeliveryWorker(ctx) as worker:
+        runner = asyncio.create_task(worker.run())
+        try:
+            await eventually(lambda: is_finished(ctx, message_id))
+        finally:
+            worker.stop()
+            await runner
+    # The retry carried the same idx; SMSAPI refused it as a repeat: one SMS, recorded sent.
+    assert [request.form()["idx"] for request in gateway.requests] == [str(message_id)] * 2
+    assert sent_idx == {str(message_id)}
+    assert await status_of(ctx, message_id) == MessageStatus("sent", 2, None)
 
 
 async def test_smsapi_error_inside_a_200_answer_is_a_failure(
@@ -204,6 +236,8 @@ async def test_two_server_errors_then_success_delivers_exactly_once(
     assert await status_of(ctx, message_id) == MessageStatus("sent", 3, None)
     assert len(gateway.requests) == 3
     assert [r.json()["message_id"] for r in gateway.requests] == [str(message_id)] * 3
+    # The same key on every attempt: the gateway can drop a repeat.
+    assert [r.headers["idempotency-key"] for r in gateway.requests] == [str(message_id)] * 3
 
 
 async def test_gateway_down_for_the_whole_budget_abandons_with_the_error(

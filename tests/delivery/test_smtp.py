@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -23,7 +25,7 @@ from tests.delivery.fakes import (
     password_checker,
     start_smtp,
 )
-from tests.delivery.helpers import CONFIRMATION_PARAMS, OTP, queue, status_of
+from tests.delivery.helpers import CONFIRMATION_PARAMS, OTP, eventually, queue, status_of
 from tests.util import free_port
 
 MAIL_FROM = "Client Panel <no-reply@panel.example.com>"
@@ -101,6 +103,31 @@ async def test_an_address_outside_ascii_gets_the_same_message_over_smtputf8(
     assert mail["Content-Language"] == "pl"
     text = mail.get_body(("plain",))
     assert text is not None and OTP in text.get_content()
+
+
+async def test_a_retry_carries_the_same_message_id_so_the_receiver_can_drop_the_repeat(
+    live_ctx: ServiceContext, smtp_sink: tuple[SmtpSink, int]
+) -> None:
+    sink, port = smtp_sink
+    # The server keeps the first copy but the sender sees a failure (say, the 250 lost on
+    # the way back, or a crash before the outcome was recorded): it sends again.
+    sink.fail_after_data.append("451 4.3.0 Temporary failure, try again")
+    ctx = smtp_ctx(live_ctx, f"smtp://127.0.0.1:{port}")
+    message_id = await queue(ctx)
+    async with DeliveryWorker(ctx) as worker:
+        runner = asyncio.create_task(worker.run())
+        try:
+            await eventually(lambda: is_sent(ctx, message_id))
+        finally:
+            worker.stop()
+            await runner
+    assert (await status_of(ctx, message_id)).attempts == 2
+    ids = [received.message["Message-ID"] for received in sink.messages]
+    assert ids == [f"<{message_id}@panel.example.com>"] * 2
+
+
+async def is_sent(ctx: ServiceContext, message_id: uuid.UUID) -> bool:
+    return (await status_of(ctx, message_id)).state == "sent"
 
 
 async def test_notification_html_escapes_what_the_client_sent(

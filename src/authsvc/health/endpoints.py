@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from authsvc.health import service
 from authsvc.health.errors import MetricsClosed, MetricsTokenRequired, NotReady
+from authsvc.ops.drain import is_draining
 from authsvc.ops.metrics import CONTENT_TYPE, render
 from authsvc.ops.migrations import schema_is_current
 from authsvc.web.dependencies import Context
@@ -40,11 +41,14 @@ async def healthz() -> Status:
 @router.get(
     "/readyz",
     operation_id="readyz",
-    summary="The database is reachable and its schema is at the latest migration",
+    summary="The database is reachable, its schema is at the latest migration, and the "
+    "process is not shutting down",
     openapi_extra=PUBLIC,
     responses=problems(NotReady),
 )
 async def readyz(ctx: Context) -> Status:
+    if is_draining():  # told to stop: out of the balancer's rotation first (ops/serving.py)
+        raise NotReady(NotReady.DRAINING)
     try:
         current = await asyncio.wait_for(schema_is_current(ctx.db.engine), timeout=3)
     except Exception:

@@ -11,6 +11,7 @@ class NotReady(AppError):
     title = "Not ready"
     default_detail = "The database is unreachable."
     SCHEMA_BEHIND = "The database schema is behind; run `authsvc migrate`."
+    DRAINING = "Shutting down: still serving, but out of rotation (AUTHSVC_SHUTDOWN_DRAIN)."
 
 
 class MetricsTokenRequired(AppError):

@@ -13,7 +13,7 @@ import types
 from datetime import timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import SecretStr
 from pydantic.fields import FieldInfo
@@ -53,6 +53,7 @@ DYNAMIC_DEFAULTS = {
     "database_url": "unset: the embedded PostgreSQL (dev mode only)",
     "log_level": "`info` for `serve` and `worker`, `warning` for the other commands",
     "log_format": "`text` in dev mode, else `json`",
+    "shutdown_drain": "`0` in dev mode, else `5` (5 s)",
     "secret_key": "generated in dev mode (kept in the data folder); required otherwise",
     "public_url": "`http://{host}:{port}` in dev mode; required otherwise",
     "argon2_threads": "from the container's CPU quota and memory limit",
@@ -85,7 +86,10 @@ def _unwrap_optional(annotation: Any) -> Any:
     if get_origin(annotation) in (Union, types.UnionType):
         rest = [arg for arg in get_args(annotation) if arg is not type(None)]
         if len(rest) == 1:
-            return rest[0]
+            annotation = rest[0]
+    # `Duration | None`: the optional's own Annotated (the seconds parser) says nothing.
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
     return annotation
 
 

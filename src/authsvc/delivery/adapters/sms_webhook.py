@@ -1,4 +1,9 @@
-"""The generic SMS webhook: POST JSON, Bearer token, any 2xx is success."""
+"""The generic SMS webhook: POST JSON, Bearer token, any 2xx is success.
+
+Every attempt of one message carries the same `Idempotency-Key` (the outbox row's id, as
+`message_id` in the body): a retry after a crash or a lost answer can be recognised as a
+repeat by a gateway that honours the key (the IETF draft's header, as Stripe uses it).
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ class WebhookSmsAdapter(HttpSmsAdapter):
                 "text": message.text,
                 "message_id": str(message.message_id),
             },
-            headers=self._headers,
+            headers={**self._headers, "Idempotency-Key": str(message.message_id)},
         )
         if not reply.ok:
             raise status_error(reply.status, vendor_message(reply, "error", "message", "detail"))

@@ -2,6 +2,11 @@
 
 SMSAPI reports many refusals as HTTP 200 with `{"error": <code>, "message": ...}`, so a
 2xx is only a success when the body carries no error code.
+
+Every attempt of one message sends the same `idx` (the outbox row's id) with
+`check_idx=1`: SMSAPI then refuses to send an idx it has already sent, so a retry after a
+crash (or after an answer lost on the way back) cannot text the customer twice. That
+refusal means the first attempt went out, so it counts as sent.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from authsvc.delivery.errors import DeliveryError
 # missing credit (an operator can top up within the message's lifetime). Every other
 # code (bad number, blacklisted, message too long, bad sender name...) will not improve.
 TRANSIENT_CODES = frozenset({52, 103, 200, 201, 202, 203, 999})
+# "Not unique idx": a message with this idx was already sent (check_idx=1).
+ALREADY_SENT = 53
 
 
 class SmsapiAdapter(HttpSmsAdapter):
@@ -39,6 +46,8 @@ class SmsapiAdapter(HttpSmsAdapter):
             "message": message.text,
             "format": "json",
             "encoding": "utf-8",
+            "idx": str(message.message_id),
+            "check_idx": "1",
         }
         if self._sender:
             form["from"] = self._sender
@@ -54,6 +63,8 @@ class SmsapiAdapter(HttpSmsAdapter):
         items = data.get("list")
         item = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
         code = data.get("error") or item.get("error")
+        if code == ALREADY_SENT:
+            return  # an earlier attempt of this message went out
         if code:
             permanent = not (isinstance(code, int) and code in TRANSIENT_CODES)
             detail = str(data.get("message") or item.get("message") or "")

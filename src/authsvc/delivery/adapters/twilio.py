@@ -2,6 +2,11 @@
 
 `AUTHSVC_TWILIO_FROM` is a sender number, or a Messaging Service SID (MG...) to let Twilio
 pick the sender. Errors come back as JSON with `code` and `message`.
+
+Twilio's Messages resource takes no idempotency key (its `I-Twilio-Idempotency-Token`
+is on the webhooks Twilio sends, not on requests to it): a retry after a crash, or after
+an answer lost on the way back, may text the customer twice. The worker's lease and
+prompt record keep that to the messages in flight at the moment of the failure.
 """
 
 from __future__ import annotations
