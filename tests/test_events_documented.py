@@ -9,8 +9,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _logged() -> set[str]:
-    # auth_event("name", ...), or the name handed to a helper that logs it (event="name").
-    pattern = re.compile(r'(?:auth_event\(\s*|event=)"([a-z0-9_]+)"')
+    # auth_event("name", ...), the name handed to a helper that logs it (event="name"), or
+    # a module's one event (EVENT = "name", ops/drain.py).
+    pattern = re.compile(r'(?:auth_event\(\s*|event=|^EVENT = )"([a-z0-9_]+)"', re.MULTILINE)
     return {
         name
         for path in (ROOT / "src" / "authsvc").rglob("*.py")
