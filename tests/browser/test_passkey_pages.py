@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ if (missing := chromium_missing()) is not None:
 
 from playwright.sync_api import BrowserContext, CDPSession, Page, Route, expect
 
-from tests.browser.helpers import sign_in
+from tests.browser.helpers import shoot, sign_in
 
 VIRTUAL_AUTHENTICATOR = {
     "protocol": "ctap2",
@@ -129,7 +130,7 @@ def signed_in(page: Page) -> bool:
 
 
 def test_register_on_the_page_then_sign_in_with_no_password_and_the_email_names_it(
-    stack: Stack, browsing: Browsing
+    stack: Stack, browsing: Browsing, screenshots: Path
 ) -> None:
     ben = stack.customer("ben")
     context = browser_context(browsing)
@@ -151,6 +152,7 @@ def test_register_on_the_page_then_sign_in_with_no_password_and_the_email_names_
     expect(page.locator("#codes-list li")).to_have_count(10)
     page.get_by_role("button", name="I have saved the codes").click()
     expect(page.locator("#preferred-passkey")).to_be_checked()
+    shoot(page, screenshots, "passkeys")
     # The credential lives in the authenticator, discoverable, for this relying party.
     [credential] = authenticator.credentials()
     assert credential["isResidentCredential"] is True
@@ -161,6 +163,7 @@ def test_register_on_the_page_then_sign_in_with_no_password_and_the_email_names_
     # No login, no password: the passkey alone signs in, and the e-mail names it.
     login_field = page.locator("#login")
     expect(login_field).to_have_value("")
+    shoot(page, screenshots, "login-passkey")
     page.get_by_role("button", name="Sign in with a passkey").click()
     expect(page.locator("#who")).to_have_text("Signed in as ben")
     assert authenticator.credentials()[0]["signCount"] == 2
@@ -171,6 +174,19 @@ def test_register_on_the_page_then_sign_in_with_no_password_and_the_email_names_
     expect(passkey_item(page, "Laptop").locator(".passkey-used")).to_have_text(
         re.compile(r"^Last used \d")
     )
+
+    # A session without a password: a change is confirmed with the passkey instead.
+    passkey_item(page, "Laptop").get_by_role("button", name="Rename").click()
+    rename = page.get_by_role("dialog", name="Rename the passkey")
+    rename.get_by_label("Passkey name").fill("Work laptop")
+    rename.get_by_role("button", name="Save the name").click()
+    dialog = page.get_by_role("dialog", name="Confirm with your password")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Confirm with a passkey").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#passkeys-status")).to_have_text("Renamed to “Work laptop”.")
+    expect(passkey_item(page, "Work laptop")).to_have_count(1)
+    assert authenticator.credentials()[0]["signCount"] == 3
 
 
 def test_the_passkey_as_the_second_step_after_the_password(
@@ -195,7 +211,12 @@ def test_the_passkey_as_the_second_step_after_the_password(
     expect(use).to_be_focused()
     # The other steps the challenge accepts are offered; no code was sent.
     expect(page.get_by_role("button", name="Use a recovery code")).to_be_visible()
-    expect(page.locator("#passkey-expiry")).to_have_text(re.compile(r"^The code expires in "))
+    expect(page.locator("#passkey-expiry")).to_have_text(re.compile(r"^This sign-in expires in \d"))
+    # Over to a recovery code and back: the passkey is offered from the other steps too.
+    page.get_by_role("button", name="Use a recovery code").click()
+    expect(page.get_by_label("Recovery code", exact=True)).to_be_focused()
+    page.get_by_role("button", name="Use a passkey").click()
+    expect(use).to_be_focused()
     use.click()
     expect(page.locator("#who")).to_have_text("Signed in as dora")
     assert stack.mailbox.count(dora.email) == codes_before

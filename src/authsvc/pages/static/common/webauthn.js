@@ -2,9 +2,14 @@
 // JSON forms (PublicKeyCredentialCreationOptionsJSON, PublicKeyCredential.toJSON()), which
 // recent browsers convert themselves; older ones get the few lines of base64url below.
 
-/** Whether this browser can use passkeys at all (and the page is a secure context). */
+/**
+ * Whether this browser can use passkeys here: a secure context with WebAuthn, opened at a
+ * domain name (a relying party id is never an IP address, so http://127.0.0.1 cannot work).
+ */
 export function passkeysSupported() {
-  return typeof window.PublicKeyCredential === "function" && Boolean(navigator.credentials);
+  const host = window.location.hostname;
+  const ipAddress = /^[\d.]+$/.test(host) || host.startsWith("[");
+  return typeof window.PublicKeyCredential === "function" && Boolean(navigator.credentials) && !ipAddress;
 }
 
 /** Whether the login field can offer passkeys in its autofill (conditional mediation). */

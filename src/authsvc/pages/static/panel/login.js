@@ -175,12 +175,12 @@ function renderOtherSteps() {
 }
 
 /** The challenge's expiry, shown in `element` of a step that sends nothing. */
-function startExpiry(elementId) {
+function startExpiry(elementId, key = "verify.expires_in") {
   stopTimers();
   state.stops.push(
     countdown(
       new Date(state.challenge.expires_at),
-      (left) => setText($(elementId), "verify.expires_in", { time: formatDuration(left) }),
+      (left) => setText($(elementId), key, { time: formatDuration(left) }),
       () => backToLogin("err.challenge_expired"),
     ),
   );
@@ -213,7 +213,7 @@ function openPasskeyStep(challenge) {
   showStatus(null);
   $("passkey-use").disabled = !passkeysSupported();
   if (!passkeysSupported()) showError("passkey.unsupported");
-  startExpiry("passkey-expiry");
+  startExpiry("passkey-expiry", "passkey.expires_in");
   if (!$("passkey-use-code").hidden) {
     waitBeforeCodeInstead(new Date(challenge.resend_after), "passkey");
   }
