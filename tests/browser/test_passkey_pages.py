@@ -56,6 +56,13 @@ class Authenticator:
         answer = self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.id})
         return list(answer["credentials"])
 
+    def set_presence(self, automatic: bool) -> None:
+        """Whether the authenticator is touched at once for every request."""
+        self.cdp.send(
+            "WebAuthn.setAutomaticPresenceSimulation",
+            {"authenticatorId": self.id, "enabled": automatic},
+        )
+
     def set_user_verified(self, verified: bool) -> None:
         self.cdp.send(
             "WebAuthn.setUserVerified", {"authenticatorId": self.id, "isUserVerified": verified}
@@ -68,6 +75,30 @@ class Authenticator:
 _NO_AUTOFILL = """
 if (window.PublicKeyCredential) {
   PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+}
+"""
+
+
+# Notes how each navigator.credentials.get() was asked (kept across this tab's pages).
+_RECORD_MEDIATION = """
+if (navigator.credentials) {
+  const get = navigator.credentials.get.bind(navigator.credentials);
+  const note = (what) => {
+    const seen = JSON.parse(sessionStorage.getItem("mediations") || "[]");
+    seen.push(what);
+    sessionStorage.setItem("mediations", JSON.stringify(seen));
+  };
+  navigator.credentials.get = (options) => {
+    note(options.mediation || "modal");
+    if (options.signal) options.signal.addEventListener("abort", () => note("aborted"));
+    return get(options).then(
+      (credential) => credential,
+      (error) => {
+        note(`refused: ${error.name}`);
+        throw error;
+      },
+    );
+  };
 }
 """
 
@@ -321,30 +352,57 @@ def test_a_passkey_picked_from_the_login_fields_autofill_signs_in(
     stack: Stack, browsing: Browsing
 ) -> None:
     """Conditional mediation: the page starts it on load; the virtual authenticator picks
-    its passkey as a customer would from the autofill list, and nothing is clicked."""
+    its passkey as a customer would from the autofill list, and nothing is clicked. The
+    button aborts the autofill's pending request before its own."""
     emil = stack.customer("emil")
     context = browser_context(browsing, autofill=True)
+    context.add_init_script(_RECORD_MEDIATION)
     page = context.new_page()
-    Authenticator(context, page)
+    authenticator = Authenticator(context, page)
     page.goto(f"{stack.api.origin}/panel/")
     expect(page.locator("#login")).to_have_attribute("autocomplete", "username webauthn")
-    # No passkey yet: the pending autofill request must not stand in the password's way,
-    # nor in the way of the passkey request that registers one.
+    # No passkey yet: the autofill's request ends at once here (the virtual authenticator
+    # has nothing to offer) and the password signs in as always.
     password_login(page, emil)
     page.get_by_label("One-time code (6 digits)").fill(stack.mailbox.next_code(emil.email))
     page.get_by_role("button", name="Confirm").click()
     expect(page.locator("#who")).to_have_text("Signed in as emil")
+    assert page.evaluate("JSON.parse(sessionStorage.getItem('mediations'))") == [
+        "conditional",
+        "refused: NotAllowedError",
+    ]
     open_two_step_page(page)
     add_passkey(page, emil, "Laptop")
     page.get_by_role("button", name="I have saved the codes").click()
 
+    page.evaluate("sessionStorage.removeItem('mediations')")
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url(re.compile(r"/panel/\?reason=logout$"))
     expect(page).to_have_url(re.compile(r"/panel/code\.html$"))
     expect(page.locator("#who")).to_have_text("Signed in as emil")
+    # One request on the login page, and it was the autofill's, not a modal one.
+    assert page.evaluate("JSON.parse(sessionStorage.getItem('mediations'))") == ["conditional"]
     stack.mailbox.last_match(
         emil.email, re.compile(r"^Drugi krok:\s+klucz dostępu „Laptop”\r?$", re.MULTILINE)
     )
+
+    # Without the automatic touch the autofill's request stays pending, as it does while a
+    # customer has not picked anything; the button aborts it and asks on its own.
+    authenticator.set_presence(False)
+    page.evaluate("sessionStorage.removeItem('mediations')")
+    page.get_by_role("button", name="Log out").click()
+    expect(page.locator("#status")).to_have_text("You have been logged out.")
+    page.wait_for_function("() => sessionStorage.getItem('mediations') !== null")
+    # Touched at once from now on: only a request made after this is answered.
+    authenticator.set_presence(True)
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    expect(page.locator("#who")).to_have_text("Signed in as emil")
+    assert page.evaluate("JSON.parse(sessionStorage.getItem('mediations'))") == [
+        "conditional",
+        "aborted",
+        "refused: AbortError",
+        "modal",
+    ]
 
 
 def test_polish_texts_of_the_passkey_button(stack: Stack, browsing: Browsing) -> None:
