@@ -1034,6 +1034,7 @@ function finishReset() {
   $("login").value = reset.login;
   $("password").value = "";
   $("password").focus();
+  startAutofill();
 }
 
 function leaveReset() {
