@@ -12,6 +12,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,11 +107,21 @@ def chromium_missing() -> str | None:
 
 @pytest.fixture(scope="module")
 def stack(server_url: str) -> Iterator[Stack]:
+    with running_stack(server_url) as running:
+        yield running
+
+
+@contextmanager
+def running_stack(server_url: str, *, host: str = "127.0.0.1") -> Iterator[Stack]:
+    """The service and its outside world; the pages are opened at `host` (its public URL).
+
+    `localhost` for passkeys: a relying party id must be a domain, never an IP address.
+    """
     sink = SmtpSink()
     smtp = start_smtp(sink)
     sms = SmsGateway(SMS_TOKEN)
     api_port = free_port()
-    api_origin = f"http://127.0.0.1:{api_port}"
+    api_origin = f"http://{host}:{api_port}"
     foreign = StaticSite(api_origin, free_port())
     stranger = StaticSite(api_origin, free_port())
     data_dir = tempfile.mkdtemp(prefix="authsvc-browser-")
@@ -148,12 +159,13 @@ def stack(server_url: str) -> Iterator[Stack]:
                 AUTHSVC_ARGON2_MEMORY_KIB="19456",
                 AUTHSVC_ARGON2_TIME_COST="2",
                 AUTHSVC_LOG_LEVEL="warning",
+                AUTHSVC_PUBLIC_URL=api_origin,
             )
             from tests.cli import run_cli
 
             created = run_cli("support-keys", "create", "--name", SUPPORT_KEY_NAME, env=env)
             assert created.returncode == 0, created.stderr
-            api = Authsvc(env, api_port)
+            api = Authsvc(env, api_port, host=host)
             try:
                 api.wait_ready()
                 yield Stack(

@@ -88,9 +88,10 @@ def create_accounts(database_url: str, accounts: list[dict[str, Any]]) -> None:
 class Authsvc:
     """`python -m authsvc serve` as a real process."""
 
-    def __init__(self, env: dict[str, str], port: int) -> None:
+    def __init__(self, env: dict[str, str], port: int, host: str = "127.0.0.1") -> None:
         self.port = port
-        self.origin = f"http://127.0.0.1:{port}"
+        # Where the pages are opened (it listens on 127.0.0.1; localhost reaches that too).
+        self.origin = f"http://{host}:{port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "authsvc", "serve", "--port", str(port)],
             env=env,

@@ -99,10 +99,10 @@ def test_forgot_password_by_sms_in_polish_then_sign_in_with_the_new_one(
     expect(page.get_by_label("Hasło", exact=True)).to_be_focused()
 
     page.get_by_label("Hasło", exact=True).fill(cezary.password)
-    page.get_by_role("button", name="ZALOGUJ SIĘ").click()
+    page.get_by_role("button", name="ZALOGUJ SIĘ", exact=True).click()
     expect(page.locator("#alert")).to_have_text("Nieprawidłowy login lub hasło.")
     page.get_by_label("Hasło", exact=True).fill(new_password)
-    page.get_by_role("button", name="ZALOGUJ SIĘ").click()
+    page.get_by_role("button", name="ZALOGUJ SIĘ", exact=True).click()
     finish_sign_in_by_sms(page, stack, cezary.phone)
     expect(page.locator("#who")).to_have_text("Zalogowano jako cezary")
 

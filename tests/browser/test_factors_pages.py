@@ -212,7 +212,7 @@ def test_polish_page_password_dialog_and_wrong_first_code(stack: Stack, browsing
     page.goto(f"{stack.api.origin}/panel/")
     page.get_by_label("Login", exact=True).fill(anna.login)
     page.get_by_label("Hasło", exact=True).fill(anna.password)
-    page.get_by_role("button", name="ZALOGUJ SIĘ").click()
+    page.get_by_role("button", name="ZALOGUJ SIĘ", exact=True).click()
     page.get_by_label("Kod jednorazowy (6 cyfr)").fill(stack.mailbox.next_code(anna.email))
     page.get_by_role("button", name="Potwierdź").click()
     expect(page.locator("#who")).to_have_text("Zalogowano jako anna")

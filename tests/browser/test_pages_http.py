@@ -13,7 +13,13 @@ from authsvc.pages import STATIC_DIR
 from tests.conftest import make_settings
 
 PAGES = ["/panel/", "/panel/code.html", "/panel/factors.html", "/support/"]
-ASSETS = ["/assets/api.js", "/assets/i18n.js", "/assets/ui.js", "/assets/style.css"]
+ASSETS = [
+    "/assets/api.js",
+    "/assets/i18n.js",
+    "/assets/ui.js",
+    "/assets/webauthn.js",
+    "/assets/style.css",
+]
 
 
 def asgi_client(settings: Settings) -> httpx.AsyncClient:
@@ -111,3 +117,28 @@ def test_public_url_sets_the_own_origin() -> None:
     wildcard = make_settings(host="0.0.0.0", port=9000)  # noqa: S104
     assert wildcard.public_url == "http://127.0.0.1:9000"
     assert Settings(env="prod", database_url="postgresql+asyncpg://x/y").own_origins == []
+
+
+def _texts(lang: str) -> list[str]:
+    """The keys of one language's texts in i18n.js, in order (duplicates kept)."""
+    source = (STATIC_DIR / "common" / "i18n.js").read_text()
+    body = source.split(f"\n  {lang}: {{\n", 1)[1].split("\n  },\n", 1)[0]
+    return re.findall(r'^\s+"([^"]+)":', body, re.MULTILINE)
+
+
+def test_every_text_is_in_polish_and_english_and_every_key_used_exists() -> None:
+    polish, english = _texts("pl"), _texts("en")
+    assert len(polish) > 100  # the parse found the texts
+    assert len(set(polish)) == len(polish), "a Polish key twice"
+    assert len(set(english)) == len(english), "an English key twice"
+    assert set(polish) == set(english), set(polish) ^ set(english)
+    used: set[str] = set()
+    for name, text in _files(".html") + _files(".js"):
+        if name.endswith("i18n.js"):
+            continue
+        used |= set(re.findall(r'data-i18n="([^"]+)"', text))
+        if name.endswith(".js"):
+            # Keys passed to setText, showError, showStatus, t (dotted literals).
+            used |= set(re.findall(r'"([a-z]+(?:\.[a-z_0-9]+)+)"', text))
+    assert "passkey.sign_in" in used
+    assert used <= set(polish), sorted(used - set(polish))

@@ -34,7 +34,7 @@ def test_polish_two_step_login_wrong_code_then_the_right_one_pasted(
 
     page.get_by_label("Login", exact=True).fill(anna.login)
     page.get_by_label("Hasło", exact=True).fill(anna.password)
-    page.get_by_role("button", name="ZALOGUJ SIĘ").click()
+    page.get_by_role("button", name="ZALOGUJ SIĘ", exact=True).click()
 
     code_field = page.get_by_label("Kod jednorazowy (6 cyfr)")
     expect(code_field).to_be_focused()
@@ -88,7 +88,7 @@ def test_english_login_with_the_keyboard_only_then_log_out(
     switch = page.locator("#lang-switch")
     tab_to(page, switch)
     page.keyboard.press("Enter")
-    expect(page.get_by_role("button", name="ZALOGUJ SIĘ")).to_be_visible()
+    expect(page.get_by_role("button", name="ZALOGUJ SIĘ", exact=True)).to_be_visible()
     expect(switch).to_have_text("English")
     page.keyboard.press("Enter")
     expect(log_in).to_be_visible()

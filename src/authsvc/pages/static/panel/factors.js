@@ -1,9 +1,10 @@
 // Your details → Two-step login: the contacts and their verification, the authenticator
-// app (QR code, the secret as text, the first code), recovery codes (shown once: copy,
-// download, print), the step asked first and the codes fallback.
+// app (QR code, the secret as text, the first code), passkeys (add, rename, remove),
+// recovery codes (shown once: copy, download, print), the step asked first and the codes
+// fallback.
 //
-// Every change needs a recent password (the API answers 403 reauthentication_required):
-// the password dialog asks for it, then the change is tried once more.
+// Every change needs a recent password or passkey (the API answers 403
+// reauthentication_required): the dialog asks for it, then the change is tried once more.
 
 import { ApiError, call } from "../assets/api.js";
 import { clearText, initI18n, onLanguageChange, setText, t } from "../assets/i18n.js";
@@ -15,6 +16,7 @@ import {
   showError,
   showStatus,
 } from "../assets/ui.js";
+import { createPasskey, getPasskey, passkeyDeclined, passkeysSupported } from "../assets/webauthn.js";
 
 const $ = (id) => document.getElementById(id);
 const LOGIN_PAGE = "./";
@@ -25,6 +27,7 @@ const state = {
   enrollment: null, // {factor_id, secret, otpauth_uri, qr_svg, expires_at} while setting up
   codes: null, // recovery codes just issued; never fetched again
   contact: null, // {kind: "email"|"phone", change_id?, expires_at?, value?}
+  passkey: null, // the passkey a rename or removal dialog is about: {id, name}
   stops: { enroll: null, contact: null },
   busy: false,
 };
@@ -60,6 +63,9 @@ function askPassword() {
     reauthPending = { resolve, returnFocus: document.activeElement };
     showError(null, {}, "reauth");
     $("reauth-password").value = "";
+    // A passkey of the account confirms as well as the password does.
+    const passkeys = state.factors ? state.factors.passkeys.length : 0;
+    $("reauth-passkey").hidden = !(passkeys && passkeysSupported());
     dialog.showModal();
     $("reauth-password").focus();
   });
@@ -104,6 +110,28 @@ async function submitReauth() {
   }
 }
 
+/** The reauthentication dialog's other way: one of the account's passkeys. */
+async function reauthWithPasskey() {
+  $("reauth-passkey").disabled = true;
+  showError(null, {}, "reauth");
+  try {
+    const { options } = await call("POST", "/session/reauthenticate/options");
+    const passkey = await getPasskey(options);
+    await call("POST", "/session/reauthenticate", { body: { passkey } });
+    closeReauth(true);
+  } catch (error) {
+    if (passkeyDeclined(error)) showError("passkey.declined", {}, "reauth");
+    else if (!(error instanceof ApiError)) showError("passkey.failed", {}, "reauth");
+    else if (error.code === "not_authenticated") toLogin("session");
+    else if (error.code === "invalid_passkey") showError("err.passkey_not_accepted", {}, "reauth");
+    else if (error.code === "passkey_counter_regressed")
+      showError("err.passkey_counter_regressed", {}, "reauth");
+    else commonFailure(error, "reauth");
+  } finally {
+    $("reauth-passkey").disabled = false;
+  }
+}
+
 /**
  * Run `operation` (a function returning the call's promise); after 403
  * reauthentication_required ask for the password and run it once more.
@@ -144,6 +172,7 @@ function render() {
   if (!state.factors) return;
   renderContacts();
   renderApp();
+  renderPasskeys();
   renderCodes();
   renderPreferred();
 }
@@ -186,16 +215,22 @@ function renderApp() {
   $("enroll").hidden = !enrolling;
 }
 
+/** The app or a passkey: what recovery codes, the fallback and a strong login rest on. */
+function hasStrongFactor() {
+  return Boolean(state.factors.totp) || state.factors.passkeys.length > 0;
+}
+
 function renderCodes() {
-  const { recovery_codes: codes, totp } = state.factors;
+  const { recovery_codes: codes } = state.factors;
+  const strong = hasStrongFactor();
   if (codes) {
     const params = { n: codes.remaining, created: formatDateTime(codes.created_at) };
     setText($("codes-state"), codes.remaining <= 3 ? "codes.few_left" : "codes.left", params);
   } else {
-    setText($("codes-state"), totp ? "codes.none" : "codes.need_app");
+    setText($("codes-state"), strong ? "codes.none" : "codes.need_app");
   }
   // A new set needs a strong factor (the API answers strong_factor_required otherwise).
-  $("codes-new").hidden = !totp;
+  $("codes-new").hidden = !strong;
   const list = $("codes-list");
   list.replaceChildren();
   for (const code of state.codes || []) {
@@ -207,17 +242,199 @@ function renderCodes() {
 }
 
 function renderPreferred() {
-  const { preferred, codes_fallback: fallback, phone, totp } = state.factors;
-  const usable = { email: true, sms: Boolean(phone && phone.verified), totp: Boolean(totp) };
-  for (const factor of ["totp", "email", "sms"]) {
+  const { preferred, codes_fallback: fallback, phone, totp, passkeys } = state.factors;
+  const usable = {
+    email: true,
+    sms: Boolean(phone && phone.verified),
+    totp: Boolean(totp),
+    passkey: passkeys.length > 0,
+  };
+  for (const factor of ["passkey", "totp", "email", "sms"]) {
     const radio = $(`preferred-${factor}`);
     radio.checked = factor === preferred;
     radio.disabled = !usable[factor];
   }
   $("codes-fallback").checked = fallback;
   // The fallback only means something once a strong factor is there.
-  $("codes-fallback").disabled = !totp;
-  setText($("codes-fallback-hint"), totp ? "preferred.fallback_hint" : "preferred.fallback_needs_app");
+  const strong = hasStrongFactor();
+  $("codes-fallback").disabled = !strong;
+  setText($("codes-fallback-hint"), strong ? "preferred.fallback_hint" : "preferred.fallback_needs_app");
+}
+
+// --- passkeys -----------------------------------------------------------------------------
+
+const MAX_PASSKEYS = 10; // the API's limit (409 passkey_limit_reached beyond it)
+
+function textElement(tag, className, key, params = {}) {
+  const element = document.createElement(tag);
+  if (className) element.className = className;
+  setText(element, key, params);
+  return element;
+}
+
+/** One passkey: its name, when it was added and last used, whether it is synced. */
+function passkeyItem(passkey) {
+  const item = document.createElement("li");
+  item.className = "passkey";
+  item.dataset.passkeyId = passkey.id;
+  const name = document.createElement("h3");
+  name.className = "passkey-name";
+  name.textContent = passkey.name; // the customer's text: never markup
+  const synced = textElement("span", "badge", passkey.backed_up ? "passkeys.synced" : "passkeys.device_only");
+  synced.dataset.state = passkey.backed_up ? "synced" : "device";
+  name.append(" ", synced);
+  const created = textElement("p", "hint passkey-created", "passkeys.created", {
+    when: formatDateTime(passkey.created_at),
+  });
+  const used = passkey.last_used_at
+    ? textElement("p", "hint passkey-used", "passkeys.last_used", { when: formatDateTime(passkey.last_used_at) })
+    : textElement("p", "hint passkey-used", "passkeys.never_used");
+  const actions = document.createElement("div");
+  actions.className = "actions";
+  const rename = textElement("button", "secondary small", "passkeys.rename");
+  rename.type = "button";
+  rename.setAttribute("aria-label", t("passkeys.rename_named", { name: passkey.name }));
+  rename.addEventListener("click", () => openRename(passkey));
+  const remove = textElement("button", "danger small", "passkeys.remove");
+  remove.type = "button";
+  remove.setAttribute("aria-label", t("passkeys.remove_named", { name: passkey.name }));
+  remove.addEventListener("click", () => openRemove(passkey));
+  actions.append(rename, remove);
+  item.append(name, created, used, actions);
+  return item;
+}
+
+function renderPasskeys() {
+  const { passkeys } = state.factors;
+  const supported = passkeysSupported();
+  if (passkeys.length) setText($("passkeys-state"), "passkeys.count", { n: passkeys.length });
+  else setText($("passkeys-state"), supported ? "passkeys.none" : "passkeys.unsupported");
+  $("passkeys-list").replaceChildren(...passkeys.map(passkeyItem));
+  $("passkeys-list").hidden = passkeys.length === 0;
+  const adding = !$("passkey-add-form").hidden;
+  $("passkey-add").hidden = !supported || adding || passkeys.length >= MAX_PASSKEYS;
+}
+
+function openAddPasskey() {
+  clearScope("passkeys");
+  $("passkey-name").value = "";
+  $("passkey-add-form").hidden = false;
+  $("passkey-add").hidden = true;
+  $("passkey-name").focus();
+}
+
+function closeAddPasskey() {
+  $("passkey-add-form").hidden = true;
+  $("passkey-name").value = "";
+  renderPasskeys();
+  if (!$("passkey-add").hidden) $("passkey-add").focus();
+}
+
+/** What the browser or the API said about a passkey that was not added, renamed or removed. */
+function passkeyFailure(error, scope = "passkeys") {
+  if (passkeyDeclined(error)) showError("passkey.declined", {}, scope);
+  else if (error instanceof DOMException && error.name === "InvalidStateError")
+    showError("passkeys.already_here", {}, scope); // this authenticator holds one of ours
+  else if (!(error instanceof ApiError)) showError("passkey.failed", {}, scope);
+  else if (error.code === "invalid_passkey") showError("err.passkey_invalid", {}, scope);
+  else if (error.code === "passkey_challenge_expired") showError("err.passkey_expired", {}, scope);
+  else if (error.code === "passkey_limit_reached") showError("err.passkey_limit", {}, scope);
+  else if (error.code === "passkey_not_found") {
+    showError("err.passkey_not_found", {}, scope);
+    loadFactors().catch(commonFailure);
+  } else return false;
+  return true;
+}
+
+/** Name it, confirm it is you, then the browser creates the passkey and the API keeps it. */
+function addPasskey() {
+  const name = $("passkey-name").value.trim();
+  if (!name) {
+    showError("passkeys.name_missing", {}, "passkeys");
+    $("passkey-name").focus();
+    return;
+  }
+  change(
+    "passkeys",
+    async () => {
+      const started = await withReauth(() => call("POST", "/factors/passkeys/options"));
+      if (!started) return;
+      showStatus("passkeys.creating", {}, "passkeys");
+      const credential = await createPasskey(started.options);
+      const added = await withReauth(() =>
+        call("POST", "/factors/passkeys", { body: { name, credential } }),
+      );
+      if (!added) return;
+      $("passkey-add-form").hidden = true;
+      $("passkey-name").value = "";
+      await loadFactors();
+      showStatus("passkeys.added", { name: added.name }, "passkeys");
+      if (added.recovery_codes) showCodes(added.recovery_codes);
+      else $("passkeys-heading").focus();
+    },
+    (error) => {
+      showStatus(null, {}, "passkeys");
+      return passkeyFailure(error);
+    },
+  );
+}
+
+function openRename(passkey) {
+  state.passkey = passkey;
+  showError(null, {}, "passkey-rename");
+  $("passkey-new-name").value = passkey.name;
+  $("passkey-rename-dialog").showModal();
+  $("passkey-new-name").select();
+}
+
+function renamePasskey() {
+  const { id } = state.passkey;
+  const name = $("passkey-new-name").value.trim();
+  if (!name) {
+    showError("passkeys.name_missing", {}, "passkey-rename");
+    $("passkey-new-name").focus();
+    return;
+  }
+  $("passkey-rename-dialog").close();
+  change(
+    "passkeys",
+    async () => {
+      const renamed = await withReauth(() =>
+        call("PATCH", `/factors/passkeys/${encodeURIComponent(id)}`, { body: { name } }),
+      );
+      if (!renamed) return;
+      await loadFactors();
+      showStatus("passkeys.renamed", { name: renamed.name }, "passkeys");
+      $("passkeys-heading").focus();
+    },
+    (error) => passkeyFailure(error),
+  );
+}
+
+function openRemove(passkey) {
+  state.passkey = passkey;
+  setText($("passkey-remove-text"), "passkeys.remove_text", { name: passkey.name });
+  $("passkey-remove-dialog").showModal();
+  $("passkey-remove-cancel").focus();
+}
+
+function removePasskey() {
+  const { id, name } = state.passkey;
+  $("passkey-remove-dialog").close();
+  change(
+    "passkeys",
+    async () => {
+      const done = await withReauth(async () => {
+        await call("DELETE", `/factors/passkeys/${encodeURIComponent(id)}`);
+        return true;
+      });
+      if (!done) return;
+      await loadFactors();
+      showStatus("passkeys.removed", { name }, "passkeys");
+      $("passkeys-heading").focus();
+    },
+    (error) => passkeyFailure(error),
+  );
 }
 
 // --- the authenticator app --------------------------------------------------------------------
@@ -608,6 +825,14 @@ async function init() {
   $("logout").addEventListener("click", logout);
   onSubmit("reauth-form", submitReauth);
   $("reauth-cancel").addEventListener("click", () => closeReauth(false));
+  $("reauth-passkey").addEventListener("click", reauthWithPasskey);
+  $("passkey-add").addEventListener("click", openAddPasskey);
+  onSubmit("passkey-add-form", addPasskey);
+  $("passkey-add-cancel").addEventListener("click", closeAddPasskey);
+  onSubmit("passkey-rename-form", renamePasskey);
+  $("passkey-rename-cancel").addEventListener("click", () => $("passkey-rename-dialog").close());
+  onSubmit("passkey-remove-form", removePasskey);
+  $("passkey-remove-cancel").addEventListener("click", () => $("passkey-remove-dialog").close());
   // Escape closes a modal dialog: that is a cancel too.
   $("reauth-dialog").addEventListener("close", () => closeReauth(false));
   $("totp-start").addEventListener("click", startEnrollment);

@@ -1,5 +1,6 @@
 // Sign-in: login and password, then the second step the account asks for (a code sent by
-// e-mail or SMS, the authenticator app, or a recovery code); and the password reset
+// e-mail or SMS, the authenticator app, a passkey, or a recovery code); a passkey alone
+// (the button, or the browser's autofill on the login field); and the password reset
 // ("Forgot your password?"): login, then the code with the new password.
 
 import { ApiError, call } from "../assets/api.js";
@@ -13,6 +14,7 @@ import {
   showStatus,
   weakPasswordReason,
 } from "../assets/ui.js";
+import { autofillAvailable, getPasskey, passkeyDeclined, passkeysSupported } from "../assets/webauthn.js";
 
 const $ = (id) => document.getElementById(id);
 const VIEWS = [
@@ -20,6 +22,7 @@ const VIEWS = [
   "verify-view",
   "app-view",
   "recovery-view",
+  "passkey-view",
   "reset-view",
   "reset-code-view",
 ];
@@ -40,6 +43,8 @@ const state = {
   pollTimer: null,
   autoRetries: 0,
   busy: false,
+  // The pending conditional-mediation request: {controller, done} (done settles after abort).
+  autofill: null,
 };
 
 /** Show one of the page's views and hide the others. */
@@ -90,6 +95,8 @@ async function submitLogin() {
   showError(null);
   showStatus("login.checking");
   setLoginBusy(true);
+  // The password was chosen over the autofill's passkeys: that request is not needed now.
+  await stopAutofill();
   try {
     const challenge = await call("POST", "/login", { body: { login, password } });
     state.autoRetries = 0;
@@ -101,6 +108,7 @@ async function submitLogin() {
   } finally {
     setLoginBusy(false);
   }
+  if (!$("login-view").hidden) startAutofill();
 }
 
 function loginFailed(error) {
@@ -137,6 +145,7 @@ function reportOther(error) {
 /** What `/login` (or a resend) asked for: the app and recovery codes send nothing. */
 function openSecondStep(challenge) {
   if (challenge.factor === "totp") openAppStep(challenge);
+  else if (challenge.factor === "passkey") openPasskeyStep(challenge);
   else if (challenge.factor === "recovery_code") openRecoveryStep(challenge);
   else openCodeWindow(challenge);
 }
@@ -147,24 +156,31 @@ function accepts(factor) {
 
 /** The links to the other second steps this challenge accepts. */
 function renderOtherSteps() {
+  // The passkey needs its options in the challenge (and a browser that can use them).
+  const passkey = accepts("passkey") && Boolean(state.challenge.passkey_options) && passkeysSupported();
+  for (const view of ["code", "app", "recovery"]) $(`${view}-use-passkey`).hidden = !passkey;
   $("code-use-app").hidden = !accepts("totp");
   $("code-use-recovery").hidden = !accepts("recovery_code");
   $("app-use-recovery").hidden = !accepts("recovery_code");
   $("recovery-use-app").hidden = !accepts("totp");
+  $("passkey-use-app").hidden = !accepts("totp");
+  $("passkey-use-recovery").hidden = !accepts("recovery_code");
   // Codes by e-mail or SMS are offered only when kept as a fallback.
   const channel = state.challenge.channel;
-  const codeButton = $("app-use-code");
-  codeButton.hidden = !(channel && accepts(channel));
-  if (!codeButton.hidden) setText(codeButton, `verify.switch.${channel}`);
+  for (const id of ["app-use-code", "passkey-use-code"]) {
+    const codeButton = $(id);
+    codeButton.hidden = !(channel && accepts(channel));
+    if (!codeButton.hidden) setText(codeButton, `verify.switch.${channel}`);
+  }
 }
 
 /** The challenge's expiry, shown in `element` of a step that sends nothing. */
-function startExpiry(elementId) {
+function startExpiry(elementId, key = "verify.expires_in") {
   stopTimers();
   state.stops.push(
     countdown(
       new Date(state.challenge.expires_at),
-      (left) => setText($(elementId), "verify.expires_in", { time: formatDuration(left) }),
+      (left) => setText($(elementId), key, { time: formatDuration(left) }),
       () => backToLogin("err.challenge_expired"),
     ),
   );
@@ -187,10 +203,27 @@ function openAppStep(challenge) {
   if (!$("app-use-code").hidden) waitBeforeCodeInstead(new Date(challenge.resend_after));
 }
 
-/** A code instead of the app obeys the resend cooldown: the button waits it out. */
-function waitBeforeCodeInstead(until) {
-  const button = $("app-use-code");
-  const wait = $("app-code-wait");
+/** The passkey step: the browser asks for the passkey once the customer presses the button. */
+function openPasskeyStep(challenge) {
+  stopPolling();
+  state.challenge = challenge;
+  showView("passkey-view");
+  renderOtherSteps();
+  renderAttempts();
+  showStatus(null);
+  $("passkey-use").disabled = !passkeysSupported();
+  if (!passkeysSupported()) showError("passkey.unsupported");
+  startExpiry("passkey-expiry", "passkey.expires_in");
+  if (!$("passkey-use-code").hidden) {
+    waitBeforeCodeInstead(new Date(challenge.resend_after), "passkey");
+  }
+  (passkeysSupported() ? $("passkey-use") : $("passkey-back")).focus();
+}
+
+/** A code instead of the app or passkey obeys the resend cooldown: the button waits it out. */
+function waitBeforeCodeInstead(until, view = "app") {
+  const button = $(`${view}-use-code`);
+  const wait = $(`${view}-code-wait`);
   button.disabled = true;
   state.stops.push(
     countdown(
@@ -274,7 +307,44 @@ function proofFailed(error, field, invalidKey) {
   }
 }
 
-/** The app is not at hand: a code by e-mail or SMS, when the account keeps them as a fallback. */
+/** The passkey step: the browser's request with the challenge's options, then /login/verify. */
+async function submitPasskeyProof() {
+  if (state.busy || !state.challenge) return;
+  const button = $("passkey-use");
+  state.busy = true;
+  button.disabled = true;
+  showError(null);
+  showStatus("passkey.waiting");
+  const challengeId = state.challenge.challenge_id;
+  await stopAutofill();
+  try {
+    const passkey = await getPasskey(state.challenge.passkey_options);
+    showStatus("passkey.checking");
+    await call("POST", "/login/verify", { body: { challenge_id: challengeId, passkey } });
+    stopTimers();
+    window.location.assign(ACCOUNT_PAGE);
+  } catch (error) {
+    showStatus(null);
+    if (passkeyDeclined(error)) showError("passkey.declined");
+    else if (error instanceof ApiError && error.code === "invalid_code") {
+      state.attemptsLeft = error.problem.attempts_left ?? null;
+      renderAttempts();
+      if (state.attemptsLeft === 0) backToLogin("err.challenge_exhausted");
+      else showError("err.invalid_passkey_step", { n: state.attemptsLeft ?? "?" });
+    } else if (error instanceof ApiError) {
+      if (error.code === "factor_not_allowed") showError("err.factor_not_allowed");
+      else if (!leaveEndedChallenge(error)) reportOther(error);
+    } else {
+      showError("passkey.failed");
+    }
+  } finally {
+    state.busy = false;
+    button.disabled = false;
+    if (!$("passkey-view").hidden) button.focus();
+  }
+}
+
+/** The app or passkey is not at hand: a code by e-mail or SMS, when kept as a fallback. */
 async function sendCodeInstead() {
   if (state.busy) return;
   state.busy = true;
@@ -289,15 +359,16 @@ async function sendCodeInstead() {
     showStatus("verify.resent_instead");
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
+    const view = $("app-view").hidden ? "passkey" : "app";
     if (error.code === "factor_not_allowed") {
-      $("app-use-code").hidden = true;
+      $(`${view}-use-code`).hidden = true;
       showError("err.factor_not_allowed");
-      $("app-code").focus();
+      if (view === "app") $("app-code").focus();
     } else if (error.code === "resend_too_soon") {
       showError("err.resend_too_soon");
-      waitBeforeCodeInstead(Date.now() + (error.retryAfter ?? 5) * 1000);
+      waitBeforeCodeInstead(Date.now() + (error.retryAfter ?? 5) * 1000, view);
     } else if (error.code === "resend_limit_reached") {
-      $("app-use-code").hidden = true;
+      $(`${view}-use-code`).hidden = true;
       showError("err.resend_limit_reached");
     } else if (!leaveEndedChallenge(error)) {
       reportOther(error);
@@ -369,7 +440,7 @@ function renderDelivery() {
 
 function renderAttempts() {
   // The challenge's attempts are shared by every step; each view shows the count.
-  for (const id of ["attempts-left", "app-attempts-left", "recovery-attempts-left"]) {
+  for (const id of ["attempts-left", "app-attempts-left", "recovery-attempts-left", "passkey-attempts-left"]) {
     const element = $(id);
     if (state.attemptsLeft === null) clearText(element);
     else setText(element, "verify.attempts_left", { n: state.attemptsLeft });
@@ -576,6 +647,127 @@ function backToLogin(reasonKey) {
   if (reasonKey) showError(reasonKey);
   $("password").value = "";
   ($("login").value ? $("password") : $("login")).focus();
+  startAutofill();
+}
+
+// --- a passkey alone: the button, or the login field's autofill ------------------------------
+
+/** Sign in with the flow's assertion; lands on the account page like any sign-in. */
+async function finishPasskeySignIn(flowId, credential) {
+  showStatus("passkey.checking");
+  await call("POST", "/login/passkey", { body: { flow_id: flowId, credential } });
+  window.location.assign(ACCOUNT_PAGE);
+}
+
+function passkeySignInFailed(error) {
+  showStatus(null);
+  if (passkeyDeclined(error)) {
+    showError("passkey.declined");
+  } else if (!(error instanceof ApiError)) {
+    showError("passkey.failed");
+  } else if (error.code === "invalid_passkey") {
+    // An unknown (or removed) passkey, or one used without user verification.
+    showError("err.passkey_not_accepted");
+  } else if (error.code === "passkey_counter_regressed") {
+    showError("err.passkey_counter_regressed");
+  } else if (error.code === "passkey_challenge_expired") {
+    showError("err.passkey_expired");
+  } else if (error.code === "passkey_sign_in_disabled") {
+    $("passkey-signin").hidden = true;
+    showError("err.passkey_sign_in_disabled");
+  } else if (error.code === "password_reset_required") {
+    openReset("err.password_reset_required", "");
+  } else if (error.status === 429) {
+    showError("err.too_many_attempts");
+  } else if (error.status === 503) {
+    showError("err.unavailable");
+  } else {
+    reportOther(error);
+  }
+}
+
+/** The button: a modal request for any of this site's passkeys, after the autofill's ends. */
+async function passkeySignIn() {
+  if (state.busy) return;
+  state.busy = true;
+  $("passkey-login").disabled = true;
+  showError(null);
+  showStatus("passkey.waiting");
+  // One WebAuthn request at a time: the autofill's must be over before the modal one.
+  await stopAutofill();
+  let signedIn = false;
+  try {
+    const flow = await call("POST", "/login/passkey/options");
+    const credential = await getPasskey(flow.options);
+    await finishPasskeySignIn(flow.flow_id, credential);
+    signedIn = true;
+  } catch (error) {
+    passkeySignInFailed(error);
+  } finally {
+    state.busy = false;
+    $("passkey-login").disabled = false;
+  }
+  if (!signedIn && !$("login-view").hidden) startAutofill();
+}
+
+/**
+ * Passkeys in the login field's autofill (conditional mediation): the request waits until
+ * the customer picks one there, and is aborted when the password or the button is used.
+ */
+async function startAutofill() {
+  if (state.autofill || !(await autofillAvailable())) return;
+  // Checked after the wait: the customer may have moved on meanwhile.
+  if (state.autofill || state.busy || $("login-view").hidden) return;
+  const controller = new AbortController();
+  let settle;
+  const done = new Promise((resolve) => {
+    settle = resolve;
+  });
+  state.autofill = { controller, done };
+  let picked = false;
+  let restart = false;
+  try {
+    const flow = await call("POST", "/login/passkey/options");
+    if (controller.signal.aborted) return;
+    const credential = await getPasskey(flow.options, {
+      signal: controller.signal,
+      mediation: "conditional",
+    });
+    picked = true;
+    state.autofill = null;
+    state.busy = true;
+    showError(null);
+    await finishPasskeySignIn(flow.flow_id, credential);
+  } catch (error) {
+    if (controller.signal.aborted || !(error instanceof ApiError)) {
+      // Aborted by the page, or the browser's own refusal (no usable passkey here): silent.
+      return;
+    }
+    // A flow that outlived its 5 minutes is replaced silently. A picked passkey that was
+    // refused is said, and the autofill offered again (another passkey may work); a
+    // refused request for options (throttled, turned off) is not retried in a loop.
+    if (error.code === "passkey_challenge_expired") restart = true;
+    else if (picked) {
+      passkeySignInFailed(error);
+      restart = true;
+    } else if (error.code === "passkey_sign_in_disabled") {
+      $("passkey-signin").hidden = true;
+    }
+  } finally {
+    settle();
+    if (state.autofill && state.autofill.controller === controller) state.autofill = null;
+    if (picked) state.busy = false;
+  }
+  if (restart && !$("login-view").hidden) startAutofill();
+}
+
+/** Abort the autofill's pending request and wait until the browser has let it go. */
+async function stopAutofill() {
+  const pending = state.autofill;
+  if (!pending) return;
+  state.autofill = null;
+  pending.controller.abort();
+  await pending.done;
 }
 
 // --- password reset ("Forgot your password?") -------------------------------------------
@@ -842,6 +1034,7 @@ function finishReset() {
   $("login").value = reset.login;
   $("password").value = "";
   $("password").focus();
+  startAutofill();
 }
 
 function leaveReset() {
@@ -862,8 +1055,10 @@ async function redirectIfSignedIn() {
   try {
     await call("GET", "/session");
     window.location.replace(ACCOUNT_PAGE);
+    return true;
   } catch {
     // not signed in (401) or unreachable: the form is what the customer needs
+    return false;
   }
 }
 
@@ -905,12 +1100,27 @@ function init() {
     $(id).addEventListener("click", () => switchStep(openAppStep));
   }
   $("app-use-code").addEventListener("click", sendCodeInstead);
+  $("passkey-use-code").addEventListener("click", sendCodeInstead);
+  $("passkey-use").addEventListener("click", submitPasskeyProof);
+  for (const id of ["code-use-passkey", "app-use-passkey", "recovery-use-passkey"]) {
+    $(id).addEventListener("click", () => switchStep(openPasskeyStep));
+  }
+  $("passkey-use-app").addEventListener("click", () => switchStep(openAppStep));
+  $("passkey-use-recovery").addEventListener("click", () => switchStep(openRecoveryStep));
+  $("passkey-back").addEventListener("click", () => backToLogin(null));
+  if (passkeysSupported()) {
+    $("passkey-signin").hidden = false;
+    $("passkey-login").addEventListener("click", passkeySignIn);
+  }
   $("app-back").addEventListener("click", () => backToLogin(null));
   $("recovery-back").addEventListener("click", () => backToLogin(null));
   $("resend").addEventListener("click", () => resend(null));
   $("switch-channel").addEventListener("click", () => resend(otherChannel()));
   $("back").addEventListener("click", () => backToLogin(null));
-  $("forgot").addEventListener("click", () => openReset(null, $("login").value.trim()));
+  $("forgot").addEventListener("click", () => {
+    stopAutofill();
+    openReset(null, $("login").value.trim());
+  });
   $("reset-form").addEventListener("submit", (event) => {
     event.preventDefault();
     requestReset();
@@ -927,7 +1137,9 @@ function init() {
   $("reset-back").addEventListener("click", leaveReset);
   $("reset-code-back").addEventListener("click", leaveReset);
   reasonFromUrl();
-  redirectIfSignedIn();
+  redirectIfSignedIn().then((signedIn) => {
+    if (!signedIn) startAutofill();
+  });
 }
 
 init();
