@@ -66,34 +66,26 @@ async def test_every_migration_downgrades_and_upgrades_again(server_url: str) ->
         await admin.close()
 
 
-async def test_a_migrated_database_has_no_accounts(server_url: str) -> None:
+def test_a_migrated_database_has_no_accounts(server_url: str) -> None:
     """No default account or support key exists (ASVS 5.0 V6.3.2): the operator makes
     each one with `authsvc accounts create` or `support-keys create`."""
-    import secrets
+    import asyncio
 
     import asyncpg
-    from sqlalchemy.engine import make_url
 
-    from authsvc.core.db import create_engine
-    from authsvc.ops.migrations import upgrade
+    from tests.browser.servers import scratch_database
     from tests.conftest import plain_dsn
 
-    name = f"authsvc_fresh_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(plain_dsn(server_url))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    engine = create_engine(url, pool_size=1)
-    try:
-        await upgrade(engine)
-        await engine.dispose()
+    async def counts(url: str) -> dict[str, int]:
         fresh = await asyncpg.connect(plain_dsn(url))
         try:
+            counted = {}
             for table in ("accounts", "support_keys", "sessions"):
-                count = await fresh.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed names
-                assert count == 0, table
+                query = f"SELECT count(*) FROM {table}"  # noqa: S608 - names of our own
+                counted[table] = await fresh.fetchval(query)
+            return counted
         finally:
             await fresh.close()
-    finally:
-        await engine.dispose()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+
+    with scratch_database(server_url) as url:
+        assert asyncio.run(counts(url)) == {"accounts": 0, "support_keys": 0, "sessions": 0}
