@@ -18,11 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authsvc.accounts.models import Account
 from authsvc.context import ServiceContext
 from authsvc.core.crypto import Keyring
-from authsvc.delivery import outbox
 from authsvc.delivery.models import OutboxMessage
 from authsvc.delivery.notify import account_message, time_params
 from authsvc.factors import repository, rules
-from authsvc.factors.strategy import Attempted, Begun, Proof
+from authsvc.factors.strategy import Accepted, Attempted, Begun, Proof, Read
 from authsvc.ops.events import auth_event
 
 PURPOSE = "recovery-code"
@@ -61,6 +60,9 @@ class RecoveryStrategy:
     ) -> Begun:
         return Begun(os.urandom(32))  # never asked for first; nothing is sent
 
+    def reads(self, proof: Proof) -> Read | None:
+        return None  # the code's HMACs are bound to the account: known after the attempt
+
     async def verify(
         self,
         session: AsyncSession,
@@ -69,21 +71,19 @@ class RecoveryStrategy:
         proof: Proof,
         *,
         now: datetime,
-    ) -> bool:
+    ) -> Accepted | None:
         if proof.recovery_code is None:
-            return False
+            return None
         account = attempted.account
         candidates = code_hashes(ctx.keyring, account.id, proof.recovery_code)
-        if not candidates or not await repository.use_recovery_code(
-            session, account.id, candidates, now=now
-        ):
-            return False
-        found = await repository.recovery_set(session, account.id)
-        remaining = found.remaining if found else 0
-        await outbox.enqueue(session, _used_notice(ctx, account, remaining, now))
+        if not candidates:
+            return None
+        remaining = await repository.use_recovery_code(session, account.id, candidates, now=now)
+        if remaining is None:
+            return None
         auth_event("recovery_code_used", outcome="success", account=account.id,
                    remaining=remaining)  # fmt: skip
-        return True
+        return Accepted(messages=(_used_notice(ctx, account, remaining, now),))
 
 
 def _used_notice(

@@ -5,7 +5,7 @@ The refusal rules are in rules.py; this module reads, checks, then acts."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -363,28 +363,32 @@ async def verify_second_step(
     max_attempts = ctx.settings.login_otp_max_attempts
     candidates = code_factors.candidates(ctx.keyring, challenge_id, proof)
     attempt = await repository.spend_attempt(
-        session, challenge_id, candidates=candidates, now=now, max_attempts=max_attempts
-    )
+        session, challenge_id, candidates=candidates, now=now, max_attempts=max_attempts,
+        reads=factors.reads(proof),
+    )  # fmt: skip
     if attempt is None:
         raise await _why_unusable(session, challenge_id, now=now, max_attempts=max_attempts)
     account = attempt.account
-    attempted = Attempted(challenge_id, account, attempt.matched, client.ip, client.user_agent)
-    factor = await factors.verify(session, ctx, attempted, proof, factors=attempt.factors, now=now)
-    if factor is None:
+    attempted = Attempted(challenge_id, account, attempt.matched, client.ip, client.user_agent,
+                          attempt.read)  # fmt: skip
+    verified = await factors.verify(
+        session, ctx, attempted, proof, factors=attempt.factors, now=now
+    )
+    if verified is None:
         attempts_left = max_attempts - attempt.attempts
         _log_wrong_code(client, account.id, attempts_left)
         # The spent attempt stays spent.
         raise await keep_and_refuse(session, InvalidCode(attempts_left=attempts_left))
-    if not attempt.matched:  # a proof the statement did not compare: use the challenge now
-        await repository.use(session, challenge_id, now=now)
     # Refusals from here roll back: the challenge stays unused and the attempt unspent.
     if account.disabled:
         raise ChallengeExpired(ChallengeExpired.INVALIDATED)
     _raise_if_reset_required(account, client.ip)
-    label = labels.factor_name(account.locale, factor)
+    label = labels.factor_name(account.locale, verified.factor)
+    # A proof the attempt statement did not compare uses the challenge with the session.
     return await _sign_in(
-        session, ctx, account, client, factor=factor, label=label, own_notice=attempt.notice_id,
-        now=now,
+        session, ctx, account, client, factor=verified.factor, label=label,
+        own_notice=attempt.notice_id, now=now,
+        use_challenge=None if attempt.matched else challenge_id, messages=verified.messages,
     )  # fmt: skip
 
 
@@ -423,8 +427,11 @@ async def _sign_in(
     label: str,
     own_notice: uuid.UUID | None,
     now: datetime,
+    use_challenge: uuid.UUID | None = None,
+    messages: Sequence[OutboxMessage] = (),
 ) -> SignedIn:
-    """The new session, its "this wasn't me" link and the confirmation naming `label`."""
+    """The new session, its "this wasn't me" link and the confirmation naming `label`;
+    the challenge `use_challenge` used and `messages` queued by the same statement."""
     new_session = new_user_session(
         account_id=account.id, now=now, settings=ctx.settings, ip=client.ip,
         user_agent=client.user_agent,
@@ -436,7 +443,7 @@ async def _sign_in(
     await repository.finish_login(
         session, user_session=new_session.record, link=not_me.record,
         confirmation=_confirmation(ctx, account, client, now, not_me.url, label),
-        own_notice=own_notice, now=now,
+        own_notice=own_notice, now=now, use_challenge=use_challenge, messages=messages,
     )  # fmt: skip
     auth_event(
         "login_succeeded", outcome="success", ip=client.ip, account=account.id,
