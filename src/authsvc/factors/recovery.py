@@ -61,7 +61,9 @@ class RecoveryStrategy:
         return Begun(os.urandom(32))  # never asked for first; nothing is sent
 
     def reads(self, proof: Proof) -> Read | None:
-        return None  # the code's HMACs are bound to the account: known after the attempt
+        # The codes left come with the attempt; the code itself is matched by the claim
+        # (its HMACs are bound to the account, known only from the challenge).
+        return repository.RECOVERY_READ if proof.recovery_code is not None else None
 
     async def verify(
         self,
@@ -78,12 +80,25 @@ class RecoveryStrategy:
         candidates = code_hashes(ctx.keyring, account.id, proof.recovery_code)
         if not candidates:
             return None
-        remaining = await repository.use_recovery_code(session, account.id, candidates, now=now)
-        if remaining is None:
+        if self.name in attempted.read:
+            (unused,) = attempted.read[self.name]
+        else:  # not read with the attempt: read it now
+            found = await repository.recovery_set(session, account.id)
+            unused = found.remaining if found else 0
+        if not unused:
             return None
-        auth_event("recovery_code_used", outcome="success", account=account.id,
-                   remaining=remaining)  # fmt: skip
-        return Accepted(messages=(_used_notice(ctx, account, remaining, now),))
+        # This one used (a concurrent use of another may not show: it says "about").
+        remaining = unused - 1
+
+        def used() -> None:
+            auth_event("recovery_code_used", outcome="success", account=account.id,
+                       remaining=remaining)  # fmt: skip
+
+        return Accepted(
+            claim=repository.USE_RECOVERY_CODE,
+            params=repository.use_recovery_code_params(account.id, candidates, now=now),
+            messages=(_used_notice(ctx, account, remaining, now),), then=used,
+        )  # fmt: skip
 
 
 def _used_notice(

@@ -34,7 +34,7 @@ from sqlalchemy.sql.dml import ReturningUpdate
 from authsvc.accounts.models import Account
 from authsvc.core.db import table_of
 from authsvc.factors.models import PasskeyChallenge, PasskeyCredential, RecoveryCode, TotpFactor
-from authsvc.factors.rules import Enrolled
+from authsvc.factors.rules import RECOVERY, Enrolled
 from authsvc.factors.strategy import Read
 
 
@@ -139,8 +139,14 @@ def _spend_step_statement(*, pending: bool) -> ReturningUpdate[Any]:
     return update(factors).where(*conditions).values(values).returning(factors.c.id)
 
 
-# Built once, so compiled once; run as Core statements (the login's hot path).
+# Built once, so compiled once. The login runs the confirmed app's as its claim
+# (strategy.Accepted), inside the statement that writes the session.
 _SPEND_STEP = {pending: _spend_step_statement(pending=pending) for pending in (False, True)}
+SPEND_STEP = _SPEND_STEP[False]
+
+
+def spend_step_params(account_id: uuid.UUID, step: int, *, now: datetime) -> dict[str, object]:
+    return {"account": account_id, "step": step, "now": now}
 
 
 async def spend_step(
@@ -152,7 +158,7 @@ async def spend_step(
     pending_id: uuid.UUID | None = None,
 ) -> bool:
     """See `_spend_step_statement`: True for exactly one caller."""
-    params: dict[str, object] = {"account": account_id, "step": step, "now": now}
+    params = spend_step_params(account_id, step, now=now)
     if pending_id is not None:
         params["pending_id"] = pending_id
     statement = _SPEND_STEP[pending_id is not None]
@@ -186,39 +192,41 @@ async def delete_recovery_codes(session: AsyncSession, account_id: uuid.UUID) ->
 def _use_recovery_code_statement() -> ReturningUpdate[Any]:
     """Use the unused code of the account whose HMAC is one of `candidates` (bound:
     `account`, `candidates`, `now`): a row for exactly one of concurrent callers
-    (`used_at IS NULL` is checked by the statement that sets it), RETURNING how many
-    unused codes are left. The count sees the statement's snapshot, where this code is
-    still unused, so one is taken off."""
+    (`used_at IS NULL` is checked by the statement that sets it). The login runs it as
+    its claim (strategy.Accepted), inside the statement that writes the session."""
     codes = table_of(RecoveryCode)
-    unused = codes.alias("unused")
-    account = bindparam("account", type_=codes.c.account_id.type)
-    left = select(func.count() - 1).where(
-        unused.c.account_id == account, unused.c.used_at.is_(None)
-    )
     return (
         update(codes)
         .where(
-            codes.c.account_id == account,
+            codes.c.account_id == bindparam("account", type_=codes.c.account_id.type),
             codes.c.code_hash == any_(bindparam("candidates", type_=ARRAY(LargeBinary))),
             codes.c.used_at.is_(None),
         )
         .values(used_at=bindparam("now", type_=codes.c.used_at.type))
-        .returning(left.scalar_subquery())
+        .returning(codes.c.id)
     )
 
 
-_USE_RECOVERY_CODE = _use_recovery_code_statement()
+USE_RECOVERY_CODE = _use_recovery_code_statement()  # built once, so compiled once
 
 
-async def use_recovery_code(
-    session: AsyncSession, account_id: uuid.UUID, candidates: list[bytes], *, now: datetime
-) -> int | None:
-    """See `_use_recovery_code_statement`: the codes left after this one, or None when
-    none of `candidates` is an unused code of the account."""
-    params = {"account": account_id, "candidates": candidates, "now": now}
-    connection = await session.connection()  # Core: no ORM work on the login's path
-    left: int | None = (await connection.execute(_USE_RECOVERY_CODE, params)).scalar()
-    return left
+def use_recovery_code_params(
+    account_id: uuid.UUID, candidates: list[bytes], *, now: datetime
+) -> dict[str, object]:
+    return {"account": account_id, "candidates": candidates, "now": now}
+
+
+def _recovery_read() -> Read:
+    """How many unused codes the account has, read by the login's attempt statement: the
+    notice of a use says how many are left."""
+    codes = table_of(RecoveryCode)
+    unused = select(func.count()).where(
+        codes.c.account_id == table_of(Account).c.id, codes.c.used_at.is_(None)
+    )
+    return Read(RECOVERY, (unused.scalar_subquery(),))
+
+
+RECOVERY_READ = _recovery_read()
 
 
 async def recovery_set(session: AsyncSession, account_id: uuid.UUID) -> RecoverySet | None:

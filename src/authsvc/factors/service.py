@@ -16,7 +16,6 @@ from authsvc.accounts.models import Account
 from authsvc.context import ServiceContext
 from authsvc.core.db import keep, keep_and_refuse
 from authsvc.delivery import outbox
-from authsvc.delivery.models import OutboxMessage
 from authsvc.delivery.notify import account_message, time_params
 from authsvc.factors import labels, recovery, repository, rules, sealing, totp
 from authsvc.factors import passkeys as webauthn
@@ -40,7 +39,7 @@ from authsvc.factors.models import PasskeyCredential, TotpFactor
 from authsvc.factors.passkeys import PasskeyStrategy
 from authsvc.factors.recovery import RecoveryStrategy
 from authsvc.factors.repository import RecoverySet
-from authsvc.factors.strategy import Attempted, Begun, Proof, Read, Strategy
+from authsvc.factors.strategy import Accepted, Attempted, Begun, Proof, Read, Strategy
 from authsvc.factors.totp import TotpStrategy
 from authsvc.links import service as links
 from authsvc.ops.events import auth_event
@@ -115,8 +114,8 @@ def reads(proof: Proof) -> tuple[Read, ...]:
 
 @dataclass(frozen=True)
 class Verified:
-    factor: str  # the step the proof completed
-    messages: Sequence[OutboxMessage]  # to queue with the session (a recovery code's notice)
+    factor: str  # the step the proof completes
+    accepted: Accepted  # its claim, messages and what follows
 
 
 async def verify(
@@ -128,15 +127,15 @@ async def verify(
     factors: list[str],
     now: datetime,
 ) -> Verified | None:
-    """The factor among `factors` that `proof` completes, or None; its attempt was spent
-    already, by the caller."""
+    """The factor among `factors` that `proof` completes (once its claim holds), or None;
+    its attempt was spent already, by the caller."""
     for name in factors:
         strategy = STRATEGIES.get(name)
         if strategy is None:
             continue
         accepted = await strategy.verify(session, ctx, attempted, proof, now=now)
         if accepted is not None:
-            return Verified(name, accepted.messages)
+            return Verified(name, accepted)
     return None
 
 

@@ -11,13 +11,14 @@ factor adds a module and an entry in `STRATEGIES`, never a branch in the login.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from authsvc.accounts.models import Account
 from authsvc.context import ServiceContext
@@ -68,10 +69,19 @@ class Attempted:
 
 @dataclass(frozen=True)
 class Accepted:
-    """A proof completed the step. Its `messages` (a recovery code's notice) are queued by
-    the statement that writes the session, so they go out only with a sign-in."""
+    """A proof completes the step, once what it uses up is used up.
 
+    `claim` uses it up (a time step, a recovery code): an UPDATE ... RETURNING, built
+    once, with its bound `params`, that returns a row for exactly one of concurrent
+    callers. The login runs it inside the statement that writes the session, which
+    writes nothing unless the claim returned a row: no round trip of its own. Without a
+    claim (a sent code, a passkey) the proof was used up already. `messages` (a recovery
+    code's notice) are queued by that statement too, and `then` runs once it held."""
+
+    claim: ReturningUpdate[Any] | None = None
+    params: Mapping[str, object] = field(default_factory=dict)
     messages: Sequence[OutboxMessage] = ()
+    then: Callable[[], None] | None = None
 
 
 ACCEPTED = Accepted()
@@ -107,5 +117,6 @@ class Strategy(Protocol):
         now: datetime,
     ) -> Accepted | None:
         """Whether `proof` completes this step (None: it does not); what it uses up (a
-        time step, a recovery code) is used up by the statement that accepts it."""
+        time step, a recovery code) is used up by its `claim`, the statement that
+        accepts it."""
         ...  # pragma: no cover

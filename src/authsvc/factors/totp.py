@@ -105,6 +105,8 @@ class TotpStrategy:
         if factor_id is None:  # no confirmed app
             return None
         step = _step(ctx, factor_id, sealed, proof.code, now)
-        if step is None or not await repository.spend_step(session, account_id, step, now=now):
+        if step is None:
             return None
-        return ACCEPTED
+        # Spent by the statement that writes the session: a replayed step writes nothing.
+        params = repository.spend_step_params(account_id, step, now=now)
+        return Accepted(claim=repository.SPEND_STEP, params=params)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ARRAY,
+    ColumnElement,
     Insert,
     Integer,
     LargeBinary,
@@ -292,29 +293,42 @@ async def spend_attempt(
 
 
 @cache
-def _finish_login_statement(use_challenge: bool = False, messages: int = 0) -> Insert:
+def _finish_login_statement(
+    use_challenge: bool = False, messages: int = 0, claim: ReturningUpdate[Any] | None = None
+) -> Insert:
     """INSERT the new session WITH its "this wasn't me" link, the confirmation e-mail and
     the cancel of the account's pending "not completed" notices as CTEs, each built by
     the domain that owns the table. Bound: `s_*`, `l_*`, `m_*` (the rows), `account`,
     `own_notice` (the used challenge's notice), `now` and `cancel_at`.
 
     With `use_challenge`, also the challenge (bound: `challenge`) marked used: a proof
-    its attempt statement did not compare (the app, a recovery code), under the row lock
-    that statement took, so no one else can have used it meanwhile. With `messages`, as
-    many more messages queued (`x{n}_*`), a strategy's (a recovery code's notice)."""
+    its attempt statement did not compare, under the row lock that statement took, so
+    no one else can have used it meanwhile. With `messages`, as many more messages
+    queued (`x{n}_*`), a strategy's (a recovery code's notice). With `claim` (a
+    strategy's: the time step spent, the recovery code used; its own bound values), every
+    write of this statement happens only when the claim returns a row, and the INSERT
+    returns the session's id: under concurrency, one claim and so one session."""
     challenges = table_of(LoginChallenge)
     now = bindparam("now", type_=challenges.c.expires_at.type)
+    gate: ColumnElement[bool] = true()
+    only_if = None
+    if claim is not None:
+        claimed = claim.cte("claimed")
+        gate = exists(select(literal(1)).select_from(claimed))
+        only_if = select(literal(1)).where(gate)
     pending = select(challenges.c.notice_id).where(
         challenges.c.account_id == bindparam("account", type_=challenges.c.account_id.type),
         challenges.c.consumed_at.is_(None),
         challenges.c.notice_id.is_not(None),
         challenges.c.expires_at > now,
+        gate,
     )
-    notices = pending.union_all(select(bindparam("own_notice", type_=challenges.c.notice_id.type)))
+    own = select(bindparam("own_notice", type_=challenges.c.notice_id.type)).where(gate)
+    notices = pending.union_all(own)
     statement = (
-        insert_statement(UserSession, "s_")
-        .add_cte(insert_statement(ActionLink, "l_").cte("not_me_link"))
-        .add_cte(outbox_rows.queue_statement("m_").cte("confirmation"))
+        insert_statement(UserSession, "s_", only_if=only_if)
+        .add_cte(insert_statement(ActionLink, "l_", only_if=only_if).cte("not_me_link"))
+        .add_cte(outbox_rows.queue_statement("m_", only_if=only_if).cte("confirmation"))
         .add_cte(outbox_rows.cancel_statement(notices).cte("cancelled_notices"))
     )
     if use_challenge:
@@ -323,12 +337,16 @@ def _finish_login_statement(use_challenge: bool = False, messages: int = 0) -> I
             .where(
                 challenges.c.id == bindparam("challenge", type_=challenges.c.id.type),
                 challenges.c.consumed_at.is_(None),
+                gate,
             )
             .values(consumed_at=now)
         )
         statement = statement.add_cte(used.cte("used_challenge"))
     for n in range(messages):
-        statement = statement.add_cte(outbox_rows.queue_statement(f"x{n}_").cte(f"also_{n}"))
+        also = outbox_rows.queue_statement(f"x{n}_", only_if=only_if)
+        statement = statement.add_cte(also.cte(f"also_{n}"))
+    if claim is not None:
+        statement = statement.returning(table_of(UserSession).c.id)
     return statement
 
 
@@ -342,10 +360,15 @@ async def finish_login(
     now: datetime,
     use_challenge: uuid.UUID | None = None,
     messages: Sequence[OutboxMessage] = (),
-) -> None:
+    claim: ReturningUpdate[Any] | None = None,
+    claim_params: Mapping[str, object] | None = None,
+) -> bool:
     """Write the session, its link and its e-mail, and cancel the pending notices; use
-    the challenge `use_challenge` and queue `messages` too; in one round trip."""
+    the challenge `use_challenge` and queue `messages` too; in one round trip. With a
+    `claim` (bound by `claim_params`), all of it only when the claim holds: whether it
+    did (without one, True)."""
     params = {
+        **(claim_params or {}),
         **row_params(user_session, "s_"),
         **row_params(link, "l_"),
         **outbox_rows.queue_params(confirmation, "m_"),
@@ -358,9 +381,10 @@ async def finish_login(
         params["challenge"] = use_challenge
     for n, message in enumerate(messages):
         params.update(outbox_rows.queue_params(message, f"x{n}_"))
-    statement = _finish_login_statement(use_challenge is not None, len(messages))
+    statement = _finish_login_statement(use_challenge is not None, len(messages), claim)
     connection = await session.connection()
-    await connection.execute(statement, params)
+    result = await connection.execute(statement, params)
+    return claim is None or result.first() is not None
 
 
 _HAND_BACK = throttle_counters.release_statement("own_").add_cte(
