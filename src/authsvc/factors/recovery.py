@@ -87,7 +87,8 @@ class RecoveryStrategy:
             unused = found.remaining if found else 0
         if not unused:
             return None
-        # This one used (a concurrent use of another may not show: it says "about").
+        # Left once this one is used, as the attempt's snapshot saw them (a use of another
+        # code at the same moment may not show, as with any read before a write).
         remaining = unused - 1
 
         def used() -> None:
