@@ -377,7 +377,7 @@ async def verify_second_step(
     attempts_left = max_attempts - attempt.attempts
     if verified is None:
         raise await _wrong_proof(session, client, account.id, attempts_left)
-    # Refusals from here roll back: the challenge stays unused and the attempt unspent.
+    # These two refusals roll back: the challenge stays unused and the attempt unspent.
     if account.disabled:
         raise ChallengeExpired(ChallengeExpired.INVALIDATED)
     _raise_if_reset_required(account, client.ip)
