@@ -44,6 +44,10 @@ async def test_a_recovery_code_works_once(ctx: ServiceContext, client: httpx.Asy
     reused = await verify(client, again["challenge_id"], recovery_code=code)
     body = assert_problem(reused, 401, "invalid_code")
     assert body["attempts_left"] == 4  # the challenge's attempts cover every kind of proof
+    # The refused use wrote nothing else: no notice, and the challenge still finishes.
+    assert len(await sent(ctx, "recovery_code_used", account.id)) == 1
+    other = app.recovery_codes[1]
+    assert (await verify(client, again["challenge_id"], recovery_code=other)).status_code == 200
 
 
 async def test_concurrent_uses_of_one_recovery_code_give_one_session(

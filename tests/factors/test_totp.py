@@ -145,6 +145,32 @@ async def test_a_code_once_accepted_is_never_accepted_again(
     assert_problem(await verify(client, again["challenge_id"], code=earlier), 401, "invalid_code")
 
 
+async def test_a_replayed_step_writes_nothing_but_the_attempt(
+    ctx: ServiceContext, client: httpx.AsyncClient
+) -> None:
+    # The step is spent by the statement that writes the session (its claim): a replay
+    # refused there leaves no session, link or e-mail, and the challenge usable.
+    account = await make_account(ctx)
+    app = await enroll_app(ctx, client, account)
+    code = app_code(app.secret, ctx.clock.now())
+    first = await second_step(client, account.login)
+    assert (await verify(client, first["challenge_id"], code=code)).status_code == 200
+    confirmations = await _messages(ctx, "login_confirmation")
+    again = await second_step(client, account.login)
+    replayed = assert_problem(await verify(client, again["challenge_id"], code=code), 401,
+                              "invalid_code")  # fmt: skip
+    assert replayed["attempts_left"] == 4  # the attempt stays spent
+    assert await _messages(ctx, "login_confirmation") == confirmations
+    async with ctx.db.transaction() as session:
+        count = select(func.count()).where(UserSession.account_id == account.id)
+        assert (await session.execute(count)).scalar_one() == 1 + 1  # enrolment's + first
+        challenge = await session.get(LoginChallenge, uuid.UUID(str(again["challenge_id"])))
+        assert challenge is not None and challenge.consumed_at is None
+    next_step(ctx)
+    later = app_code(app.secret, ctx.clock.now())
+    assert (await verify(client, again["challenge_id"], code=later)).status_code == 200
+
+
 @pytest.mark.parametrize(("steps", "status"), [(-1, 200), (1, 200), (-2, 401), (2, 401)])
 async def test_skew_of_one_step_is_accepted_and_two_refused_at_login(
     ctx: ServiceContext, client: httpx.AsyncClient, steps: int, status: int

@@ -21,6 +21,7 @@ class Keyring:
         if not keys:
             raise ValueError("at least one secret key is needed")
         self._keys = list(keys)
+        self._hkdf: dict[str, list[bytes]] = {}  # by label: derived once, not per use
 
     def derive(self, label: str) -> bytes:
         """A sub-key for one use (e.g. outbox encryption), from the signing key."""
@@ -34,7 +35,10 @@ class Keyring:
     def hkdf_all(self, label: str) -> list[bytes]:
         """A 256-bit HKDF-SHA256 key for one use from every configured key, signing key
         first: the first encrypts, all of them decrypt (rotation)."""
-        return [_hkdf(key, label) for key in self._keys]
+        derived = self._hkdf.get(label)
+        if derived is None:
+            derived = self._hkdf[label] = [_hkdf(key, label) for key in self._keys]
+        return list(derived)
 
     def sign(self, purpose: str, subject: str, secret: str) -> bytes:
         return _mac(self._keys[0], purpose, subject, secret)

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Insert, MetaData, Table, bindparam, event, insert
+from sqlalchemy import Insert, MetaData, Select, Table, bindparam, event, insert
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -74,14 +74,18 @@ def loaded(model: type[B], values: Mapping[str, Any]) -> B:
     return instance
 
 
-def insert_statement(model: type[Base], prefix: str) -> Insert:
+def insert_statement(
+    model: type[Base], prefix: str, *, only_if: Select[Any] | None = None
+) -> Insert:
     """INSERT of one row of `model`, its values bound as `{prefix}{column}` (see
     `row_params`): another statement carries it as a CTE to write rows of several tables
-    in one round trip, all or nothing (the login's)."""
+    in one round trip, all or nothing (the login's). With `only_if` (a SELECT with its
+    own FROM and WHERE), the row is written only when that finds one."""
     table = table_of(model)
-    return insert(table).values(
-        {column.key: bindparam(prefix + column.key, type_=column.type) for column in table.c}
-    )
+    values = {column.key: bindparam(prefix + column.key, type_=column.type) for column in table.c}
+    if only_if is None:
+        return insert(table).values(values)
+    return insert(table).from_select(list(values), only_if.with_only_columns(*values.values()))
 
 
 def row_params(row: Base, prefix: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from authsvc.context import ServiceContext
 from authsvc.core.codes import typed_code_candidates
 from authsvc.core.crypto import Keyring
 from authsvc.delivery.notify import code_message
-from authsvc.factors.strategy import Attempted, Begun, Proof
+from authsvc.factors.strategy import ACCEPTED, Accepted, Attempted, Begun, Proof, Read
 
 OTP_PURPOSE = "login-otp"
 
@@ -48,6 +48,9 @@ class CodeStrategy:
         )  # fmt: skip
         return Begun(ctx.keyring.sign(OTP_PURPOSE, str(challenge_id), code), message)
 
+    def reads(self, proof: Proof) -> Read | None:
+        return None  # the code is compared by the attempt's statement itself
+
     async def verify(
         self,
         session: AsyncSession,
@@ -56,6 +59,6 @@ class CodeStrategy:
         proof: Proof,
         *,
         now: datetime,
-    ) -> bool:
+    ) -> Accepted | None:
         # Compared already, by the statement that spent the attempt and used the challenge.
-        return attempted.code_matched
+        return ACCEPTED if attempted.code_matched else None

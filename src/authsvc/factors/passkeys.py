@@ -64,7 +64,7 @@ from authsvc.factors.errors import (
     PasskeyNotAccepted,
 )
 from authsvc.factors.models import PasskeyChallenge, PasskeyCredential
-from authsvc.factors.strategy import Attempted, Begun, Proof
+from authsvc.factors.strategy import ACCEPTED, Accepted, Attempted, Begun, Proof, Read
 from authsvc.factors.totp import issuer
 from authsvc.ops.events import auth_event
 
@@ -399,6 +399,9 @@ class PasskeyStrategy:
             )
         return Begun(os.urandom(32), answer={"passkey_options": options})
 
+    def reads(self, proof: Proof) -> Read | None:
+        return None  # the assertion names its credential: read by verify_assertion
+
     async def verify(
         self,
         session: AsyncSession,
@@ -407,9 +410,9 @@ class PasskeyStrategy:
         proof: Proof,
         *,
         now: datetime,
-    ) -> bool:
+    ) -> Accepted | None:
         if proof.passkey is None:
-            return False
+            return None
         try:
             await verify_assertion(
                 session, ctx, proof.passkey, flow=LOGIN, bound_to=attempted.challenge_id,
@@ -417,5 +420,5 @@ class PasskeyStrategy:
                 who=Who(attempted.ip, attempted.user_agent), now=now,
             )  # fmt: skip
         except (PasskeyNotAccepted, PasskeyChallengeExpired, PasskeyCounterRegressed):
-            return False  # a wrong attempt, like a wrong code (the event is kept with it)
-        return True
+            return None  # a wrong attempt, like a wrong code (the event is kept with it)
+        return ACCEPTED

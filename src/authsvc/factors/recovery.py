@@ -18,11 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authsvc.accounts.models import Account
 from authsvc.context import ServiceContext
 from authsvc.core.crypto import Keyring
-from authsvc.delivery import outbox
 from authsvc.delivery.models import OutboxMessage
 from authsvc.delivery.notify import account_message, time_params
 from authsvc.factors import repository, rules
-from authsvc.factors.strategy import Attempted, Begun, Proof
+from authsvc.factors.strategy import Accepted, Attempted, Begun, Proof, Read
 from authsvc.ops.events import auth_event
 
 PURPOSE = "recovery-code"
@@ -61,6 +60,11 @@ class RecoveryStrategy:
     ) -> Begun:
         return Begun(os.urandom(32))  # never asked for first; nothing is sent
 
+    def reads(self, proof: Proof) -> Read | None:
+        # The codes left come with the attempt; the code itself is matched by the claim
+        # (its HMACs are bound to the account, known only from the challenge).
+        return repository.RECOVERY_READ if proof.recovery_code is not None else None
+
     async def verify(
         self,
         session: AsyncSession,
@@ -69,21 +73,33 @@ class RecoveryStrategy:
         proof: Proof,
         *,
         now: datetime,
-    ) -> bool:
+    ) -> Accepted | None:
         if proof.recovery_code is None:
-            return False
+            return None
         account = attempted.account
         candidates = code_hashes(ctx.keyring, account.id, proof.recovery_code)
-        if not candidates or not await repository.use_recovery_code(
-            session, account.id, candidates, now=now
-        ):
-            return False
-        found = await repository.recovery_set(session, account.id)
-        remaining = found.remaining if found else 0
-        await outbox.enqueue(session, _used_notice(ctx, account, remaining, now))
-        auth_event("recovery_code_used", outcome="success", account=account.id,
-                   remaining=remaining)  # fmt: skip
-        return True
+        if not candidates:
+            return None
+        if self.name in attempted.read:
+            (unused,) = attempted.read[self.name]
+        else:  # not read with the attempt: read it now
+            found = await repository.recovery_set(session, account.id)
+            unused = found.remaining if found else 0
+        if not unused:
+            return None
+        # Left once this one is used, as the attempt's snapshot saw them (a use of another
+        # code at the same moment may not show, as with any read before a write).
+        remaining = unused - 1
+
+        def used() -> None:
+            auth_event("recovery_code_used", outcome="success", account=account.id,
+                       remaining=remaining)  # fmt: skip
+
+        return Accepted(
+            claim=repository.USE_RECOVERY_CODE,
+            params=repository.use_recovery_code_params(account.id, candidates, now=now),
+            messages=(_used_notice(ctx, account, remaining, now),), then=used,
+        )  # fmt: skip
 
 
 def _used_notice(

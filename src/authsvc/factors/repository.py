@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -28,10 +29,13 @@ from sqlalchemy import (
 from sqlalchemy import DateTime as SqlDateTime
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningUpdate
 
+from authsvc.accounts.models import Account
 from authsvc.core.db import table_of
 from authsvc.factors.models import PasskeyChallenge, PasskeyCredential, RecoveryCode, TotpFactor
-from authsvc.factors.rules import Enrolled
+from authsvc.factors.rules import RECOVERY, Enrolled
+from authsvc.factors.strategy import Read
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,21 @@ async def enrolled(session: AsyncSession, account_id: uuid.UUID) -> Enrolled:
 
 
 # --- the authenticator app ------------------------------------------------------------
+
+
+def _totp_read() -> Read:
+    """The account's confirmed app (its id, the associated data of its sealed secret, and
+    the sealed secret), read by the login's attempt statement: a code of the app is then
+    checked with no read of its own."""
+    factors = table_of(TotpFactor)
+    confirmed = select(factors.c.id).where(
+        factors.c.account_id == table_of(Account).c.id, factors.c.confirmed_at.is_not(None)
+    )
+    columns = (factors.c.id, factors.c.secret_sealed)
+    return Read("totp", tuple(confirmed.with_only_columns(c).scalar_subquery() for c in columns))
+
+
+TOTP_READ = _totp_read()
 
 
 async def get_totp(session: AsyncSession, account_id: uuid.UUID) -> TotpFactor | None:
@@ -93,6 +112,43 @@ async def replace_pending_totp(session: AsyncSession, factor: TotpFactor) -> boo
     return (await session.execute(statement)).first() is not None
 
 
+def _spend_step_statement(*, pending: bool) -> ReturningUpdate[Any]:
+    """Accept time step `step` of the account's app (bound: `account`, `step`, `now`, and
+    `pending_id` when `pending`): a row for exactly one caller, and never for a step at or
+    below one accepted before (the replay rule is this WHERE).
+
+    When `pending`, it is the enrolment's first code: that pending, unexpired app is
+    confirmed by the same statement."""
+    factors = table_of(TotpFactor)
+    now = bindparam("now", type_=factors.c.last_used_at.type)
+    step = bindparam("step", type_=factors.c.last_step.type)
+    conditions = [
+        factors.c.account_id == bindparam("account", type_=factors.c.account_id.type),
+        factors.c.last_step < step,
+    ]
+    values: dict[str, Any] = {"last_step": step, "last_used_at": now}
+    if pending:
+        conditions += [
+            factors.c.id == bindparam("pending_id", type_=factors.c.id.type),
+            factors.c.confirmed_at.is_(None),
+            factors.c.expires_at > now,
+        ]
+        values["confirmed_at"] = now
+    else:
+        conditions.append(factors.c.confirmed_at.is_not(None))
+    return update(factors).where(*conditions).values(values).returning(factors.c.id)
+
+
+# Built once, so compiled once. The login runs the confirmed app's as its claim
+# (strategy.Accepted), inside the statement that writes the session.
+_SPEND_STEP = {pending: _spend_step_statement(pending=pending) for pending in (False, True)}
+SPEND_STEP = _SPEND_STEP[False]
+
+
+def spend_step_params(account_id: uuid.UUID, step: int, *, now: datetime) -> dict[str, object]:
+    return {"account": account_id, "step": step, "now": now}
+
+
 async def spend_step(
     session: AsyncSession,
     account_id: uuid.UUID,
@@ -101,30 +157,12 @@ async def spend_step(
     now: datetime,
     pending_id: uuid.UUID | None = None,
 ) -> bool:
-    """Accept time step `step` of the account's app: True for exactly one caller, and
-    never for a step at or below one accepted before (the replay rule is this WHERE).
-
-    With `pending_id` it is the enrolment's first code: that pending, unexpired app is
-    confirmed by the same statement."""
-    conditions = [TotpFactor.account_id == account_id, TotpFactor.last_step < step]
-    values: dict[str, object] = {"last_step": step, "last_used_at": now}
-    if pending_id is None:
-        conditions.append(TotpFactor.confirmed_at.is_not(None))
-    else:
-        conditions += [
-            TotpFactor.id == pending_id,
-            TotpFactor.confirmed_at.is_(None),
-            TotpFactor.expires_at > now,
-        ]
-        values["confirmed_at"] = now
-    statement = (
-        update(TotpFactor)
-        .where(*conditions)
-        .values(**values)
-        .returning(TotpFactor.id)
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(statement)).first() is not None
+    """See `_spend_step_statement`: True for exactly one caller."""
+    params = spend_step_params(account_id, step, now=now)
+    if pending_id is not None:
+        params["pending_id"] = pending_id
+    statement = _SPEND_STEP[pending_id is not None]
+    return (await (await session.connection()).execute(statement, params)).first() is not None
 
 
 async def delete_totp(session: AsyncSession, account_id: uuid.UUID) -> bool:
@@ -151,25 +189,44 @@ async def delete_recovery_codes(session: AsyncSession, account_id: uuid.UUID) ->
     await session.execute(delete(RecoveryCode).where(RecoveryCode.account_id == account_id))
 
 
-async def use_recovery_code(
-    session: AsyncSession, account_id: uuid.UUID, candidates: list[bytes], *, now: datetime
-) -> bool:
-    """Use the unused code of the account whose HMAC is one of `candidates`: True for
-    exactly one of concurrent callers (`used_at IS NULL` is checked by the statement
-    that sets it)."""
-    statement = (
-        update(RecoveryCode)
+def _use_recovery_code_statement() -> ReturningUpdate[Any]:
+    """Use the unused code of the account whose HMAC is one of `candidates` (bound:
+    `account`, `candidates`, `now`): a row for exactly one of concurrent callers
+    (`used_at IS NULL` is checked by the statement that sets it). The login runs it as
+    its claim (strategy.Accepted), inside the statement that writes the session."""
+    codes = table_of(RecoveryCode)
+    return (
+        update(codes)
         .where(
-            RecoveryCode.account_id == account_id,
-            RecoveryCode.code_hash
-            == any_(bindparam("candidates", candidates, type_=ARRAY(LargeBinary))),
-            RecoveryCode.used_at.is_(None),
+            codes.c.account_id == bindparam("account", type_=codes.c.account_id.type),
+            codes.c.code_hash == any_(bindparam("candidates", type_=ARRAY(LargeBinary))),
+            codes.c.used_at.is_(None),
         )
-        .values(used_at=now)
-        .returning(RecoveryCode.id)
-        .execution_options(synchronize_session=False)
+        .values(used_at=bindparam("now", type_=codes.c.used_at.type))
+        .returning(codes.c.id)
     )
-    return (await session.execute(statement)).first() is not None
+
+
+USE_RECOVERY_CODE = _use_recovery_code_statement()  # built once, so compiled once
+
+
+def use_recovery_code_params(
+    account_id: uuid.UUID, candidates: list[bytes], *, now: datetime
+) -> dict[str, object]:
+    return {"account": account_id, "candidates": candidates, "now": now}
+
+
+def _recovery_read() -> Read:
+    """How many unused codes the account has, read by the login's attempt statement: the
+    notice of a use says how many are left."""
+    codes = table_of(RecoveryCode)
+    unused = select(func.count()).where(
+        codes.c.account_id == table_of(Account).c.id, codes.c.used_at.is_(None)
+    )
+    return Read(RECOVERY, (unused.scalar_subquery(),))
+
+
+RECOVERY_READ = _recovery_read()
 
 
 async def recovery_set(session: AsyncSession, account_id: uuid.UUID) -> RecoverySet | None:

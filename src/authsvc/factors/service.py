@@ -39,7 +39,7 @@ from authsvc.factors.models import PasskeyCredential, TotpFactor
 from authsvc.factors.passkeys import PasskeyStrategy
 from authsvc.factors.recovery import RecoveryStrategy
 from authsvc.factors.repository import RecoverySet
-from authsvc.factors.strategy import Attempted, Begun, Proof, Strategy
+from authsvc.factors.strategy import Accepted, Attempted, Begun, Proof, Read, Strategy
 from authsvc.factors.totp import TotpStrategy
 from authsvc.links import service as links
 from authsvc.ops.events import auth_event
@@ -105,6 +105,19 @@ async def begin(
     return dataclasses.replace(begun, answer=answer)
 
 
+def reads(proof: Proof) -> tuple[Read, ...]:
+    """What the strategies would read to check `proof`: the login reads it with the
+    challenge's attempt, in the same statement."""
+    wanted = (strategy.reads(proof) for strategy in STRATEGIES.values())
+    return tuple(read for read in wanted if read is not None)
+
+
+@dataclass(frozen=True)
+class Verified:
+    factor: str  # the step the proof completes
+    accepted: Accepted  # its claim, messages and what follows
+
+
 async def verify(
     session: AsyncSession,
     ctx: ServiceContext,
@@ -113,13 +126,16 @@ async def verify(
     *,
     factors: list[str],
     now: datetime,
-) -> str | None:
-    """The factor among `factors` that `proof` completes, or None; its attempt was spent
-    already, by the caller."""
+) -> Verified | None:
+    """The factor among `factors` that `proof` completes (once its claim holds), or None;
+    its attempt was spent already, by the caller."""
     for name in factors:
         strategy = STRATEGIES.get(name)
-        if strategy is not None and await strategy.verify(session, ctx, attempted, proof, now=now):
-            return name
+        if strategy is None:
+            continue
+        accepted = await strategy.verify(session, ctx, attempted, proof, now=now)
+        if accepted is not None:
+            return Verified(name, accepted)
     return None
 
 

@@ -17,7 +17,7 @@ from authsvc.accounts.models import Account
 from authsvc.config import Settings
 from authsvc.context import ServiceContext
 from authsvc.factors import repository, rules, sealing
-from authsvc.factors.strategy import Attempted, Begun, Proof
+from authsvc.factors.strategy import ACCEPTED, Accepted, Attempted, Begun, Proof, Read
 
 
 def issuer(settings: Settings) -> str:
@@ -40,6 +40,13 @@ def qr_svg(uri: str) -> str:
     return out.getvalue().decode()
 
 
+def _step(
+    ctx: ServiceContext, factor_id: uuid.UUID, sealed: bytes, typed: str, now: datetime
+) -> int | None:
+    """The time step whose code of the sealed secret is `typed`, or None."""
+    return rules.matching_step(sealing.unseal(ctx.keyring, factor_id, sealed), typed, now)
+
+
 async def accept(
     session: AsyncSession,
     ctx: ServiceContext,
@@ -54,8 +61,7 @@ async def accept(
     factor = await repository.get_totp(session, account_id)
     if factor is None or (pending_id is not None and factor.id != pending_id):
         return False
-    secret = sealing.unseal(ctx.keyring, factor.id, factor.secret_sealed)
-    step = rules.matching_step(secret, typed, now)
+    step = _step(ctx, factor.id, factor.secret_sealed, typed, now)
     if step is None:
         return False
     return await repository.spend_step(session, account_id, step, now=now, pending_id=pending_id)
@@ -76,6 +82,10 @@ class TotpStrategy:
         # Nothing is sent: the challenge keeps a code hash no typed code can match.
         return Begun(os.urandom(32))
 
+    def reads(self, proof: Proof) -> Read | None:
+        # The app's sealed secret comes with the attempt: one round trip less per check.
+        return repository.TOTP_READ if proof.code is not None else None
+
     async def verify(
         self,
         session: AsyncSession,
@@ -84,7 +94,19 @@ class TotpStrategy:
         proof: Proof,
         *,
         now: datetime,
-    ) -> bool:
+    ) -> Accepted | None:
         if proof.code is None:
-            return False
-        return await accept(session, ctx, attempted.account.id, proof.code, now=now)
+            return None
+        account_id = attempted.account.id
+        if self.name not in attempted.read:  # not read with the attempt: read it now
+            accepted = await accept(session, ctx, account_id, proof.code, now=now)
+            return ACCEPTED if accepted else None
+        factor_id, sealed = attempted.read[self.name]
+        if factor_id is None:  # no confirmed app
+            return None
+        step = _step(ctx, factor_id, sealed, proof.code, now)
+        if step is None:
+            return None
+        # Spent by the statement that writes the session: a replayed step writes nothing.
+        params = repository.spend_step_params(account_id, step, now=now)
+        return Accepted(claim=repository.SPEND_STEP, params=params)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ARRAY,
+    ColumnElement,
     Insert,
     Integer,
     LargeBinary,
@@ -35,6 +36,7 @@ from authsvc.accounts.repository import account_from_row, login_matches
 from authsvc.core.db import insert_statement, row_params, table_of
 from authsvc.delivery import repository as outbox_rows
 from authsvc.delivery.models import OutboxMessage
+from authsvc.factors.strategy import Read
 from authsvc.links.models import ActionLink
 from authsvc.login.models import LoginChallenge
 from authsvc.sessions.models import UserSession
@@ -211,12 +213,16 @@ class Attempt:
     notice_id: uuid.UUID | None
     matched: bool  # the typed code is the code sent (the challenge is then used)
     factors: list[str]  # the second steps the challenge accepts
+    read: dict[str, tuple[Any, ...]]  # what each `Read` asked for, by factor
 
 
-def _spend_attempt_statement() -> ReturningUpdate[Any]:
+@cache
+def _spend_attempt_statement(reads: tuple[Read, ...] = ()) -> ReturningUpdate[Any]:
     """Spend one attempt of a live challenge, compare the code and, when it matches, mark
     the challenge used: one statement (bound: `challenge`, `candidates`, `now`,
-    `max_attempts`). RETURNING the attempts, the notice, matched and the account's row.
+    `max_attempts`). RETURNING the attempts, the notice, matched, the factors, the
+    columns of `reads` (each only for a challenge that accepts its factor, else NULL)
+    and the account's row.
 
     Concurrent guesses wait for the row lock and see what the previous one left, so at
     most `max_attempts` of them are ever compared and one right code signs in once. The
@@ -226,6 +232,12 @@ def _spend_attempt_statement() -> ReturningUpdate[Any]:
     accounts = table_of(Account)
     now = bindparam("now", type_=challenges.c.consumed_at.type)
     matched = challenges.c.code_hash == any_(bindparam("candidates", type_=ARRAY(LargeBinary)))
+    # CASE: PostgreSQL evaluates a strategy's subqueries only for the challenges it serves.
+    read = [
+        case((literal(r.factor) == any_(challenges.c.factors), column))
+        for r in reads
+        for column in r.columns
+    ]
     return (
         update(challenges)
         .where(
@@ -244,12 +256,10 @@ def _spend_attempt_statement() -> ReturningUpdate[Any]:
             challenges.c.notice_id,
             matched,
             challenges.c.factors,
+            *read,
             *accounts.c,
         )
     )
-
-
-_SPEND_ATTEMPT = _spend_attempt_statement()  # built once, so compiled once
 
 
 async def spend_attempt(
@@ -259,57 +269,85 @@ async def spend_attempt(
     candidates: list[bytes],
     now: datetime,
     max_attempts: int,
+    reads: tuple[Read, ...] = (),
 ) -> Attempt | None:
     """None when the challenge has no attempt left to spend (unknown, used, expired or
-    exhausted: `get` tells which)."""
+    exhausted: `get` tells which). `reads`: what the strategies need to check the proof
+    (`factors.service.reads`), read by the same statement."""
     params = {"challenge": challenge_id, "candidates": candidates, "now": now,
               "max_attempts": max_attempts}  # fmt: skip
     connection = await session.connection()  # Core: no ORM work on the hot path
-    row = (await connection.execute(_SPEND_ATTEMPT, params)).one_or_none()
+    statement = _spend_attempt_statement(reads)  # built and compiled once per `reads`
+    row = (await connection.execute(statement, params)).one_or_none()
     if row is None:
         return None
-    attempts, notice_id, matched, factors, *account = row
-    found = account_from_row(account)
+    attempts, notice_id, matched, factors, *rest = row
+    read: dict[str, tuple[Any, ...]] = {}
+    for r in reads:
+        taken, rest = tuple(rest[: len(r.columns)]), rest[len(r.columns) :]
+        if r.factor in factors:
+            read[r.factor] = taken
+    found = account_from_row(rest)
     assert found is not None  # joined on the challenge's foreign key
-    return Attempt(found, attempts, notice_id, matched, list(factors))
+    return Attempt(found, attempts, notice_id, matched, list(factors), read)
 
 
-async def use(session: AsyncSession, challenge_id: uuid.UUID, *, now: datetime) -> None:
-    """Mark the challenge used after a proof its attempt statement did not compare (the
-    app, a recovery code): that statement's row lock is still held, so no one else can
-    have used it meanwhile."""
-    challenges = table_of(LoginChallenge)
-    statement = (
-        update(challenges)
-        .where(challenges.c.id == challenge_id, challenges.c.consumed_at.is_(None))
-        .values(consumed_at=now)
-    )
-    await (await session.connection()).execute(statement)
-
-
-def _finish_login_statement() -> Insert:
+@cache
+def _finish_login_statement(
+    use_challenge: bool = False, messages: int = 0, claim: ReturningUpdate[Any] | None = None
+) -> Insert:
     """INSERT the new session WITH its "this wasn't me" link, the confirmation e-mail and
     the cancel of the account's pending "not completed" notices as CTEs, each built by
     the domain that owns the table. Bound: `s_*`, `l_*`, `m_*` (the rows), `account`,
-    `own_notice` (the used challenge's notice), `now` and `cancel_at`."""
+    `own_notice` (the used challenge's notice), `now` and `cancel_at`.
+
+    With `use_challenge`, also the challenge (bound: `challenge`) marked used: a proof
+    its attempt statement did not compare, under the row lock that statement took, so
+    no one else can have used it meanwhile. With `messages`, as many more messages
+    queued (`x{n}_*`), a strategy's (a recovery code's notice). With `claim` (a
+    strategy's: the time step spent, the recovery code used; its own bound values), every
+    write of this statement happens only when the claim returns a row, and the INSERT
+    returns the session's id: under concurrency, one claim and so one session."""
     challenges = table_of(LoginChallenge)
     now = bindparam("now", type_=challenges.c.expires_at.type)
+    gate: ColumnElement[bool] = true()
+    only_if = None
+    if claim is not None:
+        claimed = claim.cte("claimed")
+        gate = exists(select(literal(1)).select_from(claimed))
+        only_if = select(literal(1)).where(gate)
     pending = select(challenges.c.notice_id).where(
         challenges.c.account_id == bindparam("account", type_=challenges.c.account_id.type),
         challenges.c.consumed_at.is_(None),
         challenges.c.notice_id.is_not(None),
         challenges.c.expires_at > now,
+        gate,
     )
-    notices = pending.union_all(select(bindparam("own_notice", type_=challenges.c.notice_id.type)))
-    return (
-        insert_statement(UserSession, "s_")
-        .add_cte(insert_statement(ActionLink, "l_").cte("not_me_link"))
-        .add_cte(outbox_rows.queue_statement("m_").cte("confirmation"))
+    own = select(bindparam("own_notice", type_=challenges.c.notice_id.type)).where(gate)
+    notices = pending.union_all(own)
+    statement = (
+        insert_statement(UserSession, "s_", only_if=only_if)
+        .add_cte(insert_statement(ActionLink, "l_", only_if=only_if).cte("not_me_link"))
+        .add_cte(outbox_rows.queue_statement("m_", only_if=only_if).cte("confirmation"))
         .add_cte(outbox_rows.cancel_statement(notices).cte("cancelled_notices"))
     )
-
-
-_FINISH_LOGIN = _finish_login_statement()
+    if use_challenge:
+        used = (
+            update(challenges)
+            .where(
+                challenges.c.id == bindparam("challenge", type_=challenges.c.id.type),
+                challenges.c.consumed_at.is_(None),
+                gate,
+            )
+            .values(consumed_at=now)
+        )
+        statement = statement.add_cte(used.cte("used_challenge"))
+    for n in range(messages):
+        also = outbox_rows.queue_statement(f"x{n}_", only_if=only_if)
+        statement = statement.add_cte(also.cte(f"also_{n}"))
+    if claim is not None:
+        statement = statement.returning(table_of(UserSession).c.id)
+    return statement
 
 
 async def finish_login(
@@ -320,10 +358,17 @@ async def finish_login(
     confirmation: OutboxMessage,
     own_notice: uuid.UUID | None,
     now: datetime,
-) -> None:
-    """Write the session, its link and its e-mail, and cancel the pending notices, in one
-    round trip."""
+    use_challenge: uuid.UUID | None = None,
+    messages: Sequence[OutboxMessage] = (),
+    claim: ReturningUpdate[Any] | None = None,
+    claim_params: Mapping[str, object] | None = None,
+) -> bool:
+    """Write the session, its link and its e-mail, and cancel the pending notices; use
+    the challenge `use_challenge` and queue `messages` too; in one round trip. With a
+    `claim` (bound by `claim_params`), all of it only when the claim holds: whether it
+    did (without one, True)."""
     params = {
+        **(claim_params or {}),
         **row_params(user_session, "s_"),
         **row_params(link, "l_"),
         **outbox_rows.queue_params(confirmation, "m_"),
@@ -332,8 +377,14 @@ async def finish_login(
         "now": now,
         "cancel_at": now,
     }
+    if use_challenge is not None:
+        params["challenge"] = use_challenge
+    for n, message in enumerate(messages):
+        params.update(outbox_rows.queue_params(message, f"x{n}_"))
+    statement = _finish_login_statement(use_challenge is not None, len(messages), claim)
     connection = await session.connection()
-    await connection.execute(_FINISH_LOGIN, params)
+    result = await connection.execute(statement, params)
+    return claim is None or result.first() is not None
 
 
 _HAND_BACK = throttle_counters.release_statement("own_").add_cte(

@@ -25,7 +25,7 @@ from authsvc.factors import labels
 from authsvc.factors import service as factors
 from authsvc.factors.errors import PasskeyNotAccepted
 from authsvc.factors.passkeys import Who
-from authsvc.factors.strategy import Attempted, Proof
+from authsvc.factors.strategy import ACCEPTED, Accepted, Attempted, Proof
 from authsvc.links import service as links
 from authsvc.login import devices, repository, rules
 from authsvc.login.errors import (
@@ -363,29 +363,43 @@ async def verify_second_step(
     max_attempts = ctx.settings.login_otp_max_attempts
     candidates = code_factors.candidates(ctx.keyring, challenge_id, proof)
     attempt = await repository.spend_attempt(
-        session, challenge_id, candidates=candidates, now=now, max_attempts=max_attempts
-    )
+        session, challenge_id, candidates=candidates, now=now, max_attempts=max_attempts,
+        reads=factors.reads(proof),
+    )  # fmt: skip
     if attempt is None:
         raise await _why_unusable(session, challenge_id, now=now, max_attempts=max_attempts)
     account = attempt.account
-    attempted = Attempted(challenge_id, account, attempt.matched, client.ip, client.user_agent)
-    factor = await factors.verify(session, ctx, attempted, proof, factors=attempt.factors, now=now)
-    if factor is None:
-        attempts_left = max_attempts - attempt.attempts
-        _log_wrong_code(client, account.id, attempts_left)
-        # The spent attempt stays spent.
-        raise await keep_and_refuse(session, InvalidCode(attempts_left=attempts_left))
-    if not attempt.matched:  # a proof the statement did not compare: use the challenge now
-        await repository.use(session, challenge_id, now=now)
-    # Refusals from here roll back: the challenge stays unused and the attempt unspent.
+    attempted = Attempted(challenge_id, account, attempt.matched, client.ip, client.user_agent,
+                          attempt.read)  # fmt: skip
+    verified = await factors.verify(
+        session, ctx, attempted, proof, factors=attempt.factors, now=now
+    )
+    attempts_left = max_attempts - attempt.attempts
+    if verified is None:
+        raise await _wrong_proof(session, client, account.id, attempts_left)
+    # These two refusals roll back: the challenge stays unused and the attempt unspent.
     if account.disabled:
         raise ChallengeExpired(ChallengeExpired.INVALIDATED)
     _raise_if_reset_required(account, client.ip)
-    label = labels.factor_name(account.locale, factor)
-    return await _sign_in(
-        session, ctx, account, client, factor=factor, label=label, own_notice=attempt.notice_id,
-        now=now,
+    label = labels.factor_name(account.locale, verified.factor)
+    # A proof the attempt statement did not compare uses the challenge with the session,
+    # and what it uses up (its claim) is used up by the statement that writes the session.
+    signed_in = await _sign_in(
+        session, ctx, account, client, factor=verified.factor, label=label,
+        own_notice=attempt.notice_id, now=now,
+        use_challenge=None if attempt.matched else challenge_id, accepted=verified.accepted,
     )  # fmt: skip
+    if signed_in is None:  # the claim did not hold (a replayed step, a used code)
+        raise await _wrong_proof(session, client, account.id, attempts_left)
+    return signed_in
+
+
+async def _wrong_proof(
+    session: AsyncSession, client: Client, account_id: uuid.UUID, attempts_left: int
+) -> InvalidCode:
+    """The refusal of a proof that completes no step; its spent attempt stays spent."""
+    _log_wrong_code(client, account_id, attempts_left)
+    return await keep_and_refuse(session, InvalidCode(attempts_left=attempts_left))
 
 
 async def sign_in_with_passkey(
@@ -407,10 +421,12 @@ async def sign_in_with_passkey(
         raise PasskeyNotAccepted()
     _raise_if_reset_required(account, client.ip)
     label = labels.passkey_name(account.locale, passkey.name)
-    return await _sign_in(
+    signed_in = await _sign_in(
         session, ctx, account, client, factor="passkey", label=label, own_notice=None,
         now=ctx.clock.now(),
     )  # fmt: skip
+    assert signed_in is not None  # no claim: always written
+    return signed_in
 
 
 async def _sign_in(
@@ -423,8 +439,12 @@ async def _sign_in(
     label: str,
     own_notice: uuid.UUID | None,
     now: datetime,
-) -> SignedIn:
-    """The new session, its "this wasn't me" link and the confirmation naming `label`."""
+    use_challenge: uuid.UUID | None = None,
+    accepted: Accepted = ACCEPTED,
+) -> SignedIn | None:
+    """The new session, its "this wasn't me" link and the confirmation naming `label`;
+    the challenge `use_challenge` used, `accepted`'s claim and messages, by the same
+    statement. None (nothing written) when that claim did not hold."""
     new_session = new_user_session(
         account_id=account.id, now=now, settings=ctx.settings, ip=client.ip,
         user_agent=client.user_agent,
@@ -433,11 +453,16 @@ async def _sign_in(
         ctx.keyring, ctx.settings, account_id=account.id, subject_kind="login",
         subject_id=new_session.record.id, now=now,
     )  # fmt: skip
-    await repository.finish_login(
+    written = await repository.finish_login(
         session, user_session=new_session.record, link=not_me.record,
         confirmation=_confirmation(ctx, account, client, now, not_me.url, label),
-        own_notice=own_notice, now=now,
+        own_notice=own_notice, now=now, use_challenge=use_challenge,
+        messages=accepted.messages, claim=accepted.claim, claim_params=accepted.params,
     )  # fmt: skip
+    if not written:
+        return None
+    if accepted.then is not None:
+        accepted.then()
     auth_event(
         "login_succeeded", outcome="success", ip=client.ip, account=account.id,
         user_agent=client.user_agent, factor=factor,
