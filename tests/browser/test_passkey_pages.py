@@ -8,7 +8,7 @@ is also a secure context, which WebAuthn requires.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +160,27 @@ def signed_in(page: Page) -> bool:
     return page.request.get(f"{page.url.split('/panel/')[0]}/session").status == 200
 
 
+def with_a_passkey(
+    stack: Stack,
+    browsing: Browsing,
+    login: str,
+    name: str,
+    *,
+    sign: Callable[[Page, Stack, Customer], None] = sign_in,
+) -> tuple[Customer, Page, Authenticator]:
+    """A customer signed in through `sign`, with one passkey added on the page (and the
+    recovery codes it brought put away), in a browser with a virtual authenticator."""
+    customer = stack.customer(login)
+    context = browser_context(browsing)
+    page = context.new_page()
+    authenticator = Authenticator(context, page)
+    sign(page, stack, customer)
+    open_two_step_page(page)
+    add_passkey(page, customer, name)
+    page.get_by_role("button", name="I have saved the codes").click()
+    return customer, page, authenticator
+
+
 def test_register_on_the_page_then_sign_in_with_no_password_and_the_email_names_it(
     stack: Stack, browsing: Browsing, screenshots: Path
 ) -> None:
@@ -223,14 +244,7 @@ def test_register_on_the_page_then_sign_in_with_no_password_and_the_email_names_
 def test_the_passkey_as_the_second_step_after_the_password(
     stack: Stack, browsing: Browsing
 ) -> None:
-    dora = stack.customer("dora")
-    context = browser_context(browsing)
-    page = context.new_page()
-    Authenticator(context, page)
-    sign_in(page, stack, dora)
-    open_two_step_page(page)
-    add_passkey(page, dora, "Phone")
-    page.get_by_role("button", name="I have saved the codes").click()
+    dora, page, _ = with_a_passkey(stack, browsing, "dora", "Phone")
     # Adding the first passkey made it the step asked first.
     expect(page.get_by_label("A passkey", exact=True)).to_be_checked()
     log_out(page)
@@ -258,14 +272,7 @@ def test_the_passkey_as_the_second_step_after_the_password(
 def test_a_renamed_then_deleted_passkey_no_longer_signs_in(
     stack: Stack, browsing: Browsing
 ) -> None:
-    jola = stack.customer("jola")
-    context = browser_context(browsing)
-    page = context.new_page()
-    authenticator = Authenticator(context, page)
-    sign_in(page, stack, jola)
-    open_two_step_page(page)
-    add_passkey(page, jola, "Tablet")
-    page.get_by_role("button", name="I have saved the codes").click()
+    _, page, authenticator = with_a_passkey(stack, browsing, "jola", "Tablet")
 
     # Rename: within the re-authentication window, no password asked again.
     passkey_item(page, "Tablet").get_by_role("button", name="Rename").click()
@@ -301,14 +308,7 @@ def test_a_renamed_then_deleted_passkey_no_longer_signs_in(
 def test_without_user_verification_a_passkey_does_not_sign_in_alone(
     stack: Stack, browsing: Browsing
 ) -> None:
-    ida = stack.customer("ida")
-    context = browser_context(browsing)
-    page = context.new_page()
-    authenticator = Authenticator(context, page)
-    sign_in_by_sms(page, stack, ida)
-    open_two_step_page(page)
-    add_passkey(page, ida, "Key")
-    page.get_by_role("button", name="I have saved the codes").click()
+    _, page, authenticator = with_a_passkey(stack, browsing, "ida", "Key", sign=sign_in_by_sms)
     log_out(page)
 
     # The same authenticator, now without the fingerprint or PIN check: the options demand
