@@ -93,3 +93,16 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(interval)
+
+
+async def run_worker_until(ctx: ServiceContext, check: Callable[[], Awaitable[bool]]) -> None:
+    """Run a delivery worker until `check` holds, then stop it as SIGTERM would."""
+    from authsvc.delivery.worker import DeliveryWorker
+
+    async with DeliveryWorker(ctx) as worker:
+        runner = asyncio.create_task(worker.run())
+        try:
+            await eventually(check)
+        finally:
+            worker.stop()
+            await runner

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from datetime import timedelta
@@ -23,7 +22,7 @@ from tests.delivery.fakes import (
     twilio_behaviour,
     webhook_behaviour,
 )
-from tests.delivery.helpers import OTP, eventually, queue, status_of
+from tests.delivery.helpers import OTP, queue, run_worker_until, status_of
 
 TOKEN = "gateway-token-123"
 SID, TWILIO_TOKEN = "AC" + "0" * 32, "twilio-auth-token"
@@ -143,13 +142,7 @@ async def test_smsapi_retry_after_a_lost_answer_is_refused_as_a_repeat_and_count
 
     gateway.behaviour = answer_lost_once
     message_id = await queue(ctx, channel="sms")
-    async with DeliveryWorker(ctx) as worker:
-        runner = asyncio.create_task(worker.run())
-        try:
-            await eventually(lambda: is_finished(ctx, message_id))
-        finally:
-            worker.stop()
-            await runner
+    await run_worker_until(ctx, lambda: is_finished(ctx, message_id))
     # The retry carried the same idx; SMSAPI refused it as a repeat: one SMS, recorded sent.
     assert [request.form()["idx"] for request in gateway.requests] == [str(message_id)] * 2
     assert sent_idx == {str(message_id)}
@@ -226,13 +219,7 @@ async def test_two_server_errors_then_success_delivers_exactly_once(
     ctx = webhook_ctx(live_ctx, gateway)
     gateway.fail_next(500, 500)
     message_id = await queue(ctx, channel="sms")
-    async with DeliveryWorker(ctx) as worker:
-        runner = asyncio.create_task(worker.run())
-        try:
-            await eventually(lambda: is_finished(ctx, message_id))
-        finally:
-            worker.stop()
-            await runner
+    await run_worker_until(ctx, lambda: is_finished(ctx, message_id))
     assert await status_of(ctx, message_id) == MessageStatus("sent", 3, None)
     assert len(gateway.requests) == 3
     assert [r.json()["message_id"] for r in gateway.requests] == [str(message_id)] * 3

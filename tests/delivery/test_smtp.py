@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import ssl
 import uuid
@@ -25,7 +24,13 @@ from tests.delivery.fakes import (
     password_checker,
     start_smtp,
 )
-from tests.delivery.helpers import CONFIRMATION_PARAMS, OTP, eventually, queue, status_of
+from tests.delivery.helpers import (
+    CONFIRMATION_PARAMS,
+    OTP,
+    queue,
+    run_worker_until,
+    status_of,
+)
 from tests.util import free_port
 
 MAIL_FROM = "Client Panel <no-reply@panel.example.com>"
@@ -114,13 +119,7 @@ async def test_a_retry_carries_the_same_message_id_so_the_receiver_can_drop_the_
     sink.fail_after_data.append("451 4.3.0 Temporary failure, try again")
     ctx = smtp_ctx(live_ctx, f"smtp://127.0.0.1:{port}")
     message_id = await queue(ctx)
-    async with DeliveryWorker(ctx) as worker:
-        runner = asyncio.create_task(worker.run())
-        try:
-            await eventually(lambda: is_sent(ctx, message_id))
-        finally:
-            worker.stop()
-            await runner
+    await run_worker_until(ctx, lambda: is_sent(ctx, message_id))
     assert (await status_of(ctx, message_id)).attempts == 2
     ids = [received.message["Message-ID"] for received in sink.messages]
     assert ids == [f"<{message_id}@panel.example.com>"] * 2
