@@ -80,11 +80,8 @@ class RecoveryStrategy:
         candidates = code_hashes(ctx.keyring, account.id, proof.recovery_code)
         if not candidates:
             return None
-        if self.name in attempted.read:
-            (unused,) = attempted.read[self.name]
-        else:  # not read with the attempt: read it now
-            found = await repository.recovery_set(session, account.id)
-            unused = found.remaining if found else 0
+        # Read with the attempt: the login asks for `reads` of every proof it checks.
+        (unused,) = attempted.read[self.name]
         if not unused:
             return None
         # Left once this one is used, as the attempt's snapshot saw them (a use of another

@@ -17,7 +17,7 @@ from authsvc.accounts.models import Account
 from authsvc.config import Settings
 from authsvc.context import ServiceContext
 from authsvc.factors import repository, rules, sealing
-from authsvc.factors.strategy import ACCEPTED, Accepted, Attempted, Begun, Proof, Read
+from authsvc.factors.strategy import Accepted, Attempted, Begun, Proof, Read
 
 
 def issuer(settings: Settings) -> str:
@@ -98,9 +98,7 @@ class TotpStrategy:
         if proof.code is None:
             return None
         account_id = attempted.account.id
-        if self.name not in attempted.read:  # not read with the attempt: read it now
-            accepted = await accept(session, ctx, account_id, proof.code, now=now)
-            return ACCEPTED if accepted else None
+        # Read with the attempt: the login asks for `reads` of every proof it checks.
         factor_id, sealed = attempted.read[self.name]
         if factor_id is None:  # no confirmed app
             return None
