@@ -24,6 +24,21 @@ def without_request_id(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() != "x-request-id"}
 
 
+# What every LogRecord carries by itself: times, thread and process ids, whose long runs
+# of digits a random six-digit code would match now and then.
+_RECORD_BOOKKEEPING = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+def logged_text(records: list[logging.LogRecord]) -> str:
+    """What captured records say: each message with its arguments and the fields passed
+    along with it (`extra`), without LogRecord's bookkeeping."""
+    return "\n".join(
+        f"{record.getMessage()} {record.args} "
+        + repr({k: v for k, v in vars(record).items() if k not in _RECORD_BOOKKEEPING})
+        for record in records
+    )
+
+
 def auth_events(records: list[logging.LogRecord], event: str) -> list[logging.LogRecord]:
     """The records of one auth event (ops.events.auth_event) among captured ones."""
     return [

@@ -38,6 +38,7 @@ from tests.login.flow import read_otp, start_login
 from tests.protection.helpers import sent
 from tests.support.helpers import bearer_session
 from tests.test_http_basics import assert_problem
+from tests.util import logged_text
 
 
 async def _messages(ctx: ServiceContext, template: str) -> int:
@@ -421,7 +422,7 @@ async def test_no_secret_or_code_reaches_the_logs(
     await verify(client, started["challenge_id"], code=code)
     other = await second_step(client, account.login)
     await verify(client, other["challenge_id"], recovery_code=app.recovery_codes[0])
-    logged = caplog.text + "".join(str(r.__dict__) for r in caplog.records)
+    logged = caplog.text + logged_text(caplog.records)
     secrets_seen = [app.secret, code, *app.recovery_codes,
                     *(c.replace("-", "") for c in app.recovery_codes)]  # fmt: skip
     assert logged  # the events were logged...

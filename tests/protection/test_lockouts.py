@@ -18,6 +18,7 @@ from tests.conftest import make_client
 from tests.factories import make_account
 from tests.login.flow import sign_in, start_login
 from tests.protection.helpers import sent
+from tests.util import logged_text
 
 DEVICE = "__Host-authsvc_device"
 
@@ -147,9 +148,7 @@ async def test_secrets_of_account_protection_never_reach_the_logs(
     await start_login(client, "secretive", "wrong")
     token = link.rsplit("/", 1)[1]
     # The service's own lines (the test client's httpx logger prints the URLs it calls).
-    ours = "\n".join(
-        f"{r.getMessage()} {r.__dict__}" for r in caplog.records if r.name.startswith("authsvc")
-    )
+    ours = logged_text([r for r in caplog.records if r.name.startswith("authsvc")])
     for secret in (cookie, cookie.split(".")[0], token, code):
         assert secret not in ours
     assert "password_reset_completed" in ours and "not_me_confirmed" in ours

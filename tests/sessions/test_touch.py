@@ -16,7 +16,6 @@ import httpx
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from authsvc.accounts.service import set_disabled
 from authsvc.context import ServiceContext
@@ -26,6 +25,7 @@ from authsvc.sessions import repository
 from tests.conftest import PANEL_ORIGIN, make_client, make_settings, with_settings
 from tests.factories import make_account
 from tests.login.flow import sign_in
+from tests.sessions.helpers import until_waiting_on_locks
 
 INTERVAL = timedelta(seconds=60)  # the default AUTHSVC_SESSION_TOUCH_INTERVAL
 IDLE = timedelta(minutes=30)
@@ -213,32 +213,16 @@ async def test_of_concurrent_due_checks_only_one_writes(
         blocker_xid = (await blocker.execute(text("SELECT txid_current()::text"))).scalar_one()
 
         async def check() -> object:
-            async with ctx.db.autocommit_connection() as connection:
-                return await repository.find_live(
-                    connection, digest, now=now, idle_timeout=IDLE, touch_interval=INTERVAL
-                )
+            return await repository.find_live(
+                ctx.db, digest, now=now, idle_timeout=IDLE, touch_interval=INTERVAL
+            )
 
         waiting = [asyncio.create_task(check()) for _ in range(checkers)]
-        await _until_waiting_on_locks(blocker, checkers)
+        await until_waiting_on_locks(blocker, checkers)
         await blocker.commit()
         found = await asyncio.gather(*waiting)
     assert all(result is not None for result in found)
     assert (await _row_version(ctx, token))[0] == blocker_xid
-
-
-async def _until_waiting_on_locks(connection: AsyncConnection, count: int) -> None:
-    """Until `count` backends of this database wait for a lock (a condition, not a time),
-    asked on `connection` (its transaction's statistics snapshot cleared each time)."""
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-        " AND wait_event_type = 'Lock'"
-    )
-    for _ in range(1000):
-        await connection.execute(text("SELECT pg_stat_clear_snapshot()"))
-        if (await connection.execute(query)).scalar_one() >= count:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{count} checks never waited for the row lock")
 
 
 def test_the_touch_interval_must_be_shorter_than_the_idle_timeout() -> None:

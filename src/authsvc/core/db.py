@@ -9,9 +9,11 @@ Three ways to open a session, each for one kind of work:
 - **`Database.transaction()`**: a unit of work outside a request (CLI, delivery worker,
   purge), or a few writes a use case commits on its own before it goes on.
 - **`Database.autocommit()`**: statements that are each atomic by themselves, on the hot
-  paths (the password step around argon2, the support key check, the session check): no
-  BEGIN/COMMIT trips and no row lock held past the statement. `autocommit_connection()`
-  is the same without the ORM session, for the session check's one Core statement.
+  paths (the password step around argon2, the support key check): no BEGIN/COMMIT trips
+  and no row lock held past the statement.
+- **`Database.fetch_row(DriverQuery)`**: one Core statement, compiled once, run on a
+  pooled connection's driver in autocommit, for the hottest call only (the session
+  check), where SQLAlchemy's execution path cost four times the statement's round trip.
 """
 
 from __future__ import annotations
@@ -20,17 +22,19 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
+import asyncpg
 from sqlalchemy import Insert, MetaData, Select, Table, bindparam, event, insert
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, configure_mappers
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 # Explicit constraint names, so migrations can refer to them by name.
 NAMING_CONVENTION = {
@@ -72,6 +76,25 @@ def loaded(model: type[B], values: Mapping[str, Any]) -> B:
     instance: B = model.__mapper__.class_manager.new_instance()
     instance.__dict__.update(values)
     return instance
+
+
+class DriverQuery:
+    """A Core SELECT compiled once for asyncpg, run by `Database.fetch_row`.
+
+    For a statement whose columns need no conversion from SQLAlchemy's types (UUIDs,
+    timestamps, text, booleans, bytes come back from asyncpg as the ORM would hold
+    them); its repository's tests compare the rows with the ORM's own load.
+    """
+
+    def __init__(self, statement: Select[Any]) -> None:
+        compiled = statement.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
+        self.sql = compiled.string
+        # Each bound name once, in $1, $2, ... order (a name used twice shares its $n).
+        self.names = tuple(compiled.positiontup or ())
+        self.columns = tuple(column.key for column in statement.selected_columns)
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        return [params[name] for name in self.names]
 
 
 def insert_statement(
@@ -253,13 +276,38 @@ class Database:
             async with AsyncSession(bind=connection) as session:
                 yield session
 
-    @asynccontextmanager
-    async def autocommit_connection(self) -> AsyncIterator[AsyncConnection]:
-        """`autocommit()` without the ORM session around it, for the Core statement of the
-        hottest call (the session check), where the session cost more than the statement."""
-        async with self.engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            yield connection
+    async def fetch_row(
+        self, query: DriverQuery, params: Mapping[str, Any]
+    ) -> asyncpg.Record | None:
+        """The first row of `query`, run in autocommit on a pooled connection's driver.
+
+        A server that is away is `DatabaseUnavailable` (503) whatever the driver called
+        it, and the connection that found it so leaves the pool, as on SQLAlchemy's path.
+        """
+        pooled = await self.engine.raw_connection()
+        driver: asyncpg.Connection = pooled.driver_connection  # type: ignore[assignment]
+        try:
+            row: asyncpg.Record | None = await driver.fetchrow(query.sql, *query.arguments(params))
+        except asyncpg.PostgresError as error:
+            if not _is_unavailable_state(error):
+                pooled.close()  # the server answered: the connection is fine
+                raise
+            lost: BaseException = error
+        except (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError) as error:
+            # A socket error, a closed connection, or (asyncpg's first word on a connection
+            # the server ended) a protocol out of step: SQLAlchemy calls each a disconnect.
+            lost = error
+        except BaseException:
+            # Cancelled (the client went away): asyncpg cancels the statement on the
+            # server and waits for that before the connection's next statement.
+            pooled.close()
+            raise
+        else:
+            pooled.close()  # back to the pool: no transaction to roll back, nothing awaited
+            return row
+        pooled.invalidate(lost)
+        await greenlet_spawn(pooled.close)  # closing the driver's connection awaits
+        raise DatabaseUnavailable(type(lost).__name__) from lost
 
     def connections_in_use(self) -> int:
         checked_out: int = self.engine.pool.checkedout()  # type: ignore[attr-defined]

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Request, Response
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel
 
 from authsvc.health import service
@@ -14,7 +13,7 @@ from authsvc.ops.metrics import CONTENT_TYPE, render
 from authsvc.ops.migrations import schema_is_current
 from authsvc.web.dependencies import Context
 from authsvc.web.headers import bearer_token
-from authsvc.web.openapi_docs import DATABASE, PUBLIC, problems
+from authsvc.web.openapi_docs import DATABASE, PUBLIC, problems, signs_in_with
 
 router = APIRouter(tags=["operations"])
 
@@ -71,12 +70,8 @@ async def readyz(ctx: Context) -> Status:
         **problems(MetricsTokenRequired, MetricsClosed, *DATABASE),
     },
 )
-async def metrics(
-    request: Request,
-    ctx: Context,
-    # For the document only: check_metrics_access reads and checks the token.
-    _token: Annotated[HTTPAuthorizationCredentials | None, Security(_METRICS_TOKEN)],
-) -> Response:
+@signs_in_with(_METRICS_TOKEN)  # check_metrics_access reads and checks the token
+async def metrics(request: Request, ctx: Context) -> Response:
     service.check_metrics_access(ctx.settings, bearer_token(request))
     await service.observe(ctx)
     return Response(render(), media_type=CONTENT_TYPE)

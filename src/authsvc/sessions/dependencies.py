@@ -5,22 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
-from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPBearer
 
 from authsvc.accounts.models import Account
 from authsvc.sessions import service
 from authsvc.sessions.errors import CsrfRejected, NotAuthenticated, ReauthenticationRequired
 from authsvc.sessions.models import UserSession
 from authsvc.sessions.rules import reauthenticated_recently
-from authsvc.web.client_ip import ClientIP
+from authsvc.web.client_ip import request_client_ip
 from authsvc.web.cookies import DEV_COOKIE, SECURE_COOKIE, read_session_cookie
-from authsvc.web.dependencies import Context
+from authsvc.web.dependencies import Context, context_of
 from authsvc.web.headers import bearer_token, request_origin
+from authsvc.web.openapi_docs import signs_in_with
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-# The security schemes of openapi.yaml: either one signs a request in.
+# The security schemes of openapi.yaml: either one signs a request in (see signs_in_with).
 _COOKIE = APIKeyCookie(
     name=SECURE_COOKIE,
     scheme_name="sessionCookie",
@@ -47,14 +48,11 @@ class Authenticated:
     via_cookie: bool
 
 
-async def require_session(
-    request: Request,
-    ctx: Context,
-    ip: ClientIP,
-    # For the document only: the token is read below, the dev cookie name included.
-    _cookie: Annotated[str | None, Security(_COOKIE)],
-    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)],
-) -> Authenticated:
+@signs_in_with(_COOKIE, _BEARER)  # the token is read below, the dev cookie name included
+async def require_session(request: Request) -> Authenticated:
+    # The context and the client's IP are read here rather than as dependencies: this is
+    # the hottest call, and each dependency FastAPI resolves costs more than the reading.
+    ctx = context_of(request)
     token = bearer_token(request)
     via_cookie = token is None
     if via_cookie:
@@ -66,7 +64,7 @@ async def require_session(
     # The service's own pages (public_url's origin) pass too; CORS stays allowed_origins.
     if cross_site_risk and request_origin(request) not in ctx.settings.csrf_origins:
         raise CsrfRejected()
-    found = await service.authenticate(ctx, token, ip=ip)
+    found = await service.authenticate(ctx, token, ip=request_client_ip(request))
     if found is None:
         raise NotAuthenticated(NotAuthenticated.ENDED)
     user_session, account = found

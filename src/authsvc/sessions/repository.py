@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, DateTime, Select, bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from authsvc.accounts.models import Account
-from authsvc.core.db import loaded, table_of
+from authsvc.core.db import Database, DriverQuery, loaded, table_of
 from authsvc.sessions.models import UserSession
 from authsvc.sessions.rules import idle_expiry_sql, touch_before
 
@@ -66,13 +66,13 @@ def _check_statement() -> Select[Any]:
     )
 
 
-_CHECK = _check_statement()  # built once, so compiled once
+_CHECK = DriverQuery(_check_statement())  # compiled once, run on the driver (core/db.py)
 _SESSION_COLUMNS = [column.key for column in table_of(UserSession).c]
 _ACCOUNT_COLUMNS = [column.key for column in table_of(Account).c]
 
 
 async def find_live(
-    connection: AsyncConnection,
+    db: Database,
     token_hash: bytes,
     *,
     now: datetime,
@@ -85,7 +85,7 @@ async def find_live(
     """
     params = {"digest": token_hash, "now": now, "touch_before": touch_before(now, touch_interval),
               "idle_until": now + idle_timeout}  # fmt: skip
-    row = (await connection.execute(_CHECK, params)).one_or_none()
+    row = await db.fetch_row(_CHECK, params)
     if row is None:
         return None
     sessions = len(_SESSION_COLUMNS)

@@ -72,12 +72,11 @@ async def authenticate(
     stays whatever the request does next, as the use it records happened.
     """
     settings = ctx.settings
-    async with ctx.db.autocommit_connection() as connection:
-        found = await repository.find_live(
-            connection, token_digest(token), now=ctx.clock.now(),
-            idle_timeout=settings.session_idle_timeout,
-            touch_interval=settings.session_touch_interval,
-        )  # fmt: skip
+    found = await repository.find_live(
+        ctx.db, token_digest(token), now=ctx.clock.now(),
+        idle_timeout=settings.session_idle_timeout,
+        touch_interval=settings.session_touch_interval,
+    )  # fmt: skip
     if found is None:
         # Expired, ended or unknown: which, the token's hash alone cannot say cheaply.
         auth_event("session_rejected", outcome="refused", ip=ip)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
+from fastapi.security import HTTPBearer
 
 from authsvc.support import service
 from authsvc.support.errors import InsufficientScope, InvalidApiKey
@@ -13,6 +13,7 @@ from authsvc.support.keys import KEY_PREFIX
 from authsvc.throttling.errors import TooManyAttempts
 from authsvc.web.client_ip import ClientIP
 from authsvc.web.headers import bearer_token
+from authsvc.web.openapi_docs import signs_in_with
 
 # The security scheme of openapi.yaml for support tools.
 _API_KEY = HTTPBearer(
@@ -26,12 +27,8 @@ _API_KEY = HTTPBearer(
 SUPPORT_REFUSALS = (InvalidApiKey, InsufficientScope, TooManyAttempts)
 
 
-async def support_key_token(
-    request: Request,
-    client_ip: ClientIP,
-    # For the document only: the token is read below.
-    _key: Annotated[HTTPAuthorizationCredentials | None, Security(_API_KEY)],
-) -> str:
+@signs_in_with(_API_KEY)  # the key is read below
+async def support_key_token(request: Request, client_ip: ClientIP) -> str:
     """The presented key, refused at once (before the body) when it cannot be one. Whether
     it is a live key, service.verify finds out in the statement that also counts the
     call and finds the customer: one round trip where a lookup here would cost two."""

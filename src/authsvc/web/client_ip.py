@@ -10,7 +10,7 @@ from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from authsvc.config import IPNetwork
-from authsvc.web.dependencies import Context
+from authsvc.web.dependencies import Context, context_of
 
 
 def is_trusted(address: str, trusted: list[IPNetwork]) -> bool:
@@ -49,6 +49,11 @@ def client_ip_of(scope: Scope, trusted: list[IPNetwork]) -> str:
 
 async def get_client_ip(request: Request, ctx: Context) -> str:  # async: no thread hop
     return client_ip_of(request.scope, ctx.settings.trusted_proxies)
+
+
+def request_client_ip(request: Request) -> str:
+    """`ClientIP` for a dependency that reads the request itself (the session check)."""
+    return client_ip_of(request.scope, context_of(request).settings.trusted_proxies)
 
 
 ClientIP = Annotated[str, Depends(get_client_ip)]

@@ -11,11 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from authsvc.context import ServiceContext
 
 
+def context_of(request: Request) -> ServiceContext:
+    ctx: ServiceContext = request.app.state.ctx
+    return ctx
+
+
 # Dependencies are `async def` even when they do not await: FastAPI runs a plain `def`
 # dependency in a worker thread, a hop that costs more than the work itself.
 async def get_context(request: Request) -> ServiceContext:
-    ctx: ServiceContext = request.app.state.ctx
-    return ctx
+    return context_of(request)
 
 
 async def get_session(
