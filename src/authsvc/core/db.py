@@ -71,8 +71,9 @@ def loaded(model: type[B], values: Mapping[str, Any]) -> B:
     loader builds one: no `__init__`, no change events, attached to no session. For rows
     that are only read; writes go by id through a repository."""
     # Attribute access needs configured mappers; the ORM's own queries see to it, and a
-    # first request may have made none yet. Once configured, this returns at once.
-    configure_mappers()
+    # first request may have made none yet.
+    if not model.__mapper__.configured:
+        configure_mappers()
     instance: B = model.__mapper__.class_manager.new_instance()
     instance.__dict__.update(values)
     return instance

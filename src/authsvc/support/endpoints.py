@@ -19,7 +19,7 @@ from authsvc.support.schemas import (
     SupportVerifyRequest,
     VerifiedAccount,
 )
-from authsvc.web.client_ip import ClientIP, get_client_ip
+from authsvc.web.client_ip import ClientIP, request_client_ip
 from authsvc.web.dependencies import Context, Session, get_context
 from authsvc.web.headers import bearer_token
 from authsvc.web.openapi_docs import DATABASE, JSON_BODY, PARAMETERS, problems
@@ -39,7 +39,7 @@ class _AuditedRoute(APIRoute):
             except (RequestValidationError, StarletteHTTPException):
                 # Our own refusals are AppErrors; these come only from reading the body.
                 ctx = await get_context(request)
-                ip = await get_client_ip(request, ctx)
+                ip = request_client_ip(request)
                 await service.refuse_body(ctx, token=bearer_token(request), client_ip=ip)
                 raise
 

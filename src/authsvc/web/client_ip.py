@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Annotated
 
@@ -10,15 +11,23 @@ from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from authsvc.config import IPNetwork
-from authsvc.web.dependencies import Context, context_of
+from authsvc.ops.events import CLIENT_IP
+from authsvc.web.dependencies import context_of
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Parsing costs more than the rest of a request's address handling, and the peers
+    (the load balancers) are few: each is parsed once."""
+    try:
+        return ipaddress.ip_address(address)
+    except ValueError:
+        return None
 
 
 def is_trusted(address: str, trusted: list[IPNetwork]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in trusted)
+    ip = _parsed(address)
+    return ip is not None and any(ip in network for network in trusted)
 
 
 def resolve_client_ip(peer: str, forwarded_for: list[str], trusted: list[IPNetwork]) -> str:
@@ -31,9 +40,7 @@ def resolve_client_ip(peer: str, forwarded_for: list[str], trusted: list[IPNetwo
         return peer
     hops = [hop.strip() for value in forwarded_for for hop in value.split(",") if hop.strip()]
     for hop in reversed(hops):
-        try:
-            ipaddress.ip_address(hop)
-        except ValueError:
+        if _parsed(hop) is None:
             break
         if not is_trusted(hop, trusted):
             return hop
@@ -47,13 +54,16 @@ def client_ip_of(scope: Scope, trusted: list[IPNetwork]) -> str:
     return resolve_client_ip(peer, forwarded, trusted)
 
 
-async def get_client_ip(request: Request, ctx: Context) -> str:  # async: no thread hop
-    return client_ip_of(request.scope, ctx.settings.trusted_proxies)
-
-
 def request_client_ip(request: Request) -> str:
-    """`ClientIP` for a dependency that reads the request itself (the session check)."""
-    return client_ip_of(request.scope, context_of(request).settings.trusted_proxies)
+    """The request's client IP: as the request-context middleware found it for every
+    request (web.observe), or found again where that did not run."""
+    return CLIENT_IP.get() or client_ip_of(
+        request.scope, context_of(request).settings.trusted_proxies
+    )
+
+
+async def get_client_ip(request: Request) -> str:  # async: no thread hop
+    return request_client_ip(request)
 
 
 ClientIP = Annotated[str, Depends(get_client_ip)]
